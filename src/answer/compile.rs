@@ -1,0 +1,504 @@
+//! Compilation: model (+ health) -> [`AnswerTable`]. Static answers are compiled once per
+//! reload; answers that depend on health (dynamic records, and CNAMEs and wildcards that
+//! lead to them) get a slot that is compiled again for every health state.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::route::{self, HealthView, Route, Served};
+use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
+use super::template::{self, Owner, Rcode, Section, Template, TemplateBuilder};
+use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Target, Zone};
+
+/// Longest CNAME chain followed inside a zone.
+const MAX_CHAIN: usize = 8;
+/// Most weighted alternatives kept for one answer.
+const MAX_VARIANTS: usize = 4096;
+
+/// Health as the compiler sees it: per endpoint, and per pool for failback damping.
+pub trait Health {
+    fn endpoint_up(&self, zone: usize, endpoint: &Endpoint) -> bool;
+    fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration>;
+}
+
+/// Identifies one dynamic record's routing for one family.
+pub type RouteKey = (usize, Name, Family);
+
+/// The routing decisions behind a compiled table (for failback memory, metrics, logs).
+pub type Routes = HashMap<RouteKey, Route>;
+
+/// A model prepared for compilation: indexes, static answers, and the dynamic slots.
+pub struct Compiler {
+    model: Arc<Model>,
+    zones: Vec<ZoneIndex>,
+    statics: Arc<StaticTable>,
+    /// Per dynamic slot: zone, owner node (the wildcard node for synthesised answers), and
+    /// the question name its templates are encoded after.
+    slots: Vec<(usize, Name, Name)>,
+}
+
+struct ZoneIndex {
+    origin: Name,
+    nodes: HashMap<Name, usize>,
+    /// Names that exist only because something below them does.
+    empty_non_terminals: HashSet<Name>,
+    /// Delegation points (NS below the apex).
+    cuts: Vec<Name>,
+    nodata: Arc<Template>,
+    nxdomain: Arc<Template>,
+    /// Record types present in the zone: the types a CNAME chase is compiled for.
+    types: Vec<RecordType>,
+}
+
+impl Compiler {
+    pub fn new(model: Arc<Model>) -> Compiler {
+        let zones: Vec<ZoneIndex> = model.zones.iter().enumerate().map(|(z, zone)| ZoneIndex::new(z, zone)).collect();
+        let mut compiler = Compiler { model: model.clone(), zones, statics: Arc::default(), slots: Vec::new() };
+        let mut names = HashMap::default();
+        let mut slots = Vec::new();
+        let no_health = NoHealth;
+        let origins: Vec<Name> = model.zones.iter().map(|z| z.origin.clone()).collect();
+        for (z, zone) in model.zones.iter().enumerate() {
+            let index = &compiler.zones[z];
+            // Names that a more specific zone we also serve owns are left to that zone.
+            let ours = |name: &Name| {
+                origins.iter().enumerate().filter(|(_, o)| o.zone_of(name)).max_by_key(|(_, o)| o.num_labels()).map(|(i, _)| i)
+                    == Some(z)
+            };
+            let all_names = zone.nodes.iter().map(|n| &n.name).chain(index.empty_non_terminals.iter());
+            for name in all_names.filter(|n| ours(n)) {
+                let delegated = index.cut_above(name).is_some();
+                let answers = if compiler.depends_on_health(z, name) {
+                    slots.push((z, name.clone(), name.clone()));
+                    Slot::Dynamic(slots.len() - 1)
+                } else {
+                    Slot::Static(compiler.answer_set(z, name, name, &no_health, &mut Routes::new()))
+                };
+                let wildcard_name = Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(name)).ok();
+                let wildcard = wildcard_name.filter(|w| !delegated && index.nodes.contains_key(w)).map(|w| {
+                    if compiler.depends_on_health(z, &w) {
+                        slots.push((z, w, name.clone()));
+                        Slot::Dynamic(slots.len() - 1)
+                    } else {
+                        Slot::Static(compiler.answer_set(z, &w, name, &no_health, &mut Routes::new()))
+                    }
+                });
+                let entry = Entry { answers, wildcard, delegated, nxdomain: index.nxdomain.clone() };
+                names.insert(template::wire_key(name), entry);
+            }
+        }
+        compiler.statics = Arc::new(StaticTable { zones: origins.iter().map(|o| o.to_string()).collect(), names });
+        compiler.slots = slots;
+        compiler
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// The table for a health state. `previous` holds the routes of the table being
+    /// replaced (failover memory for damped failback).
+    pub fn table(&self, health: &impl Health, previous: &Routes) -> (AnswerTable, Routes) {
+        let mut routes = Routes::new();
+        // Route every dynamic record first, so routes exist even for families no slot asks.
+        for (z, zone) in self.model.zones.iter().enumerate() {
+            for node in zone.nodes.iter().filter(|n| n.dynamic.is_some()) {
+                for family in Family::ALL {
+                    self.route(z, node, family, health, previous, &mut routes);
+                }
+            }
+        }
+        let dynamic = self
+            .slots
+            .iter()
+            .map(|(z, owner, question)| self.answer_set(*z, owner, question, health, &mut routes))
+            .collect();
+        (AnswerTable { statics: self.statics.clone(), dynamic }, routes)
+    }
+
+    fn route<'r>(
+        &self,
+        z: usize,
+        node: &Node,
+        family: Family,
+        health: &impl Health,
+        previous: &Routes,
+        routes: &'r mut Routes,
+    ) -> &'r Route {
+        let key = (z, node.name.clone(), family);
+        routes.entry(key.clone()).or_insert_with(|| {
+            let view = ZoneHealth { zone: z, health };
+            let dynamic = node.dynamic.as_ref().expect("routed nodes are dynamic");
+            let prior = previous.get(&key).and_then(|r| r.pool);
+            route::route(dynamic, &self.model.zones[z].pools, family, &view, prior)
+        })
+    }
+
+    /// Whether the answers at `name` change with health.
+    fn depends_on_health(&self, z: usize, name: &Name) -> bool {
+        let zone = &self.model.zones[z];
+        let index = &self.zones[z];
+        let mut name = name.clone();
+        for _ in 0..MAX_CHAIN {
+            let Some(node) = index.nodes.get(&name).map(|&i| &zone.nodes[i]) else { return false };
+            if node.dynamic.is_some() {
+                return true;
+            }
+            let Some(Rdata::Cname(target)) = node.rrset(RecordType::CNAME).map(|s| &s.rdatas[0]) else {
+                return false;
+            };
+            match index.resolve(target) {
+                Some(Resolved::Node(i) | Resolved::Wildcard(i)) => name = zone.nodes[i].name.clone(),
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// All answers for `owner`, encoded after `question` (the owner itself, or for a
+    /// wildcard the name it is synthesised under).
+    fn answer_set(&self, z: usize, owner: &Name, question: &Name, health: &impl Health, routes: &mut Routes) -> AnswerSet {
+        let zone = &self.model.zones[z];
+        let index = &self.zones[z];
+        if let Some(cut) = index.cut_above(owner) {
+            let referral = Answer::single(Arc::new(self.referral(z, cut)));
+            let by_type: Box<[_]> = if cut == owner {
+                // DS belongs to the parent side of the cut; we have none.
+                Box::new([(RecordType::DS.into(), Answer::single(index.nodata.clone()))])
+            } else {
+                Box::new([])
+            };
+            return AnswerSet { by_type, otherwise: referral };
+        }
+        let Some(node) = index.nodes.get(owner).map(|&i| &zone.nodes[i]) else {
+            return AnswerSet { by_type: Box::new([]), otherwise: Answer::single(index.nodata.clone()) };
+        };
+        let is_alias = node.rrset(RecordType::CNAME).is_some() || self.cname_family(z, node);
+        let mut by_type = Vec::new();
+        let types: Vec<RecordType> = if is_alias {
+            index.types.iter().copied().chain([RecordType::A, RecordType::AAAA]).collect()
+        } else {
+            let mut types: Vec<RecordType> = node.rrsets.iter().map(|s| s.rtype).collect();
+            if node.dynamic.is_some() {
+                types.extend([RecordType::A, RecordType::AAAA]);
+            }
+            types
+        };
+        let otherwise = if is_alias {
+            // Any type the chain's end lacks: the CNAME chain plus NODATA/NXDOMAIN there.
+            self.answer(z, question, node, RecordType::Unknown(0), health, routes)
+        } else {
+            Answer::single(index.nodata.clone())
+        };
+        for rtype in types {
+            let code: u16 = rtype.into();
+            if by_type.iter().any(|(t, _)| *t == code) {
+                continue;
+            }
+            by_type.push((code, self.answer(z, question, node, rtype, health, routes)));
+        }
+        let any = if is_alias {
+            self.answer(z, question, node, RecordType::CNAME, health, routes)
+        } else if node.rrsets.is_empty() && node.dynamic.is_none() {
+            Answer::single(index.nodata.clone())
+        } else {
+            let mut builder = TemplateBuilder::new(question, z);
+            builder.record(Section::Answer, Owner::Query, zone.soa_ttl, &template::any_answer());
+            Answer::single(Arc::new(builder.finish(Rcode::NoError, true, false)))
+        };
+        by_type.push((RecordType::ANY.into(), any));
+        AnswerSet { by_type: by_type.into(), otherwise }
+    }
+
+    fn cname_family(&self, z: usize, node: &Node) -> bool {
+        node.dynamic.as_ref().is_some_and(|d| {
+            d.policy.pools().iter().any(|&p| route::members(&self.model.zones[z].pools[p], Family::Cname).next().is_some())
+        })
+    }
+
+    /// The answer to `rtype` at `node`: follows CNAMEs in the zone and encodes each
+    /// weighted alternative.
+    fn answer(&self, z: usize, question: &Name, node: &Node, rtype: RecordType, health: &impl Health, routes: &mut Routes) -> Answer {
+        let chains = self.chase(z, None, node, rtype, health, routes, 0);
+        let total: f64 = chains.iter().map(|(p, _)| p).sum();
+        let mut cumulative = 0.0;
+        let mut variants: Vec<(u32, Arc<Template>)> = Vec::with_capacity(chains.len());
+        for (p, chain) in &chains {
+            cumulative += p / total;
+            let bound = ((cumulative * Answer::TOTAL as f64).round() as u32).min(Answer::TOTAL);
+            if variants.last().is_some_and(|(prev, _)| *prev == bound) {
+                continue; // a zero-probability alternative
+            }
+            variants.push((bound, Arc::new(self.encode(z, question, chain))));
+        }
+        if let Some(last) = variants.last_mut() {
+            last.0 = Answer::TOTAL;
+        }
+        Answer { variants: variants.into() }
+    }
+
+    /// The possible record chains answering `rtype` at `node` (owned by the query name
+    /// when `owner` is `None`), with their probabilities.
+    #[allow(clippy::too_many_arguments)]
+    fn chase(
+        &self,
+        z: usize,
+        owner: Option<&Name>,
+        node: &Node,
+        rtype: RecordType,
+        health: &impl Health,
+        routes: &mut Routes,
+        depth: usize,
+    ) -> Vec<(f64, Chain)> {
+        let zone = &self.model.zones[z];
+        let index = &self.zones[z];
+        let follow = rtype != RecordType::CNAME;
+        let cname = self.rrsets(z, node, RecordType::CNAME, health, routes);
+        if !follow || cname.is_empty() {
+            let sets = self.rrsets(z, node, rtype, health, routes);
+            if sets.is_empty() {
+                return vec![(1.0, Chain::end(End::NoData))];
+            }
+            return sets
+                .into_iter()
+                .map(|(p, r)| (p, match r {
+                    Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
+                    Resolution::NoData => Chain::end(End::NoData),
+                    Resolution::ServFail => Chain::end(End::ServFail),
+                }))
+                .collect();
+        }
+        let mut out = Vec::new();
+        for (p, resolution) in cname {
+            let set = match resolution {
+                Resolution::Records(set) => set,
+                Resolution::NoData => {
+                    out.push((p, Chain::end(End::NoData)));
+                    continue;
+                }
+                Resolution::ServFail => {
+                    out.push((p, Chain::end(End::ServFail)));
+                    continue;
+                }
+            };
+            let Some(Rdata::Cname(target)) = set.rdatas.first().cloned() else { continue };
+            let head = (owner.cloned(), set);
+            let tails = match index.resolve(&target) {
+                _ if depth + 1 >= MAX_CHAIN => vec![(1.0, Chain::end(End::Done))],
+                Some(Resolved::Node(i) | Resolved::Wildcard(i)) => {
+                    self.chase(z, Some(&target), &zone.nodes[i], rtype, health, routes, depth + 1)
+                }
+                Some(Resolved::EmptyNonTerminal) => vec![(1.0, Chain::end(End::NoData))],
+                Some(Resolved::NxDomain) => vec![(1.0, Chain::end(End::NxDomain))],
+                None => vec![(1.0, Chain::end(End::Done))],
+            };
+            for (q, mut tail) in tails {
+                if out.len() >= MAX_VARIANTS {
+                    break;
+                }
+                tail.records.insert(0, head.clone());
+                out.push((p * q, tail));
+            }
+        }
+        out
+    }
+
+    /// The RRsets `node` holds for `rtype`: one static set, or the routed alternatives.
+    fn rrsets(&self, z: usize, node: &Node, rtype: RecordType, health: &impl Health, routes: &mut Routes) -> Vec<(f64, Resolution)> {
+        if let Some(set) = node.rrset(rtype) {
+            return vec![(1.0, Resolution::Records(set.clone()))];
+        }
+        let Some(dynamic) = &node.dynamic else { return Vec::new() };
+        let family = match rtype {
+            RecordType::A => Family::V4,
+            RecordType::AAAA => Family::V6,
+            RecordType::CNAME => Family::Cname,
+            _ => return Vec::new(),
+        };
+        let route = self.route(z, node, family, health, &Routes::new(), routes);
+        let ttl = if route.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
+        match &route.served {
+            Served::NoData if route.answering.is_empty() && !route.all_down => Vec::new(),
+            Served::NoData => vec![(1.0, Resolution::NoData)],
+            Served::ServFail => vec![(1.0, Resolution::ServFail)],
+            Served::Variants(variants) => variants
+                .iter()
+                .map(|(p, targets)| {
+                    let rdatas = targets
+                        .iter()
+                        .map(|t| match t {
+                            Target::Address(std::net::IpAddr::V4(ip)) => Rdata::A(*ip),
+                            Target::Address(std::net::IpAddr::V6(ip)) => Rdata::Aaaa(*ip),
+                            Target::Cname(name) => Rdata::Cname(name.clone()),
+                        })
+                        .collect();
+                    (*p, Resolution::Records(RrSet { rtype, ttl, rdatas }))
+                })
+                .collect(),
+        }
+    }
+
+    fn encode(&self, z: usize, question: &Name, chain: &Chain) -> Template {
+        let zone = &self.model.zones[z];
+        let mut builder = TemplateBuilder::new(question, z);
+        if chain.end == End::ServFail {
+            return builder.finish(Rcode::ServFail, false, false);
+        }
+        for (owner, set) in &chain.records {
+            let owner = owner.as_ref().map_or(Owner::Query, Owner::Name);
+            builder.rrset(Section::Answer, owner, set.ttl, &set.rdatas);
+        }
+        let rcode = if chain.end == End::NxDomain { Rcode::NxDomain } else { Rcode::NoError };
+        if matches!(chain.end, End::NoData | End::NxDomain) {
+            negative_soa(&mut builder, zone);
+        }
+        builder.finish(rcode, true, false)
+    }
+
+    /// A referral to the delegation at `cut`: its NS set, with in-zone glue.
+    fn referral(&self, z: usize, cut: &Name) -> Template {
+        let zone = &self.model.zones[z];
+        let index = &self.zones[z];
+        let ns = zone.nodes[index.nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
+        let mut builder = TemplateBuilder::new(cut, z);
+        builder.rrset(Section::Authority, Owner::Name(cut), ns.ttl, &ns.rdatas);
+        let mut glue_required = false;
+        for rdata in &ns.rdatas {
+            let Rdata::Ns(target) = rdata else { continue };
+            let Some(&i) = index.nodes.get(target).filter(|_| zone.origin.zone_of(target)) else { continue };
+            for rtype in [RecordType::A, RecordType::AAAA] {
+                if let Some(set) = zone.nodes[i].rrset(rtype) {
+                    builder.rrset(Section::Additional, Owner::Name(target), set.ttl, &set.rdatas);
+                    glue_required |= cut.zone_of(target);
+                }
+            }
+        }
+        builder.finish(Rcode::NoError, false, glue_required)
+    }
+}
+
+/// RFC 2308: the zone's SOA in the authority section, TTL = min(SOA TTL, SOA minimum).
+fn negative_soa(builder: &mut TemplateBuilder, zone: &Zone) {
+    let ttl = zone.soa_ttl.min(zone.soa.minimum);
+    builder.record(Section::Authority, Owner::Name(&zone.origin), ttl, &Rdata::Soa(zone.soa.clone()));
+}
+
+#[derive(Clone, Debug)]
+enum Resolution {
+    Records(RrSet),
+    NoData,
+    ServFail,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Done,
+    NoData,
+    NxDomain,
+    ServFail,
+}
+
+/// Records answering a query (owner `None` is the query name), and how the chain ends.
+#[derive(Clone, Debug)]
+struct Chain {
+    records: Vec<(Option<Name>, RrSet)>,
+    end: End,
+}
+
+impl Chain {
+    fn end(end: End) -> Chain {
+        Chain { records: Vec::new(), end }
+    }
+}
+
+enum Resolved {
+    Node(usize),
+    Wildcard(usize),
+    EmptyNonTerminal,
+    NxDomain,
+}
+
+impl ZoneIndex {
+    fn new(z: usize, zone: &Zone) -> ZoneIndex {
+        let nodes: HashMap<Name, usize> = zone.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let mut empty_non_terminals = HashSet::new();
+        for node in &zone.nodes {
+            let mut name = node.name.base_name();
+            while zone.origin.zone_of(&name) && !nodes.contains_key(&name) {
+                empty_non_terminals.insert(name.clone());
+                name = name.base_name();
+            }
+        }
+        let cuts = zone
+            .nodes
+            .iter()
+            .filter(|n| n.name != zone.origin && n.rrset(RecordType::NS).is_some())
+            .map(|n| n.name.clone())
+            .collect();
+        let negative = |rcode| {
+            let mut builder = TemplateBuilder::new(&zone.origin, z);
+            negative_soa(&mut builder, zone);
+            Arc::new(builder.finish(rcode, true, false))
+        };
+        let mut types: Vec<RecordType> = zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| s.rtype)).collect();
+        types.sort_by_key(|t| u16::from(*t));
+        types.dedup();
+        ZoneIndex { origin: zone.origin.clone(), nodes, empty_non_terminals, cuts, nodata: negative(Rcode::NoError), nxdomain: negative(Rcode::NxDomain), types }
+    }
+
+    /// The delegation point at or above `name`, if any.
+    fn cut_above(&self, name: &Name) -> Option<&Name> {
+        self.cuts.iter().find(|cut| cut.zone_of(name))
+    }
+
+    /// What `name` is inside this zone; `None` when outside it or under a delegation.
+    fn resolve(&self, name: &Name) -> Option<Resolved> {
+        if !self.origin.zone_of(name) || self.cut_above(name).is_some() {
+            return None;
+        }
+        if let Some(&i) = self.nodes.get(name) {
+            return Some(Resolved::Node(i));
+        }
+        if self.empty_non_terminals.contains(name) {
+            return Some(Resolved::EmptyNonTerminal);
+        }
+        let mut encloser = name.base_name();
+        loop {
+            if self.nodes.contains_key(&encloser) || self.empty_non_terminals.contains(&encloser) {
+                let wildcard = Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(&encloser)).ok()?;
+                return Some(match self.nodes.get(&wildcard) {
+                    Some(&i) => Resolved::Wildcard(i),
+                    None => Resolved::NxDomain,
+                });
+            }
+            encloser = encloser.base_name();
+        }
+    }
+}
+
+struct ZoneHealth<'a, H> {
+    zone: usize,
+    health: &'a H,
+}
+
+impl<H: Health> HealthView for ZoneHealth<'_, H> {
+    fn up(&self, endpoint: &Endpoint) -> bool {
+        self.health.endpoint_up(self.zone, endpoint)
+    }
+    fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration> {
+        self.health.pool_up_for(self.zone, pool, family)
+    }
+}
+
+/// Static answers never consult health.
+struct NoHealth;
+
+impl Health for NoHealth {
+    fn endpoint_up(&self, _: usize, _: &Endpoint) -> bool {
+        true
+    }
+    fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
+        Some(Duration::MAX)
+    }
+}

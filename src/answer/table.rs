@@ -1,0 +1,125 @@
+//! The immutable answer table read by the query path: a hash map from lower-case wire
+//! names to precompiled answers. Lookup takes no lock, allocates nothing and cannot fail
+//! except by finding nothing (a name outside every zone: REFUSED).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::template::Template;
+
+/// Answers for one owner name, or for the names a wildcard synthesises.
+#[derive(Debug)]
+pub struct AnswerSet {
+    pub(super) by_type: Box<[(u16, Answer)]>,
+    /// For every type not listed: NODATA, a referral, or a CNAME with its chase.
+    pub(super) otherwise: Answer,
+}
+
+impl AnswerSet {
+    pub fn get(&self, qtype: u16) -> &Answer {
+        self.by_type.iter().find(|(t, _)| *t == qtype).map_or(&self.otherwise, |(_, a)| a)
+    }
+}
+
+/// One answer, or weighted alternatives (cumulative weights out of [`Answer::TOTAL`]).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub(super) variants: Box<[(u32, Arc<Template>)]>,
+}
+
+impl Answer {
+    pub const TOTAL: u32 = 1 << 24;
+
+    pub fn single(template: Arc<Template>) -> Answer {
+        Answer { variants: Box::new([(Answer::TOTAL, template)]) }
+    }
+
+    /// The template to send; weighted alternatives are drawn at random (no allocation).
+    pub fn pick(&self) -> &Template {
+        match &*self.variants {
+            [(_, only)] => only,
+            variants => {
+                let draw = fastrand::u32(0..variants.last().map_or(1, |v| v.0.max(1)));
+                let i = variants.partition_point(|(cumulative, _)| *cumulative <= draw);
+                &variants[i.min(variants.len() - 1)].1
+            }
+        }
+    }
+
+    pub fn variants(&self) -> impl Iterator<Item = &Template> {
+        self.variants.iter().map(|(_, t)| &**t)
+    }
+}
+
+#[derive(Debug)]
+pub(super) enum Slot {
+    Static(AnswerSet),
+    /// Index into [`AnswerTable::dynamic`]: answers that depend on health.
+    Dynamic(usize),
+}
+
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) answers: Slot,
+    /// Answers for names synthesised from `*.<this name>`.
+    pub(super) wildcard: Option<Slot>,
+    /// At or below a zone cut: names under it get the referral in `answers.otherwise`.
+    pub(super) delegated: bool,
+    /// The zone's NXDOMAIN answer, for names under this one that do not exist.
+    pub(super) nxdomain: Arc<Template>,
+}
+
+/// The part of a table that only a reload changes.
+#[derive(Debug, Default)]
+pub struct StaticTable {
+    /// Zone origins, indexed by [`Template::zone`].
+    pub(super) zones: Arc<[String]>,
+    pub(super) names: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+}
+
+/// What the query path reads: static entries shared across health changes, plus the
+/// health-dependent answer sets compiled for the current health state.
+#[derive(Debug, Default)]
+pub struct AnswerTable {
+    pub(super) statics: Arc<StaticTable>,
+    pub(super) dynamic: Box<[AnswerSet]>,
+}
+
+impl AnswerTable {
+    /// The answer for a lower-case wire-format query name, or `None` when no served zone
+    /// contains it.
+    pub fn lookup(&self, qname: &[u8], qtype: u16) -> Option<&Template> {
+        let names = &self.statics.names;
+        if let Some(entry) = names.get(qname) {
+            return Some(self.slot(&entry.answers).get(qtype).pick());
+        }
+        // Walk up to the closest encloser (RFC 4592): a delegation, a wildcard or NXDOMAIN.
+        let mut rest = qname;
+        while rest.len() > 1 {
+            rest = &rest[1 + rest[0] as usize..];
+            if let Some(entry) = names.get(rest) {
+                let answer = if entry.delegated {
+                    &self.slot(&entry.answers).otherwise
+                } else if let Some(wildcard) = &entry.wildcard {
+                    self.slot(wildcard).get(qtype)
+                } else {
+                    return Some(&entry.nxdomain);
+                };
+                return Some(answer.pick());
+            }
+        }
+        None
+    }
+
+    fn slot<'a>(&'a self, slot: &'a Slot) -> &'a AnswerSet {
+        match slot {
+            Slot::Static(set) => set,
+            Slot::Dynamic(i) => &self.dynamic[*i],
+        }
+    }
+
+    /// Zone origins, indexed by [`Template::zone`]; shared by every table of one reload.
+    pub fn zones(&self) -> &Arc<[String]> {
+        &self.statics.zones
+    }
+}

@@ -1,0 +1,251 @@
+//! Precompiled responses. A [`Template`] is everything after the question section, encoded
+//! once to wire format, so answering costs a copy and a patch.
+//!
+//! A template is encoded after a question name `Q` (the name it was compiled for, or for
+//! wildcard, NXDOMAIN and referral answers the closest existing ancestor of any query name it
+//! serves). Every compression pointer in it points at `Q` or later, so for a query name
+//! `prefix + Q` all pointers move by `len(prefix)`: the template lists their positions
+//! (`relocs`). Owner names equal to the query name itself are written as a fixed pointer to
+//! offset 12, which never moves.
+
+use crate::model::{Name, Rdata};
+
+pub const HEADER_LEN: usize = 12;
+/// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
+const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rcode {
+    NoError = 0,
+    FormErr = 1,
+    ServFail = 2,
+    NxDomain = 3,
+    NotImp = 4,
+    Refused = 5,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// Who owns a record: the query name as asked, or a fixed name.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    Query,
+    Name(&'a Name),
+}
+
+#[derive(Debug)]
+pub struct Template {
+    /// Index of the zone this answer comes from (for per-zone metrics).
+    pub zone: u16,
+    pub rcode: Rcode,
+    pub authoritative: bool,
+    /// Record counts of the answer, authority and additional sections.
+    pub counts: [u16; 3],
+    body: Box<[u8]>,
+    /// Wire length of the question name the body was encoded after.
+    qname_len: u8,
+    relocs: Box<[u16]>,
+    /// Where the additional section starts in `body`.
+    additional_at: u16,
+    /// Whether the additional section is needed (referral glue): then it cannot be dropped
+    /// to fit a small UDP size; the response is truncated instead.
+    additional_required: bool,
+}
+
+impl Template {
+    /// Length of the body when written whole, or without its additional section.
+    pub fn len(&self, with_additional: bool) -> usize {
+        if with_additional { self.body.len() } else { self.additional_at as usize }
+    }
+
+    pub fn additional_required(&self) -> bool {
+        self.additional_required
+    }
+
+    /// Appends the body for a query whose name is `qname_len` bytes long (a name that ends
+    /// with this template's question name), moving compression pointers to match.
+    pub fn write_body(&self, out: &mut Vec<u8>, qname_len: usize, with_additional: bool) {
+        let start = out.len();
+        let end = self.len(with_additional);
+        out.extend_from_slice(&self.body[..end]);
+        let shift = qname_len.wrapping_sub(self.qname_len as usize) as u16;
+        if shift != 0 {
+            for &at in self.relocs.iter().take_while(|&&at| (at as usize) < end) {
+                let at = start + at as usize;
+                let pointer = u16::from_be_bytes([out[at], out[at + 1]]).wrapping_add(shift);
+                out[at..at + 2].copy_from_slice(&pointer.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// Encodes one template: records are added section by section, in order.
+pub struct TemplateBuilder {
+    /// A scratch message: header, question, then the body; offsets are message offsets.
+    buf: Vec<u8>,
+    zone: u16,
+    body_start: usize,
+    qname_len: usize,
+    /// Names written so far (lower-case wire form of each suffix) and where.
+    dictionary: Vec<(Vec<u8>, u16)>,
+    relocs: Vec<u16>,
+    counts: [u16; 3],
+    section: Section,
+    additional_at: Option<usize>,
+}
+
+impl TemplateBuilder {
+    pub fn new(question: &Name, zone: usize) -> TemplateBuilder {
+        let mut builder = TemplateBuilder {
+            buf: vec![0; HEADER_LEN],
+            zone: zone as u16,
+            body_start: 0,
+            qname_len: 0,
+            dictionary: Vec::new(),
+            relocs: Vec::new(),
+            counts: [0; 3],
+            section: Section::Answer,
+            additional_at: None,
+        };
+        builder.name(question, false);
+        builder.relocs.clear();
+        builder.qname_len = builder.buf.len() - HEADER_LEN;
+        builder.buf.extend_from_slice(&[0; 4]);
+        builder.body_start = builder.buf.len();
+        builder
+    }
+
+    pub fn rrset(&mut self, section: Section, owner: Owner, ttl: u32, rdatas: &[Rdata]) {
+        for rdata in rdatas {
+            self.record(section, owner, ttl, rdata);
+        }
+    }
+
+    pub fn record(&mut self, section: Section, owner: Owner, ttl: u32, rdata: &Rdata) {
+        debug_assert!(section >= self.section, "sections are written in order");
+        self.section = section;
+        if section == Section::Additional && self.additional_at.is_none() {
+            self.additional_at = Some(self.buf.len());
+        }
+        match owner {
+            Owner::Query => self.buf.extend_from_slice(&[0xC0, HEADER_LEN as u8]),
+            Owner::Name(name) => self.name(name, true),
+        }
+        let rtype: u16 = rdata.rtype().into();
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let length_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        self.rdata(rdata);
+        let length = (self.buf.len() - length_at - 2) as u16;
+        self.buf[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
+        self.counts[section as usize] += 1;
+    }
+
+    pub fn finish(self, rcode: Rcode, authoritative: bool, additional_required: bool) -> Template {
+        let body_start = self.body_start;
+        let body_len = self.buf.len() - body_start;
+        Template {
+            zone: self.zone,
+            rcode,
+            authoritative,
+            counts: self.counts,
+            body: self.buf[body_start..].into(),
+            qname_len: self.qname_len as u8,
+            relocs: self.relocs.iter().map(|&at| at - body_start as u16).collect(),
+            additional_at: self.additional_at.map_or(body_len, |at| at - body_start) as u16,
+            additional_required,
+        }
+    }
+
+    fn rdata(&mut self, rdata: &Rdata) {
+        match rdata {
+            Rdata::A(ip) => self.buf.extend_from_slice(&ip.octets()),
+            Rdata::Aaaa(ip) => self.buf.extend_from_slice(&ip.octets()),
+            Rdata::Ns(name) | Rdata::Cname(name) | Rdata::Ptr(name) => self.name(name, true),
+            Rdata::Mx { preference, exchange } => {
+                self.buf.extend_from_slice(&preference.to_be_bytes());
+                self.name(exchange, true);
+            }
+            Rdata::Txt(strings) => {
+                for s in strings {
+                    self.character_string(s);
+                }
+            }
+            Rdata::Srv { priority, weight, port, target } => {
+                for n in [priority, weight, port] {
+                    self.buf.extend_from_slice(&n.to_be_bytes());
+                }
+                self.name(target, false); // RFC 2782: no compression in SRV
+            }
+            Rdata::Caa { flags, tag, value } => {
+                self.buf.push(*flags);
+                self.character_string(tag.as_bytes());
+                self.buf.extend_from_slice(value);
+            }
+            Rdata::Soa(soa) => {
+                self.name(&soa.mname, true);
+                self.name(&soa.rname, true);
+                for n in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+                    self.buf.extend_from_slice(&n.to_be_bytes());
+                }
+            }
+            Rdata::Hinfo { cpu, os } => {
+                self.character_string(cpu);
+                self.character_string(os);
+            }
+        }
+    }
+
+    fn character_string(&mut self, s: &[u8]) {
+        self.buf.push(s.len() as u8);
+        self.buf.extend_from_slice(s);
+    }
+
+    /// Writes `name`, ending in a pointer to the longest suffix already written when
+    /// `compress` is set; every suffix written in full becomes a target for later names.
+    fn name(&mut self, name: &Name, compress: bool) {
+        let labels: Vec<&[u8]> = name.iter().collect();
+        for i in 0..labels.len() {
+            let suffix = wire_name(&labels[i..]);
+            if compress && let Some(&(_, at)) = self.dictionary.iter().find(|(n, _)| *n == suffix) {
+                self.relocs.push(self.buf.len() as u16);
+                self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
+                return;
+            }
+            if self.buf.len() < POINTER_LIMIT {
+                self.dictionary.push((suffix, self.buf.len() as u16));
+            }
+            self.buf.push(labels[i].len() as u8);
+            self.buf.extend(labels[i].iter().map(u8::to_ascii_lowercase));
+        }
+        self.buf.push(0);
+    }
+}
+
+/// The lower-case wire form of a name given as labels.
+fn wire_name(labels: &[&[u8]]) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    for label in labels {
+        wire.push(label.len() as u8);
+        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    wire
+}
+
+/// The lower-case wire form of `name`: the key of the answer table.
+pub fn wire_key(name: &Name) -> Box<[u8]> {
+    wire_name(&name.iter().collect::<Vec<_>>()).into()
+}
+
+/// RFC 8482's answer to ANY.
+pub fn any_answer() -> Rdata {
+    Rdata::Hinfo { cpu: b"RFC8482".to_vec(), os: Vec::new() }
+}

@@ -1,0 +1,118 @@
+//! Wiring: load zones -> HTTP up (not ready) -> first probe round -> bind DNS -> ready.
+//! Then serve until told to stop; SIGHUP reloads, SIGTERM/SIGINT stop.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio::sync::{OnceCell, watch};
+
+use crate::answer::AnswerTable;
+use crate::config::{self, Settings};
+use crate::dns::{self, SharedTable, TcpLimits};
+use crate::http::{self, HttpState};
+use crate::metrics::Metrics;
+use crate::publish::{Handle, Publisher};
+
+/// A started server.
+pub struct Running {
+    /// Bound DNS addresses (UDP and TCP share each one).
+    pub dns: Vec<SocketAddr>,
+    pub http: SocketAddr,
+    pub publisher: Handle,
+    pub table: SharedTable,
+    pub metrics: Arc<Metrics>,
+    stop_udp: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
+    udp_threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting queries and waits for the UDP workers to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.stop_udp.store(true, Ordering::Relaxed);
+        let threads = self.udp_threads;
+        let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
+    }
+}
+
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let model = config::load_zones(&settings.zones).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid zones:\n{}", lines.join("\n"))
+    })?;
+    let metrics = Metrics::new();
+    let (stop, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let publisher_cell = Arc::new(OnceCell::new());
+    let http_listener = http::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
+    let http_addr = http_listener.local_addr()?;
+    let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), publisher: publisher_cell.clone() };
+    tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
+
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(AnswerTable::default()));
+    let (zones, probes) = (model.zones.len(), model.probes.len());
+    let publisher = Publisher::start(model, settings.zones.clone(), table.clone(), metrics.clone()).await;
+    let _ = publisher_cell.set(publisher.clone());
+
+    let workers = match settings.udp_workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let stop_udp = Arc::new(AtomicBool::new(false));
+    let limits = TcpLimits { max_connections: settings.tcp_max_connections, idle_timeout: settings.tcp_idle_timeout };
+    let mut dns_addrs = Vec::new();
+    let mut udp_threads = Vec::new();
+    for &addr in &settings.listen {
+        let (udp, tcp) = bind_dns(addr, workers).await?;
+        dns_addrs.push(tcp.local_addr()?);
+        udp_threads.extend(dns::serve_udp(udp, table.clone(), metrics.clone(), stop_udp.clone())?);
+        tokio::spawn(dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone()));
+    }
+    ready.store(true, Ordering::Release);
+    tracing::info!(dns = ?dns_addrs, http = %http_addr, zones, probes, "serving");
+    Ok(Running { dns: dns_addrs, http: http_addr, publisher, table, metrics, stop_udp, stop, udp_threads })
+}
+
+/// Binds UDP and TCP on the same address; with port 0 both get the same free port.
+async fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<UdpSocket>, TcpListener)> {
+    for _ in 0..20 {
+        let udp = dns::bind_udp(addr, workers).with_context(|| format!("cannot bind UDP on {addr}"))?;
+        let bound = udp[0].local_addr()?;
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(_) if addr.port() == 0 => continue, // that port is taken for TCP: try another
+            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP on {addr}")),
+        }
+    }
+    bail!("no port on {} is free for both UDP and TCP", addr.ip())
+}
+
+/// Runs the server until SIGTERM or SIGINT; SIGHUP reloads the zones.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let running = start(&settings).await?;
+    let dns: Vec<String> = running.dns.iter().map(ToString::to_string).collect();
+    println!("switchyard: serving DNS on {} (UDP and TCP), HTTP on {}", dns.join(", "), running.http);
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => match running.publisher.reload().await {
+                Ok(summary) => tracing::info!(%summary, "reloaded on SIGHUP"),
+                Err(problems) => tracing::error!(errors = problems.len(), "reload on SIGHUP rejected"),
+            },
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! YAML -> model. The only module that knows serde and the YAML library; the rest of the
+//! program sees validated [`crate::model`] types and [`Problem`]s (`FILE:LINE:COLUMN: reason`).
+
+mod server;
+mod yaml;
+mod zone;
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+pub use server::{DEFAULT_HTTP, Settings, SettingsOverrides};
+pub use yaml::{Pos, Problem};
+
+use crate::model::Model;
+
+/// Loads and validates every `*.yaml` / `*.yml` zone file in `dir`. All problems found in
+/// all files are returned together, so one `check` run shows everything to fix.
+pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
+    let files = zone_files(dir).map_err(|e| vec![Problem::new(dir, Pos::default(), e)])?;
+    let mut model = Model::default();
+    let mut problems = Vec::new();
+    let mut origins: Vec<(crate::model::Name, PathBuf)> = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(Problem::new(&file, Pos::default(), format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let raw: zone::RawZone = match yaml::parse(&file, &text) {
+            Ok(raw) => raw,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        let origin_pos = Pos::of(&raw.origin);
+        match zone::convert(&file, raw, default_serial(&file), &mut model.probes) {
+            Ok(zone) => {
+                if let Some((_, first)) = origins.iter().find(|(o, _)| *o == zone.origin) {
+                    let message = format!("zone {} is already served from {}", zone.origin, first.display());
+                    problems.push(Problem::new(&file, origin_pos, message));
+                    continue;
+                }
+                origins.push((zone.origin.clone(), file.clone()));
+                model.zones.push(zone);
+            }
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if problems.is_empty() { Ok(model) } else { Err(problems) }
+}
+
+fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read zones directory: {e}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The serial used when a zone file sets none: the file's modification time in Unix
+/// seconds, so an edited file gets a higher serial and an unchanged one keeps its own.
+fn default_serial(file: &Path) -> u32 {
+    std::fs::metadata(file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(1, |d| d.as_secs() as u32)
+}

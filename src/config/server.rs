@@ -1,0 +1,85 @@
+//! The server settings: built-in defaults, overridden by the optional YAML config file,
+//! overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::yaml::{self, Many, Problem, items};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
+pub const DEFAULT_HTTP: &str = "127.0.0.1:9153";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    listen: Many<SocketAddr>,
+    http: Option<SocketAddr>,
+    zones: Option<PathBuf>,
+    udp_workers: Option<usize>,
+    tcp_max_connections: Option<usize>,
+    tcp_idle_timeout: Option<yaml::Duration>,
+}
+
+/// Where and how to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub listen: Vec<SocketAddr>,
+    pub http: SocketAddr,
+    pub zones: PathBuf,
+    /// UDP sockets (and threads) per listen address; 0 means one per CPU core.
+    pub udp_workers: usize,
+    pub tcp_max_connections: usize,
+    pub tcp_idle_timeout: std::time::Duration,
+}
+
+/// What the command line may override.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsOverrides {
+    pub listen: Vec<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub zones: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: vec![DEFAULT_LISTEN.parse().expect("valid default")],
+            http: DEFAULT_HTTP.parse().expect("valid default"),
+            zones: PathBuf::from("zones"),
+            udp_workers: 0,
+            tcp_max_connections: 1024,
+            tcp_idle_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the config file (if any; its `zones` is relative to the file), then flags.
+    pub fn load(file: Option<&Path>, flags: SettingsOverrides) -> Result<Settings, Problem> {
+        let mut settings = Settings::default();
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| Problem::new(file, yaml::Pos::default(), format!("cannot read: {e}")))?;
+            let raw: RawSettings = yaml::parse(file, &text)?;
+            let listen: Vec<SocketAddr> = items(&raw.listen).map(|(addr, _)| *addr).collect();
+            if !listen.is_empty() {
+                settings.listen = listen;
+            }
+            settings.http = raw.http.unwrap_or(settings.http);
+            if let Some(zones) = raw.zones {
+                settings.zones = file.parent().unwrap_or(Path::new(".")).join(zones);
+            }
+            settings.udp_workers = raw.udp_workers.unwrap_or(settings.udp_workers);
+            settings.tcp_max_connections = raw.tcp_max_connections.unwrap_or(settings.tcp_max_connections);
+            settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
+        }
+        if !flags.listen.is_empty() {
+            settings.listen = flags.listen;
+        }
+        settings.http = flags.http.unwrap_or(settings.http);
+        settings.zones = flags.zones.unwrap_or(settings.zones);
+        Ok(settings)
+    }
+}

@@ -1,0 +1,598 @@
+//! Zone files: the raw YAML shape (mirrors the file one to one) and its conversion into a
+//! validated [`model::Zone`]. Every problem is reported with its file, line and column.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration as StdDuration;
+
+use serde::Deserialize;
+
+use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, items};
+use crate::model::{
+    self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata,
+    RecordType, RrSet, Select, Soa, Target,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub(super) origin: Spanned<String>,
+    ttl: Option<u32>,
+    soa: Spanned<RawSoa>,
+    #[serde(default)]
+    records: Entries<Spanned<RawNode>>,
+    #[serde(default)]
+    monitors: Entries<Spanned<RawMonitor>>,
+    #[serde(default)]
+    pools: Entries<Spanned<RawPool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSoa {
+    mname: Spanned<String>,
+    rname: Spanned<String>,
+    serial: Option<u32>,
+    ttl: Option<u32>,
+    refresh: Option<u32>,
+    retry: Option<u32>,
+    expire: Option<u32>,
+    minimum: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    ttl: Option<u32>,
+    #[serde(rename = "A")]
+    a: Many<String>,
+    #[serde(rename = "AAAA")]
+    aaaa: Many<String>,
+    #[serde(rename = "NS")]
+    ns: Many<String>,
+    #[serde(rename = "CNAME")]
+    cname: Option<Spanned<String>>,
+    #[serde(rename = "PTR")]
+    ptr: Many<String>,
+    #[serde(rename = "MX")]
+    mx: Many<RawMx>,
+    #[serde(rename = "TXT")]
+    txt: Many<String>,
+    #[serde(rename = "SRV")]
+    srv: Many<RawSrv>,
+    #[serde(rename = "CAA")]
+    caa: Many<RawCaa>,
+    dynamic: Option<Spanned<RawDynamic>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMx {
+    preference: u16,
+    exchange: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSrv {
+    priority: u16,
+    weight: u16,
+    port: u16,
+    target: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaa {
+    #[serde(default)]
+    flags: u8,
+    tag: Spanned<String>,
+    value: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDynamic {
+    ttl: Option<u32>,
+    ttl_degraded: Option<u32>,
+    pool: Option<Spanned<String>>,
+    failover: Option<Vec<Spanned<String>>>,
+    weighted: Option<Entries<u32>>,
+    select: Option<Select>,
+    answers: Option<Spanned<u32>>,
+    when_all_down: Option<AllDown>,
+    failback_after: Option<Duration>,
+    rto: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CheckKind {
+    Http,
+    Https,
+    Tcp,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMonitor {
+    #[serde(rename = "type")]
+    kind: CheckKind,
+    port: Option<u16>,
+    path: Option<Spanned<String>>,
+    host: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    expect_status: Many<u16>,
+    expect_body: Option<String>,
+    insecure: Option<bool>,
+    ca_file: Option<String>,
+    interval: Option<Spanned<Duration>>,
+    timeout: Option<Spanned<Duration>>,
+    rise: Option<Spanned<u32>>,
+    fall: Option<Spanned<u32>>,
+    flap_hold: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    monitor: Option<Spanned<String>>,
+    min_healthy: Option<Spanned<u32>>,
+    endpoints: Spanned<Vec<Spanned<RawEndpoint>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    address: Option<Spanned<String>>,
+    cname: Option<Spanned<String>>,
+    check_address: Option<Spanned<String>>,
+    port: Option<u16>,
+    weight: Option<u32>,
+}
+
+pub const DEFAULT_TTL: u32 = 300;
+const DEFAULT_INTERVAL: StdDuration = StdDuration::from_secs(5);
+const DEFAULT_TIMEOUT: StdDuration = StdDuration::from_secs(2);
+const DEFAULT_FLAP_HOLD: StdDuration = StdDuration::from_secs(10);
+
+/// Converts one parsed zone file; `probes` collects (and de-duplicates) the health checks,
+/// and `default_serial` is used when the file sets none.
+pub fn convert(
+    file: &Path,
+    raw: RawZone,
+    default_serial: u32,
+    probes: &mut Vec<Probe>,
+) -> Result<model::Zone, Vec<Problem>> {
+    let mut cx = Cx { file, problems: Vec::new() };
+    let origin = cx.absolute_name(&raw.origin);
+    let Some(origin) = origin else { return Err(cx.problems) };
+    let zone_ttl = raw.ttl.unwrap_or(DEFAULT_TTL);
+    let soa_ttl = raw.soa.value.ttl.unwrap_or(zone_ttl);
+    let soa = &raw.soa.value;
+    let soa = Soa {
+        mname: cx.name(&soa.mname, &origin).unwrap_or_else(|| origin.clone()),
+        rname: cx.mailbox(&soa.rname, &origin).unwrap_or_else(|| origin.clone()),
+        serial: soa.serial.unwrap_or(default_serial),
+        refresh: soa.refresh.unwrap_or(3600),
+        retry: soa.retry.unwrap_or(600),
+        expire: soa.expire.unwrap_or(1_209_600),
+        minimum: soa.minimum.unwrap_or(30),
+    };
+
+    let monitors: HashMap<&str, (&RawMonitor, Pos)> = raw
+        .monitors
+        .0
+        .iter()
+        .map(|(key, m)| (key.value.as_str(), (&m.value, Pos::of(m))))
+        .collect();
+    let mut pools = Vec::new();
+    for (key, raw_pool) in &raw.pools.0 {
+        pools.push(cx.pool(key, raw_pool, &monitors, probes));
+    }
+
+    let mut nodes: BTreeMap<Name, (Node, Pos)> = BTreeMap::new();
+    for (key, raw_node) in &raw.records.0 {
+        let Some(owner) = cx.owner(key, &origin) else { continue };
+        if nodes.contains_key(&owner) {
+            cx.problem(Pos::of(key), format!("{owner} is defined twice (an earlier key names the same owner)"));
+            continue;
+        }
+        let node = cx.node(owner.clone(), Pos::of(key), raw_node, &origin, zone_ttl, &pools, &raw.pools);
+        nodes.insert(owner, (node, Pos::of(key)));
+    }
+    let apex_pos = Pos::of(&raw.origin);
+    let apex = nodes.entry(origin.clone()).or_insert_with(|| {
+        (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos)
+    });
+    if apex.0.rrset(RecordType::NS).is_none() {
+        cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
+    }
+    if apex.0.rrset(RecordType::CNAME).is_some() || apex.0.dynamic.is_some() {
+        cx.problem(apex.1, "the zone apex cannot hold a CNAME or dynamic record (it has SOA and NS)");
+    }
+    if !cx.problems.is_empty() {
+        return Err(cx.problems);
+    }
+    Ok(model::Zone {
+        origin,
+        file: file.to_path_buf(),
+        soa,
+        soa_ttl,
+        nodes: nodes.into_values().map(|(node, _)| node).collect(),
+        pools,
+    })
+}
+
+struct Cx<'a> {
+    file: &'a Path,
+    problems: Vec<Problem>,
+}
+
+impl Cx<'_> {
+    fn problem(&mut self, pos: Pos, message: impl Into<String>) {
+        self.problems.push(Problem::new(self.file, pos, message));
+    }
+
+    fn parse_name(&mut self, text: &str, pos: Pos) -> Option<Name> {
+        match Name::from_ascii(text) {
+            Ok(name) => Some(name.to_lowercase()),
+            Err(e) => {
+                self.problem(pos, format!("invalid domain name {text:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn absolute_name(&mut self, text: &Spanned<String>) -> Option<Name> {
+        self.absolute(&text.value, Pos::of(text))
+    }
+
+    fn absolute(&mut self, text: &str, pos: Pos) -> Option<Name> {
+        let mut name = self.parse_name(text, pos)?;
+        name.set_fqdn(true);
+        Some(name)
+    }
+
+    /// A name in record data: absolute when it ends in ".", else relative to the origin.
+    fn name(&mut self, text: &Spanned<String>, origin: &Name) -> Option<Name> {
+        self.relative(&text.value, Pos::of(text), origin)
+    }
+
+    fn relative(&mut self, text: &str, pos: Pos, origin: &Name) -> Option<Name> {
+        match text {
+            "@" => Some(origin.clone()),
+            t if t.ends_with('.') => self.parse_name(t, pos),
+            t => {
+                let relative = self.parse_name(t, pos)?;
+                match relative.append_domain(origin) {
+                    Ok(name) => Some(name),
+                    Err(e) => {
+                        self.problem(pos, format!("{t:?} relative to {origin} is too long: {e}"));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// An SOA rname, also accepted in mailbox form (`hostmaster@example.com`).
+    fn mailbox(&mut self, text: &Spanned<String>, origin: &Name) -> Option<Name> {
+        match text.value.split_once('@') {
+            Some((local, domain)) => {
+                let dotted = format!("{}.{}.", local.replace('.', "\\."), domain.trim_end_matches('.'));
+                self.parse_name(&dotted, Pos::of(text))
+            }
+            None => self.name(text, origin),
+        }
+    }
+
+    /// An owner name: must lie within the zone.
+    fn owner(&mut self, key: &Spanned<String>, origin: &Name) -> Option<Name> {
+        let name = self.name(key, origin)?;
+        if !origin.zone_of(&name) {
+            self.problem(Pos::of(key), format!("{name} is outside the zone {origin}"));
+            return None;
+        }
+        Some(name)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &mut self,
+        owner: Name,
+        key_pos: Pos,
+        raw: &Spanned<RawNode>,
+        origin: &Name,
+        zone_ttl: u32,
+        pools: &[Pool],
+        raw_pools: &Entries<Spanned<RawPool>>,
+    ) -> Node {
+        let node_pos = Pos::of(raw).or(key_pos);
+        let raw = &raw.value;
+        let ttl = raw.ttl.unwrap_or(zone_ttl);
+        let mut rdatas: Vec<Rdata> = Vec::new();
+        for (text, pos) in items(&raw.a) {
+            match text.parse() {
+                Ok(ip) => rdatas.push(Rdata::A(ip)),
+                Err(_) => self.problem(pos, format!("invalid IPv4 address {text:?}")),
+            }
+        }
+        for (text, pos) in items(&raw.aaaa) {
+            match text.parse() {
+                Ok(ip) => rdatas.push(Rdata::Aaaa(ip)),
+                Err(_) => self.problem(pos, format!("invalid IPv6 address {text:?}")),
+            }
+        }
+        for (text, pos) in items(&raw.ns) {
+            rdatas.extend(self.relative(text, pos, origin).map(Rdata::Ns));
+        }
+        if let Some(text) = &raw.cname {
+            rdatas.extend(self.name(text, origin).map(Rdata::Cname));
+        }
+        for (text, pos) in items(&raw.ptr) {
+            rdatas.extend(self.relative(text, pos, origin).map(Rdata::Ptr));
+        }
+        for (mx, pos) in items(&raw.mx) {
+            if let Some(exchange) = self.relative(&mx.exchange.value, Pos::of(&mx.exchange).or(pos), origin) {
+                rdatas.push(Rdata::Mx { preference: mx.preference, exchange });
+            }
+        }
+        for (text, _) in items(&raw.txt) {
+            let chunks = text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect::<Vec<_>>();
+            rdatas.push(Rdata::Txt(if chunks.is_empty() { vec![Vec::new()] } else { chunks }));
+        }
+        for (srv, pos) in items(&raw.srv) {
+            if let Some(target) = self.relative(&srv.target.value, Pos::of(&srv.target).or(pos), origin) {
+                rdatas.push(Rdata::Srv { priority: srv.priority, weight: srv.weight, port: srv.port, target });
+            }
+        }
+        for (caa, pos) in items(&raw.caa) {
+            let tag = &caa.tag.value;
+            let valid = !tag.is_empty() && tag.len() <= 15 && tag.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !valid {
+                self.problem(Pos::of(&caa.tag).or(pos), "CAA tag must be 1 to 15 letters or digits");
+                continue;
+            }
+            rdatas.push(Rdata::Caa {
+                flags: caa.flags,
+                tag: tag.to_ascii_lowercase(),
+                value: caa.value.clone().into_bytes(),
+            });
+        }
+
+        let mut rrsets: Vec<RrSet> = Vec::new();
+        for rdata in rdatas {
+            match rrsets.iter_mut().find(|s| s.rtype == rdata.rtype()) {
+                Some(set) if set.rdatas.contains(&rdata) => {}
+                Some(set) => set.rdatas.push(rdata),
+                None => rrsets.push(RrSet { rtype: rdata.rtype(), ttl, rdatas: vec![rdata] }),
+            }
+        }
+        let dynamic = raw.dynamic.as_ref().and_then(|d| self.dynamic(d, ttl, pools, raw_pools, node_pos));
+        let has_cname = rrsets.iter().any(|s| s.rtype == RecordType::CNAME);
+        if has_cname && rrsets.len() > 1 {
+            self.problem(node_pos, format!("{owner} has a CNAME beside other data (RFC 1034 3.6.2)"));
+        }
+        if let Some(d) = &dynamic {
+            let families = d.policy.pools().iter().flat_map(|&p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target))).collect::<Vec<_>>();
+            let clash = rrsets.iter().find(|s| {
+                s.rtype == RecordType::CNAME
+                    || families.iter().any(|f| f.rtype() == s.rtype || *f == model::Family::Cname)
+            });
+            if let Some(set) = clash {
+                self.problem(node_pos, format!("{owner} has {} records beside a dynamic record that answers the same type", set.rtype));
+            }
+        }
+        Node { name: owner, rrsets, dynamic }
+    }
+
+    fn dynamic(
+        &mut self,
+        raw: &Spanned<RawDynamic>,
+        node_ttl: u32,
+        pools: &[Pool],
+        raw_pools: &Entries<Spanned<RawPool>>,
+        node_pos: Pos,
+    ) -> Option<Dynamic> {
+        let pos = Pos::of(raw).or(node_pos);
+        let raw = &raw.value;
+        let pool_index = |cx: &mut Self, name: &Spanned<String>| -> Option<usize> {
+            let found = raw_pools.0.iter().position(|(key, _)| key.value == name.value);
+            if found.is_none() {
+                cx.problem(Pos::of(name).or(pos), format!("no pool named {:?} in this zone", name.value));
+            }
+            found
+        };
+        let policy = match (&raw.pool, &raw.failover, &raw.weighted) {
+            (Some(pool), None, None) => Policy::Failover(vec![pool_index(self, pool)?]),
+            (None, Some(list), None) if !list.is_empty() => {
+                Policy::Failover(list.iter().map(|p| pool_index(self, p)).collect::<Option<_>>()?)
+            }
+            (None, None, Some(weights)) if !weights.0.is_empty() => Policy::Weighted(
+                weights.0.iter().map(|(p, w)| Some((pool_index(self, p)?, *w))).collect::<Option<_>>()?,
+            ),
+            _ => {
+                self.problem(pos, "a dynamic record needs exactly one of `pool`, `failover` (a list) or `weighted` (pool: weight)");
+                return None;
+            }
+        };
+        let families: Vec<_> = policy
+            .pools()
+            .iter()
+            .flat_map(|&p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target) == model::Family::Cname))
+            .collect();
+        if families.iter().any(|&c| c) && families.iter().any(|&c| !c) {
+            self.problem(pos, "a dynamic record cannot mix pools of addresses with pools of cname targets");
+        }
+        let answers = raw.answers.as_ref().map_or(1, |a| a.value);
+        if answers == 0 {
+            self.problem(raw.answers.as_ref().map_or(pos, Pos::of), "answers must be at least 1");
+        }
+        let ttl = raw.ttl.unwrap_or(node_ttl);
+        Some(Dynamic {
+            ttl,
+            ttl_degraded: raw.ttl_degraded.unwrap_or(ttl / 2),
+            policy,
+            select: raw.select.unwrap_or(Select::All),
+            answers: answers.max(1) as usize,
+            when_all_down: raw.when_all_down.unwrap_or(AllDown::First),
+            failback_after: raw.failback_after.map_or(StdDuration::ZERO, |d| d.0),
+            rto: raw.rto.map(|d| d.0),
+        })
+    }
+
+    fn pool(
+        &mut self,
+        key: &Spanned<String>,
+        raw: &Spanned<RawPool>,
+        monitors: &HashMap<&str, (&RawMonitor, Pos)>,
+        probes: &mut Vec<Probe>,
+    ) -> Pool {
+        let pool_pos = Pos::of(raw).or(Pos::of(key));
+        let raw = &raw.value;
+        let monitor = raw.monitor.as_ref().and_then(|name| match monitors.get(name.value.as_str()) {
+            Some(&(monitor, pos)) => Some((monitor, pos)),
+            None => {
+                self.problem(Pos::of(name).or(pool_pos), format!("no monitor named {:?} in this zone", name.value));
+                None
+            }
+        });
+        let mut endpoints = Vec::new();
+        for raw_endpoint in &raw.endpoints.value {
+            let pos = Pos::of(raw_endpoint).or(pool_pos);
+            if let Some(endpoint) = self.endpoint(&raw_endpoint.value, pos, monitor, probes) {
+                endpoints.push(endpoint);
+            }
+        }
+        if endpoints.is_empty() && raw.endpoints.value.is_empty() {
+            self.problem(Pos::of(&raw.endpoints).or(pool_pos), format!("pool {:?} has no endpoints", key.value));
+        }
+        let min_healthy = raw.min_healthy.as_ref().map_or(1, |m| m.value as usize);
+        if min_healthy > endpoints.len().max(1) {
+            let pos = raw.min_healthy.as_ref().map_or(pool_pos, Pos::of);
+            self.problem(pos, format!("min_healthy {min_healthy} exceeds the pool's {} endpoints", endpoints.len()));
+        }
+        Pool { name: key.value.clone(), min_healthy: min_healthy.max(1), endpoints }
+    }
+
+    fn endpoint(
+        &mut self,
+        raw: &RawEndpoint,
+        pos: Pos,
+        monitor: Option<(&RawMonitor, Pos)>,
+        probes: &mut Vec<Probe>,
+    ) -> Option<Endpoint> {
+        let target = match (&raw.address, &raw.cname) {
+            (Some(address), None) => match address.value.parse::<IpAddr>() {
+                Ok(ip) => Target::Address(ip),
+                Err(_) => {
+                    self.problem(Pos::of(address).or(pos), format!("invalid IP address {:?}", address.value));
+                    return None;
+                }
+            },
+            (None, Some(cname)) => Target::Cname(self.absolute_name(cname)?),
+            _ => {
+                self.problem(pos, "an endpoint needs exactly one of `address` or `cname`");
+                return None;
+            }
+        };
+        let check_ip = match (&raw.check_address, &target) {
+            (Some(text), _) => match text.value.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.problem(Pos::of(text).or(pos), format!("invalid check_address {:?}", text.value));
+                    return None;
+                }
+            },
+            (None, Target::Address(ip)) => Some(*ip),
+            (None, Target::Cname(_)) => None,
+        };
+        let probe = match monitor {
+            None => None,
+            Some((monitor, monitor_pos)) => {
+                let Some(ip) = check_ip else {
+                    self.problem(pos, "a cname endpoint in a monitored pool needs a `check_address` to probe");
+                    return None;
+                };
+                let host = monitor.host.clone().or_else(|| match &target {
+                    Target::Cname(name) => Some(name.to_string().trim_end_matches('.').to_string()),
+                    Target::Address(_) => None,
+                });
+                let probe = self.probe(monitor, monitor_pos, ip, raw.port, host)?;
+                Some(match probes.iter().position(|p| *p == probe) {
+                    Some(id) => id,
+                    None => {
+                        probes.push(probe);
+                        probes.len() - 1
+                    }
+                })
+            }
+        };
+        Some(Endpoint { target, weight: raw.weight.unwrap_or(1), probe })
+    }
+
+    fn probe(
+        &mut self,
+        m: &RawMonitor,
+        pos: Pos,
+        ip: IpAddr,
+        port: Option<u16>,
+        host: Option<String>,
+    ) -> Option<Probe> {
+        let default_port = match m.kind {
+            CheckKind::Http => Some(80),
+            CheckKind::Https => Some(443),
+            CheckKind::Tcp => None,
+        };
+        let Some(port) = port.or(m.port).or(default_port) else {
+            self.problem(pos, "a tcp monitor needs a `port` (on the monitor or the endpoint)");
+            return None;
+        };
+        let interval = m.interval.as_ref().map_or(DEFAULT_INTERVAL, |d| d.value.0);
+        let timeout = m.timeout.as_ref().map_or(DEFAULT_TIMEOUT.min(interval), |d| d.value.0);
+        if interval.is_zero() || timeout.is_zero() || timeout > interval {
+            let at = m.timeout.as_ref().map_or(pos, Pos::of);
+            self.problem(at, "interval and timeout must be above zero, and timeout at most interval");
+            return None;
+        }
+        for threshold in [&m.rise, &m.fall].into_iter().flatten() {
+            if threshold.value == 0 {
+                self.problem(Pos::of(threshold), "rise and fall must be at least 1");
+                return None;
+            }
+        }
+        let check = match m.kind {
+            CheckKind::Tcp => Check::Tcp,
+            CheckKind::Http | CheckKind::Https => {
+                let path = m.path.as_ref().map_or("/".to_string(), |p| p.value.clone());
+                if !path.starts_with('/') {
+                    let at = m.path.as_ref().map_or(pos, Pos::of);
+                    self.problem(at, "path must start with /");
+                    return None;
+                }
+                Check::Http(HttpCheck {
+                    tls: matches!(m.kind, CheckKind::Https),
+                    path,
+                    host,
+                    headers: m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    expect_status: items(&m.expect_status).map(|(s, _)| *s).collect(),
+                    expect_body: m.expect_body.clone(),
+                    insecure: m.insecure.unwrap_or(false),
+                    ca_file: m.ca_file.as_ref().map(Into::into),
+                })
+            }
+        };
+        Some(Probe {
+            target: SocketAddr::new(ip, port),
+            check,
+            interval,
+            timeout,
+            rise: m.rise.as_ref().map_or(2, |r| r.value),
+            fall: m.fall.as_ref().map_or(3, |f| f.value),
+            flap_hold: m.flap_hold.map_or(DEFAULT_FLAP_HOLD, |d| d.0),
+        })
+    }
+}

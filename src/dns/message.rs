@@ -1,0 +1,292 @@
+//! One query in, one response out: parse the header, question and EDNS OPT of a query
+//! without allocating, look the name up in the answer table, and assemble the response
+//! from a precompiled template (patching ID, flags, the query's own name casing and OPT).
+//!
+//! Protocol rules applied here: responses are never answered; QDCOUNT != 1, malformed names
+//! and duplicate OPT records get FORMERR; unknown opcodes NOTIMP; EDNS versions above 0
+//! BADVERS (RFC 6891); names outside every zone REFUSED; answers that do not fit the
+//! client's UDP size are truncated (TC) so the client retries over TCP.
+
+use crate::answer::{AnswerTable, Rcode, Template};
+
+const HEADER: usize = 12;
+const TYPE_OPT: u16 = 41;
+/// Our EDNS UDP payload size: the DNS flag day 2020 value, safe from IP fragmentation.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+const OPT_LEN: usize = 11;
+/// RFC 6891 extended RCODE 16.
+const BADVERS_HIGH_BITS: u8 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// What happened to one query, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The zone that answered, if any.
+    pub zone: Option<u16>,
+    pub qtype: u16,
+    /// The response code (16 for BADVERS).
+    pub rcode: u16,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Edns {
+    udp_size: u16,
+    version: u8,
+    dnssec_ok: bool,
+}
+
+/// A parsed query: header fields, the question as sent, and its lower-cased name.
+struct Query<'a> {
+    id: [u8; 2],
+    /// Opcode, RD and CD bits of the query, as they are to be echoed.
+    echoed_flags: u16,
+    question: &'a [u8],
+    qname_len: usize,
+    lower: [u8; 255],
+    qtype: u16,
+    qclass: u16,
+    edns: Option<Edns>,
+}
+
+enum Parse<'a> {
+    Query(Query<'a>),
+    /// Answer with this code, echoing the question when there is one.
+    Error { rcode: Rcode, question: Option<&'a [u8]>, edns: Option<Edns> },
+    Drop,
+}
+
+/// Handles one query packet, writing the response to `out` (cleared first). Returns
+/// `None` when nothing must be sent (a response, or a packet too short to answer).
+pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+    out.clear();
+    let query = match parse(packet) {
+        Parse::Drop => return None,
+        Parse::Error { rcode, question, edns } => {
+            error_response(packet, rcode as u8, question, edns, out);
+            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16, truncated: false });
+        }
+        Parse::Query(query) => query,
+    };
+    let qtype = query.qtype;
+    let early = |rcode: Rcode, out: &mut Vec<u8>| {
+        error_response(packet, rcode as u8, Some(query.question), query.edns, out);
+        Some(Outcome { zone: None, qtype, rcode: rcode as u16, truncated: false })
+    };
+    if let Some(edns) = query.edns.filter(|e| e.version > 0) {
+        write_header(out, query.id, query.echoed_flags, 0, [1, 0, 0, 1]);
+        out.extend_from_slice(query.question);
+        write_opt(out, BADVERS_HIGH_BITS, edns.dnssec_ok);
+        return Some(Outcome { zone: None, qtype, rcode: 16, truncated: false });
+    }
+    match qtype {
+        TYPE_OPT => return early(Rcode::FormErr, out),
+        251 | 252 => return early(Rcode::Refused, out), // IXFR, AXFR: no zone transfers
+        253 | 254 => return early(Rcode::NotImp, out),  // MAILB, MAILA
+        _ => {}
+    }
+    if query.qclass != 1 {
+        return early(Rcode::Refused, out);
+    }
+    let Some(template) = table.lookup(&query.lower[..query.qname_len], qtype) else {
+        return early(Rcode::Refused, out);
+    };
+    let limit = match (transport, query.edns) {
+        (Transport::Tcp, _) => u16::MAX as usize,
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
+    };
+    let truncated = write_answer(&query, template, limit, out);
+    let rcode = if truncated { 0 } else { template.rcode as u16 };
+    Some(Outcome { zone: Some(template.zone), qtype, rcode, truncated })
+}
+
+/// Writes `template` as the answer to `query`; returns whether it had to be truncated.
+fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<u8>) -> bool {
+    let opt_len = if query.edns.is_some() { OPT_LEN } else { 0 };
+    let fixed = HEADER + query.question.len() + opt_len;
+    let with_additional = fixed + template.len(true) <= limit;
+    let fits = with_additional || (!template.additional_required() && fixed + template.len(false) <= limit);
+    let [an, ns, ar] = template.counts;
+    let flags = query.echoed_flags | (template.authoritative as u16) << 10 | template.rcode as u16;
+    let opt = query.edns.is_some() as u16;
+    if fits {
+        let ar = if with_additional { ar } else { 0 };
+        write_header(out, query.id, flags, 0, [1, an, ns, ar + opt]);
+        out.extend_from_slice(query.question);
+        template.write_body(out, query.qname_len, with_additional);
+    } else {
+        const TC: u16 = 1 << 9;
+        write_header(out, query.id, flags | TC, 0, [1, 0, 0, opt]);
+        out.extend_from_slice(query.question);
+    }
+    if let Some(edns) = query.edns {
+        write_opt(out, 0, edns.dnssec_ok);
+    }
+    !fits
+}
+
+/// A response carrying only a code (and the question and OPT when the query had them).
+fn error_response(packet: &[u8], rcode: u8, question: Option<&[u8]>, edns: Option<Edns>, out: &mut Vec<u8>) {
+    let id = [packet[0], packet[1]];
+    let echoed = u16::from_be_bytes([packet[2], packet[3]]) & ECHOED_FLAGS;
+    let counts = [question.is_some() as u16, 0, 0, edns.is_some() as u16];
+    write_header(out, id, echoed, rcode, counts);
+    if let Some(question) = question {
+        out.extend_from_slice(question);
+    }
+    if let Some(edns) = edns {
+        write_opt(out, 0, edns.dnssec_ok);
+    }
+}
+
+/// Opcode, RD and CD: the bits a response copies from its query.
+const ECHOED_FLAGS: u16 = 0x7800 | 0x0100 | 0x0010;
+
+fn write_header(out: &mut Vec<u8>, id: [u8; 2], flags: u16, rcode: u8, counts: [u16; 4]) {
+    const QR: u16 = 1 << 15;
+    out.extend_from_slice(&id);
+    out.extend_from_slice(&(flags | QR | rcode as u16).to_be_bytes());
+    for count in counts {
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+}
+
+fn write_opt(out: &mut Vec<u8>, extended_rcode: u8, dnssec_ok: bool) {
+    out.push(0); // root owner
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
+    out.extend_from_slice(&[extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
+    out.extend_from_slice(&[0, 0]);
+}
+
+fn parse(packet: &[u8]) -> Parse<'_> {
+    if packet.len() < HEADER {
+        return Parse::Drop;
+    }
+    let flags = u16::from_be_bytes([packet[2], packet[3]]);
+    if flags & 0x8000 != 0 {
+        return Parse::Drop; // a response: never answer one
+    }
+    let count = |i: usize| u16::from_be_bytes([packet[4 + 2 * i], packet[5 + 2 * i]]);
+    let (qdcount, ancount, nscount, arcount) = (count(0), count(1), count(2), count(3));
+    let formerr = Parse::Error { rcode: Rcode::FormErr, question: None, edns: None };
+    if qdcount != 1 {
+        let opcode = (flags >> 11) & 0xF;
+        let rcode = if opcode == 0 { Rcode::FormErr } else { Rcode::NotImp };
+        return Parse::Error { rcode, question: None, edns: None };
+    }
+    let mut lower = [0u8; 255];
+    let Some(qname_len) = read_question_name(packet, &mut lower) else { return formerr };
+    let question_end = HEADER + qname_len + 4;
+    if packet.len() < question_end {
+        return formerr;
+    }
+    let question = &packet[HEADER..question_end];
+    let qtype = u16::from_be_bytes([packet[question_end - 4], packet[question_end - 3]]);
+    let qclass = u16::from_be_bytes([packet[question_end - 2], packet[question_end - 1]]);
+    let edns = match read_edns(packet, question_end, ancount as usize + nscount as usize, arcount) {
+        Ok(edns) => edns,
+        Err(()) => return Parse::Error { rcode: Rcode::FormErr, question: Some(question), edns: None },
+    };
+    if (flags >> 11) & 0xF != 0 {
+        return Parse::Error { rcode: Rcode::NotImp, question: Some(question), edns };
+    }
+    if ancount != 0 || nscount != 0 {
+        return Parse::Error { rcode: Rcode::FormErr, question: Some(question), edns };
+    }
+    Parse::Query(Query {
+        id: [packet[0], packet[1]],
+        echoed_flags: flags & ECHOED_FLAGS,
+        question,
+        qname_len,
+        lower,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// Reads the question name (which may not use compression), lower-casing it into `lower`.
+/// Returns its wire length.
+fn read_question_name(packet: &[u8], lower: &mut [u8; 255]) -> Option<usize> {
+    let mut at = HEADER;
+    loop {
+        let len = *packet.get(at)? as usize;
+        if len > 63 {
+            return None; // a pointer or a reserved label type
+        }
+        let end = at + 1 + len;
+        let name_len = end - HEADER;
+        if name_len > 255 || end > packet.len() {
+            return None;
+        }
+        lower[at - HEADER] = len as u8;
+        for (dst, src) in lower[at - HEADER + 1..name_len].iter_mut().zip(&packet[at + 1..end]) {
+            *dst = src.to_ascii_lowercase();
+        }
+        at = end;
+        if len == 0 {
+            return Some(name_len);
+        }
+    }
+}
+
+/// Skips `skip` records after the question, then reads the additional section looking for
+/// the OPT record. Two OPT records, an OPT not owned by the root, an OPT outside the
+/// additional section, or records running past the packet are format errors.
+fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<Option<Edns>, ()> {
+    let mut edns = None;
+    for i in 0..skip + arcount as usize {
+        let owner_at = at;
+        at = skip_name(packet, at).ok_or(())?;
+        let fixed = packet.get(at..at + 10).ok_or(())?;
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        let rdlen = u16::from_be_bytes([fixed[8], fixed[9]]) as usize;
+        let rdata_end = at + 10 + rdlen;
+        if rdata_end > packet.len() {
+            return Err(());
+        }
+        if rtype == TYPE_OPT {
+            if i < skip || edns.is_some() || packet[owner_at] != 0 {
+                return Err(());
+            }
+            check_options(&packet[at + 10..rdata_end])?;
+            edns = Some(Edns {
+                udp_size: u16::from_be_bytes([fixed[2], fixed[3]]),
+                version: fixed[5],
+                dnssec_ok: fixed[6] & 0x80 != 0,
+            });
+        }
+        at = rdata_end;
+    }
+    Ok(edns)
+}
+
+/// EDNS options are (code, length, data); unknown ones are ignored, but must be well formed.
+fn check_options(mut options: &[u8]) -> Result<(), ()> {
+    while !options.is_empty() {
+        let header = options.get(..4).ok_or(())?;
+        let len = u16::from_be_bytes([header[2], header[3]]) as usize;
+        options = options.get(4 + len..).ok_or(())?;
+    }
+    Ok(())
+}
+
+/// Skips a possibly compressed name; returns the offset after it.
+fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *packet.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            1..=63 => at += 1 + len as usize,
+            0xC0..=0xFF => return packet.get(at + 1).map(|_| at + 2),
+            _ => return None,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The DNS front-end: sockets and wire format. UDP is served by one blocking thread per
+//! `SO_REUSEPORT` socket (two syscalls per query, no task spawn); TCP by tokio tasks with
+//! connection limits and idle timeouts. Both answer through [`message::respond`] from the
+//! table currently published in a [`SharedTable`].
+
+pub mod message;
+mod tcp;
+mod udp;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::answer::AnswerTable;
+
+pub use message::{Outcome, Transport, respond};
+pub use tcp::{TcpLimits, serve_tcp};
+pub use udp::{bind_udp, serve_udp};
+
+/// The published answer table: one atomic pointer, swapped whole by the publisher.
+pub type SharedTable = Arc<ArcSwap<AnswerTable>>;

@@ -1,0 +1,148 @@
+//! Probes: one HTTP(S) request or TCP connect against an endpoint, bounded in time and in
+//! what it reads. Probes only report results; [`super::state`] decides up or down.
+
+use std::time::Instant;
+
+use reqwest::redirect::Policy;
+
+use super::state::CheckResult;
+use crate::model::{Check, HttpCheck, Probe};
+
+/// Most of a response body read when looking for `expect_body`.
+const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct Prober {
+    probe: Probe,
+    http: Option<(reqwest::Client, String)>,
+}
+
+impl Prober {
+    pub fn new(probe: Probe) -> Result<Prober, String> {
+        let http = match &probe.check {
+            Check::Tcp => None,
+            Check::Http(check) => Some(http_client(&probe, check)?),
+        };
+        Ok(Prober { probe, http })
+    }
+
+    pub async fn check(&self) -> CheckResult {
+        let started = Instant::now();
+        // The outer bound covers everything (connect, TLS, headers, body).
+        let outcome = tokio::time::timeout(self.probe.timeout, async {
+            match (&self.probe.check, &self.http) {
+                (Check::Http(check), Some((client, url))) => http_check(check, client, url).await,
+                _ => tcp_check(&self.probe).await,
+            }
+        })
+        .await
+        .unwrap_or_else(|_| Err("timeout".to_string()));
+        let latency = started.elapsed();
+        match outcome {
+            Ok(reason) => CheckResult { ok: true, reason, latency },
+            Err(reason) => CheckResult { ok: false, reason, latency },
+        }
+    }
+}
+
+async fn tcp_check(probe: &Probe) -> Result<String, String> {
+    match tokio::net::TcpStream::connect(probe.target).await {
+        Ok(_) => Ok("connected".into()),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err("refused".into()),
+        Err(e) => Err(format!("connect error: {e}")),
+    }
+}
+
+fn http_client(probe: &Probe, check: &HttpCheck) -> Result<(reqwest::Client, String), String> {
+    let scheme = if check.tls { "https" } else { "http" };
+    let ip = probe.target.ip();
+    let authority = match &check.host {
+        Some(host) => host.clone(),
+        None if ip.is_ipv6() => format!("[{ip}]"),
+        None => ip.to_string(),
+    };
+    let url = format!("{scheme}://{authority}:{}{}", probe.target.port(), check.path);
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(Policy::none())
+        .timeout(probe.timeout)
+        .connect_timeout(probe.timeout)
+        // A fresh connection each time: a reused one would hide a listener that stopped accepting.
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION"), " health-check"))
+        .tls_danger_accept_invalid_certs(check.insecure);
+    if let Some(host) = &check.host {
+        // Connect to the endpoint, while Host and SNI carry the name.
+        builder = builder.resolve(host, probe.target);
+    }
+    if let Some(path) = &check.ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| format!("bad ca_file {}: {e}", path.display()))?;
+        builder = builder.tls_certs_merge([cert]);
+    }
+    let client = builder.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
+    Ok((client, url))
+}
+
+async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let mut request = client.get(url);
+    for (name, value) in &check.headers {
+        request = request.header(name, value);
+    }
+    let mut response = request.send().await.map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let accepted =
+        if check.expect_status.is_empty() { (200..300).contains(&status) } else { check.expect_status.contains(&status) };
+    if !accepted {
+        return Err(format!("HTTP {status}"));
+    }
+    if let Some(expected) = &check.expect_body {
+        let mut body = Vec::new();
+        while body.len() < BODY_LIMIT {
+            match response.chunk().await.map_err(|e| describe(&e))? {
+                Some(chunk) => body.extend_from_slice(&chunk),
+                None => break,
+            }
+            if contains(&body, expected.as_bytes()) {
+                return Ok(format!("HTTP {status}"));
+            }
+        }
+        if !contains(&body, expected.as_bytes()) {
+            return Err("body mismatch".into());
+        }
+    }
+    Ok(format!("HTTP {status}"))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A short reason for a failed request: timeout, refused, TLS error, ...
+fn describe(e: &reqwest::Error) -> String {
+    let mut chain = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = source {
+        chain.push_str(&err.to_string().to_lowercase());
+        chain.push(' ');
+        source = err.source();
+    }
+    if e.is_timeout() || chain.contains("timed out") {
+        "timeout".into()
+    } else if chain.contains("refused") {
+        "refused".into()
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake") {
+        format!("TLS error: {}", last_cause(e))
+    } else if chain.contains("connection closed") || chain.contains("reset") || chain.contains("incomplete message") {
+        "connection closed".into()
+    } else {
+        format!("error: {}", last_cause(e))
+    }
+}
+
+fn last_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}

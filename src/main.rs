@@ -1,0 +1,98 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, RemoteArgs, ServeArgs};
+use switchyard::config::{self, Settings, SettingsOverrides};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => return check(args),
+        Command::Reload(args) => reload(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("switchyard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    switchyard::tls::install_crypto_provider();
+    let overrides = SettingsOverrides { listen: args.listen, http: args.http, zones: args.zones };
+    let settings = Settings::load(args.config.as_deref(), overrides)?;
+    runtime()?.block_on(switchyard::app::serve(settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let overrides = SettingsOverrides { zones: args.zones, ..Default::default() };
+    let settings = match Settings::load(args.config.as_deref(), overrides) {
+        Ok(settings) => settings,
+        Err(problem) => {
+            eprintln!("{problem}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match config::load_zones(&settings.zones) {
+        Ok(model) => {
+            for zone in &model.zones {
+                println!(
+                    "{}: {} records, serial {} ({})",
+                    zone.origin,
+                    zone.record_count(),
+                    zone.soa.serial,
+                    zone.file.display()
+                );
+            }
+            if model.zones.is_empty() {
+                println!("no zone files (*.yaml) in {}", settings.zones.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("{} problem(s) found", problems.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reload(args: RemoteArgs) -> anyhow::Result<ExitCode> {
+    switchyard::tls::install_crypto_provider();
+    runtime()?.block_on(async {
+        let url = format!("http://{}/reload", args.http);
+        let response = reqwest::Client::builder().no_proxy().build()?.post(&url).send().await?;
+        let ok = response.status().is_success();
+        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await?)?;
+        if ok {
+            println!("reloaded: {}", body["message"].as_str().unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        } else {
+            eprintln!("reload rejected; the server keeps its previous configuration:");
+            for error in body["errors"].as_array().into_iter().flatten() {
+                eprintln!("{}", error.as_str().unwrap_or_default());
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    })
+}

@@ -1,0 +1,250 @@
+//! The validated, immutable vocabulary of switchyard: zones, records, pools, endpoints and
+//! monitors. Built only by `config`, read by `answer`, `health` and the HTTP views. Pure data:
+//! no I/O, no clocks. Names are absolute and lower-case.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use hickory_proto::rr::{Name, RecordType};
+
+/// Everything served: the zones and the de-duplicated set of health probes they use.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    pub zones: Vec<Zone>,
+    /// Each distinct probe once; endpoints refer to these by index ([`ProbeId`]).
+    pub probes: Vec<Probe>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Zone {
+    pub origin: Name,
+    pub file: PathBuf,
+    pub soa: Soa,
+    /// TTL of the SOA record itself.
+    pub soa_ttl: u32,
+    /// Owner names in canonical order with their data; the apex is among them.
+    pub nodes: Vec<Node>,
+    pub pools: Vec<Pool>,
+}
+
+impl Zone {
+    pub fn record_count(&self) -> usize {
+        1 + self
+            .nodes
+            .iter()
+            .map(|n| n.rrsets.iter().map(|s| s.rdatas.len()).sum::<usize>() + n.dynamic.is_some() as usize)
+            .sum::<usize>()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Soa {
+    pub mname: Name,
+    pub rname: Name,
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: Name,
+    pub rrsets: Vec<RrSet>,
+    pub dynamic: Option<Dynamic>,
+}
+
+impl Node {
+    pub fn rrset(&self, rtype: RecordType) -> Option<&RrSet> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RrSet {
+    pub rtype: RecordType,
+    pub ttl: u32,
+    pub rdatas: Vec<Rdata>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rdata {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Ns(Name),
+    Cname(Name),
+    Ptr(Name),
+    Mx { preference: u16, exchange: Name },
+    /// Character strings, each at most 255 bytes.
+    Txt(Vec<Vec<u8>>),
+    Srv { priority: u16, weight: u16, port: u16, target: Name },
+    Caa { flags: u8, tag: String, value: Vec<u8> },
+    Soa(Soa),
+    Hinfo { cpu: Vec<u8>, os: Vec<u8> },
+}
+
+impl Rdata {
+    pub fn rtype(&self) -> RecordType {
+        match self {
+            Rdata::A(_) => RecordType::A,
+            Rdata::Aaaa(_) => RecordType::AAAA,
+            Rdata::Ns(_) => RecordType::NS,
+            Rdata::Cname(_) => RecordType::CNAME,
+            Rdata::Ptr(_) => RecordType::PTR,
+            Rdata::Mx { .. } => RecordType::MX,
+            Rdata::Txt(_) => RecordType::TXT,
+            Rdata::Srv { .. } => RecordType::SRV,
+            Rdata::Caa { .. } => RecordType::CAA,
+            Rdata::Soa(_) => RecordType::SOA,
+            Rdata::Hinfo { .. } => RecordType::HINFO,
+        }
+    }
+}
+
+/// A health-checked name: its answers come from pools, chosen by health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dynamic {
+    pub ttl: u32,
+    /// TTL while degraded (fallback pool, missing endpoints, all down).
+    pub ttl_degraded: u32,
+    pub policy: Policy,
+    pub select: Select,
+    /// How many endpoints a `weighted` selection returns.
+    pub answers: usize,
+    pub when_all_down: AllDown,
+    pub failback_after: Duration,
+    /// Recovery-time objective, for `explain` warnings.
+    pub rto: Option<Duration>,
+}
+
+/// How a dynamic record chooses among its pools (indices into `Zone::pools`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// The first pool that is up answers.
+    Failover(Vec<usize>),
+    /// Split across the healthy pools by weight.
+    Weighted(Vec<(usize, u32)>),
+}
+
+impl Policy {
+    pub fn pools(&self) -> Vec<usize> {
+        match self {
+            Policy::Failover(pools) => pools.clone(),
+            Policy::Weighted(pools) => pools.iter().map(|&(p, _)| p).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Select {
+    Weighted,
+    All,
+    First,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllDown {
+    First,
+    All,
+    Nodata,
+    Servfail,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pool {
+    pub name: String,
+    pub min_healthy: usize,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub target: Target,
+    pub weight: u32,
+    /// The health check deciding this endpoint's state; `None` (no monitor) is always up.
+    pub probe: Option<ProbeId>,
+}
+
+impl Endpoint {
+    /// The label that names this endpoint in metrics, logs and the admin API.
+    pub fn label(&self) -> String {
+        match &self.target {
+            Target::Address(ip) => ip.to_string(),
+            Target::Cname(name) => name.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Address(IpAddr),
+    Cname(Name),
+}
+
+/// The kind of answer an endpoint contributes to: A, AAAA or CNAME.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+    Cname,
+}
+
+impl Family {
+    pub const ALL: [Family; 3] = [Family::V4, Family::V6, Family::Cname];
+
+    pub fn of(target: &Target) -> Family {
+        match target {
+            Target::Address(IpAddr::V4(_)) => Family::V4,
+            Target::Address(IpAddr::V6(_)) => Family::V6,
+            Target::Cname(_) => Family::Cname,
+        }
+    }
+
+    pub fn rtype(self) -> RecordType {
+        match self {
+            Family::V4 => RecordType::A,
+            Family::V6 => RecordType::AAAA,
+            Family::Cname => RecordType::CNAME,
+        }
+    }
+}
+
+/// Index into `Model::probes`.
+pub type ProbeId = usize;
+
+/// One health check: what to connect to and how to judge it. Equal probes are run once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Probe {
+    pub target: SocketAddr,
+    pub check: Check,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub rise: u32,
+    pub fall: u32,
+    /// Base hold-down for a flapping endpoint (doubles per flap); zero turns damping off.
+    pub flap_hold: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Check {
+    Tcp,
+    Http(HttpCheck),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HttpCheck {
+    pub tls: bool,
+    pub path: String,
+    /// Host header, and SNI for TLS.
+    pub host: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// Accepted statuses; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    pub expect_body: Option<String>,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+}
