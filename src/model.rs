@@ -30,7 +30,7 @@ pub struct Zone {
 
 impl Zone {
     pub fn record_count(&self) -> usize {
-        1 + self
+        self
             .nodes
             .iter()
             .map(|n| n.rrsets.iter().map(|s| s.rdatas.len()).sum::<usize>() + n.dynamic.is_some() as usize)

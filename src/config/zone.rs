@@ -207,6 +207,7 @@ pub fn convert(
     let apex = nodes.entry(origin.clone()).or_insert_with(|| {
         (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos)
     });
+    apex.0.rrsets.insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(soa.clone())] });
     if apex.0.rrset(RecordType::NS).is_none() {
         cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
     }

@@ -1,0 +1,244 @@
+//! Shared test harness: start the real server on loopback with given zone files, query it
+//! over real UDP and TCP sockets with hickory's wire format, and run real HTTP/TCP backends
+//! that health checks probe.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, Record, RecordType};
+use switchyard::app::{self, Running};
+use switchyard::config::Settings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+
+pub struct Server {
+    pub running: Running,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server on 127.0.0.1 (free ports) serving the given `(file name, YAML)` zones.
+    pub async fn start(zones: &[(&str, &str)]) -> Server {
+        switchyard::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        for (file, yaml) in zones {
+            std::fs::write(dir.path().join(file), yaml).unwrap();
+        }
+        let settings = Settings {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            http: "127.0.0.1:0".parse().unwrap(),
+            zones: dir.path().to_path_buf(),
+            udp_workers: 2,
+            ..Settings::default()
+        };
+        let running = app::start(&settings).await.expect("server starts");
+        Server { running, dir }
+    }
+
+    pub fn dns(&self) -> SocketAddr {
+        self.running.dns[0]
+    }
+
+    /// An EDNS query over UDP.
+    pub async fn query(&self, name: &str, rtype: RecordType) -> Message {
+        self.ask(&query(name, rtype, Some(1232))).await
+    }
+
+    pub async fn ask(&self, message: &Message) -> Message {
+        let bytes = udp(self.dns(), &message.to_vec().unwrap()).await.expect("an answer over UDP");
+        Message::from_vec(&bytes).unwrap()
+    }
+
+    pub async fn ask_tcp(&self, message: &Message) -> Message {
+        let bytes = tcp(self.dns(), &[message.to_vec().unwrap()]).await.pop().unwrap();
+        Message::from_vec(&bytes).unwrap()
+    }
+
+    /// Writes (or replaces) a zone file; call `reload` to apply it.
+    pub fn write_zone(&self, file: &str, yaml: &str) {
+        std::fs::write(self.dir.path().join(file), yaml).unwrap();
+    }
+
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        http(self.running.http, "GET", path).await
+    }
+}
+
+pub fn query(name: &str, rtype: RecordType, edns: Option<u16>) -> Message {
+    let mut m = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m
+}
+
+/// Sends one datagram and waits (at most 2 s) for the reply.
+pub async fn udp(server: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(packet, server).await.unwrap();
+    let mut buf = vec![0; 65535];
+    let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await.ok()?.unwrap();
+    buf.truncate(len);
+    Some(buf)
+}
+
+/// Sends several length-prefixed messages on one TCP connection (pipelined) and reads
+/// as many replies.
+pub async fn tcp(server: SocketAddr, packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut stream = TcpStream::connect(server).await.unwrap();
+    let mut out = Vec::new();
+    for p in packets {
+        out.extend_from_slice(&(p.len() as u16).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    stream.write_all(&out).await.unwrap();
+    let mut replies = Vec::new();
+    for _ in packets {
+        let len = tokio::time::timeout(Duration::from_secs(5), stream.read_u16()).await.unwrap().unwrap();
+        let mut buf = vec![0; len as usize];
+        stream.read_exact(&mut buf).await.unwrap();
+        replies.push(buf);
+    }
+    replies
+}
+
+/// A section as `owner ttl TYPE rdata` lines, for exact comparisons.
+pub fn rrs(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+        .collect()
+}
+
+pub fn rcode(m: &Message) -> ResponseCode {
+    m.metadata.response_code
+}
+
+/// Minimal HTTP/1.1 client for the admin listener.
+pub async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_string());
+    (status, body)
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes; returns the time it took.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "condition not met within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    start.elapsed()
+}
+
+/// How a test backend behaves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mode {
+    /// `200 ok`
+    Healthy,
+    /// Answers with this status.
+    Status(u16),
+    /// Accepts connections, never answers.
+    BlackHole,
+    /// Answers `200 ok` after this delay.
+    Slow(Duration),
+}
+
+/// A real HTTP backend on loopback whose behaviour tests switch at will.
+pub struct Backend {
+    pub addr: SocketAddr,
+    mode: Arc<Mutex<Mode>>,
+    pub requests: Arc<AtomicUsize>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    pub async fn start() -> Backend {
+        let mut backend = Backend {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            mode: Arc::new(Mutex::new(Mode::Healthy)),
+            requests: Arc::default(),
+            task: None,
+        };
+        backend.listen().await;
+        backend
+    }
+
+    async fn listen(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.addr = listener.local_addr().unwrap();
+        let (mode, requests) = (self.mode.clone(), self.requests.clone());
+        self.task = Some(tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let (mode, requests) = (mode.clone(), requests.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    let mode = *mode.lock().unwrap();
+                    let status = match mode {
+                        Mode::Healthy => 200,
+                        Mode::Status(code) => code,
+                        Mode::BlackHole => {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
+                        Mode::Slow(delay) => {
+                            tokio::time::sleep(delay).await;
+                            200
+                        }
+                    };
+                    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        }));
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Closes the listener: connections are refused until `restart`.
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.listen().await;
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
