@@ -1,0 +1,217 @@
+//! Health checks against real HTTP backends on loopback, and the answers they steer:
+//! failover and back, weighted splits, min_healthy, drain, cname and AAAA pools, the
+//! all-down modes, black-holed and slow endpoints.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{Backend, Mode, Server, eventually, rcode, rrs};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+const HEAD: &str = r#"
+origin: gslb.example.test.
+soa: {mname: ns1.gslb.example.test., rname: hostmaster.gslb.example.test., serial: 1}
+monitors:
+  web: {type: http, path: /healthz, interval: 200ms, timeout: 150ms, rise: 2, fall: 2, flap_hold: 0s}
+"#;
+
+/// An endpoint answering `address`, probed at the backend.
+fn endpoint(address: &str, backend: &Backend, weight: u32) -> String {
+    format!("{{address: \"{address}\", check_address: 127.0.0.1, port: {}, weight: {weight}}}", backend.addr.port())
+}
+
+fn zone(pools: &[(&str, Vec<String>, usize)], records: &str) -> String {
+    let mut yaml = format!("{HEAD}pools:\n");
+    for (name, endpoints, min_healthy) in pools {
+        yaml += &format!("  {name}:\n    monitor: web\n    min_healthy: {min_healthy}\n    endpoints: [{}]\n", endpoints.join(", "));
+    }
+    yaml + "records:\n  \"@\": {NS: [ns1]}\n  ns1: {A: [127.0.0.1]}\n" + records
+}
+
+/// The answer section's data for an A/AAAA/CNAME query, and its TTL.
+async fn answer(s: &Server, name: &str, rtype: RecordType) -> (Vec<String>, u32) {
+    let r = s.query(name, rtype).await;
+    assert_eq!(rcode(&r), ResponseCode::NoError, "{name}: {r:?}");
+    let mut data: Vec<String> = r.answers.iter().map(|a| a.data.to_string()).collect();
+    data.sort();
+    (data, r.answers.first().map_or(0, |a| a.ttl))
+}
+
+const APP: &str = "app.gslb.example.test.";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let pools = [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
+    let records = "  app: {dynamic: {ttl: 30, failover: [primary, dr], select: all}}\n  www: {CNAME: app}\n";
+    let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
+    assert_eq!(answer(&s, APP, RecordType::A).await, (vec!["192.0.2.11".into()], 30));
+    let r = s.query("www.gslb.example.test.", RecordType::A).await;
+    assert_eq!(rrs(&r.answers)[1], "app.gslb.example.test. 30 A 192.0.2.11");
+
+    primary.stop();
+    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await.0 == ["192.0.2.21"] }).await;
+    // Served from the fallback: TTL halved. CNAMEs into the record follow it.
+    assert_eq!(answer(&s, APP, RecordType::A).await.1, 15);
+    let r = s.query("www.gslb.example.test.", RecordType::A).await;
+    assert_eq!(rrs(&r.answers)[1], "app.gslb.example.test. 15 A 192.0.2.21");
+    let (_, metrics) = s.http_get("/metrics").await;
+    let active = |pool: &str, value: u8| {
+        format!("switchyard_record_active_pool{{family=\"A\",pool=\"{pool}\",record=\"app.gslb.example.test.\",zone=\"gslb.example.test.\"}} {value}")
+    };
+    assert!(metrics.contains(&active("dr", 1)) && metrics.contains(&active("primary", 0)), "{metrics}");
+    assert!(metrics.contains("switchyard_endpoint_up{endpoint=\"192.0.2.11\",pool=\"primary\",zone=\"gslb.example.test.\"} 0"));
+    assert!(metrics.contains("result=\"refused\""));
+
+    primary.restart().await;
+    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await == (vec!["192.0.2.11".into()], 30) }).await;
+    let (_, status) = s.http_get("/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let endpoint = &status["zones"][0]["pools"][0]["endpoints"][0];
+    assert_eq!(endpoint["state"], "up");
+    assert_eq!(endpoint["transitions"].as_array().unwrap().len(), 3, "{endpoint}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_probe_round_runs_before_answering() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    primary.stop();
+    let pools = [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
+    let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr]}}\n"))]).await;
+    // The very first answer already reflects the probes: no accidental primary answer.
+    assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.21"]);
+}
+
+/// Counts answers over many queries.
+async fn tally(s: &Server, name: &str, n: usize) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let (data, _) = answer(s, name, RecordType::A).await;
+        *counts.entry(data.join(",")).or_default() += 1;
+    }
+    counts
+}
+
+/// Within 6 standard deviations of a binomial expectation: a false failure is a ~1e-9 event.
+fn near(count: usize, n: usize, p: f64) -> bool {
+    let (mean, sd) = (n as f64 * p, (n as f64 * p * (1.0 - p)).sqrt());
+    (count as f64 - mean).abs() <= 6.0 * sd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weighted_answers_follow_weights_and_skip_drained_endpoints() {
+    let b = Backend::start().await;
+    let pools = [
+        ("primary", vec![endpoint("192.0.2.11", &b, 3), endpoint("192.0.2.12", &b, 1), endpoint("192.0.2.13", &b, 0)], 1),
+        ("dr", vec![endpoint("192.0.2.21", &b, 1)], 1),
+    ];
+    let records = "  app: {dynamic: {failover: [primary, dr], select: weighted, answers: 1}}\n  canary: {dynamic: {weighted: {primary: 90, dr: 10}, select: first}}\n";
+    let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
+    let n = 2000;
+    let counts = tally(&s, APP, n).await;
+    assert_eq!(counts.len(), 2, "the drained endpoint never answers: {counts:?}");
+    assert!(near(counts["192.0.2.11"], n, 0.75), "{counts:?}");
+    assert!(near(counts["192.0.2.12"], n, 0.25), "{counts:?}");
+    let counts = tally(&s, "canary.gslb.example.test.", n).await;
+    assert!(near(counts["192.0.2.11"], n, 0.9) && near(counts["192.0.2.21"], n, 0.1), "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn min_healthy_fails_over_a_partly_healthy_pool() {
+    let mut p1 = Backend::start().await;
+    let p2 = Backend::start().await;
+    let dr = Backend::start().await;
+    let pools = [
+        ("primary", vec![endpoint("192.0.2.11", &p1, 1), endpoint("192.0.2.12", &p2, 1)], 2),
+        ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1),
+    ];
+    let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
+    assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.11", "192.0.2.12"]);
+    p1.stop();
+    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await.0 == ["192.0.2.21"] }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aaaa_and_cname_pools() {
+    let b = Backend::start().await;
+    let mut down = Backend::start().await;
+    down.stop();
+    let cname = |target: &str, backend: &Backend| {
+        format!("{{cname: {target}, check_address: 127.0.0.1, port: {}}}", backend.addr.port())
+    };
+    let pools = [
+        ("mixed", vec![endpoint("192.0.2.11", &down, 1), endpoint("2001:db8::11", &b, 1), endpoint("2001:db8::12", &down, 1)], 1),
+        ("backup", vec![endpoint("192.0.2.21", &b, 1)], 1),
+        ("sites", vec![cname("eu.cdn.example.net.", &down), cname("us.cdn.example.net.", &b)], 1),
+    ];
+    let records = "  app: {dynamic: {failover: [mixed, backup], select: all}}\n  site: {dynamic: {pool: sites, ttl: 20}}\n";
+    let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
+    // A: the mixed pool's only v4 member is down, so the backup answers; AAAA: the mixed
+    // pool still has a healthy v6 member (missing one: degraded TTL).
+    assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.21"]);
+    assert_eq!(answer(&s, APP, RecordType::AAAA).await, (vec!["2001:db8::11".into()], 150));
+    // A pool of names answers CNAME, for any type, with the healthy target.
+    for rtype in [RecordType::A, RecordType::CNAME, RecordType::TXT] {
+        let r = s.query("site.gslb.example.test.", rtype).await;
+        assert_eq!(rrs(&r.answers), ["site.gslb.example.test. 10 CNAME us.cdn.example.net."], "{rtype}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_all_down_modes() {
+    let mut b = Backend::start().await;
+    b.stop();
+    let pools = [("primary", vec![endpoint("192.0.2.11", &b, 1), endpoint("192.0.2.12", &b, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &b, 1)], 1)];
+    let records = [
+        "  first: {dynamic: {ttl: 30, failover: [primary, dr], select: all, when_all_down: first}}\n",
+        "  all: {dynamic: {ttl: 30, failover: [primary, dr], select: all, when_all_down: all}}\n",
+        "  nodata: {dynamic: {ttl: 30, failover: [primary, dr], when_all_down: nodata}}\n",
+        "  servfail: {dynamic: {ttl: 30, failover: [primary, dr], when_all_down: servfail}}\n",
+        "  one: {dynamic: {ttl: 30, failover: [primary, dr], select: first, when_all_down: all}}\n",
+    ]
+    .concat();
+    let s = Server::start(&[("z.yaml", &zone(&pools, &records))]).await;
+    assert_eq!(answer(&s, "first.gslb.example.test.", RecordType::A).await, (vec!["192.0.2.11".into(), "192.0.2.12".into()], 15));
+    assert_eq!(answer(&s, "all.gslb.example.test.", RecordType::A).await.0, ["192.0.2.11", "192.0.2.12", "192.0.2.21"]);
+    assert_eq!(answer(&s, "one.gslb.example.test.", RecordType::A).await.0, ["192.0.2.11"], "select still applies");
+    let r = s.query("nodata.gslb.example.test.", RecordType::A).await;
+    assert_eq!((rcode(&r), r.answers.len(), r.authorities.len()), (ResponseCode::NoError, 0, 1));
+    let r = s.query("servfail.gslb.example.test.", RecordType::A).await;
+    assert_eq!((rcode(&r), r.answers.len()), (ResponseCode::ServFail, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn black_holed_and_slow_endpoints_fail_without_delaying_others() {
+    let hole = Backend::start().await;
+    let slow = Backend::start().await;
+    let fine = Backend::start().await;
+    let pools = [
+        ("primary", vec![endpoint("192.0.2.11", &hole, 1), endpoint("192.0.2.12", &slow, 1), endpoint("192.0.2.13", &fine, 1)], 1),
+        ("dr", vec![endpoint("192.0.2.21", &fine, 1)], 1),
+    ];
+    let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
+    assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.11", "192.0.2.12", "192.0.2.13"]);
+    hole.set(Mode::BlackHole);
+    slow.set(Mode::Slow(Duration::from_millis(400)));
+    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await.0 == ["192.0.2.13"] }).await;
+    let (_, status) = s.http_get("/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let endpoints = &status["zones"][0]["pools"][0]["endpoints"];
+    assert_eq!(endpoints[0]["reason"], "timeout");
+    assert_eq!(endpoints[1]["reason"], "timeout");
+    assert_eq!(endpoints[2]["state"], "up");
+    // The healthy endpoint kept its cadence: as many checks as the ones that time out.
+    let checks = |i: usize| endpoints[i]["checks"].as_u64().unwrap();
+    assert!(checks(2) >= checks(0).max(checks(1)), "{endpoints}");
+    hole.set(Mode::Status(503));
+    eventually(Duration::from_secs(5), || async {
+        let (_, status) = s.http_get("/status").await;
+        status.contains("HTTP 503")
+    })
+    .await;
+}
