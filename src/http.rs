@@ -53,7 +53,8 @@ async fn readyz(State(state): State<HttpState>) -> Response {
     if state.ready.load(Ordering::Acquire) {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting: waiting for zones, first health verdicts and DNS sockets\n").into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, "starting: waiting for zones, first health verdicts and DNS sockets\n")
+            .into_response()
     }
 }
 

@@ -53,8 +53,11 @@ impl Metrics {
             query_duration: register(
                 &r,
                 Histogram::with_opts(
-                    HistogramOpts::new("switchyard_query_duration_seconds", "Time from receiving a query to handing its response to the kernel.")
-                        .buckets(fast),
+                    HistogramOpts::new(
+                        "switchyard_query_duration_seconds",
+                        "Time from receiving a query to handing its response to the kernel.",
+                    )
+                    .buckets(fast),
                 )
                 .expect("valid metric"),
             ),
@@ -71,7 +74,8 @@ impl Metrics {
             health_check_duration: register(
                 &r,
                 HistogramVec::new(
-                    HistogramOpts::new("switchyard_health_check_duration_seconds", "Health probe duration.").buckets(probe),
+                    HistogramOpts::new("switchyard_health_check_duration_seconds", "Health probe duration.")
+                        .buckets(probe),
                     &["zone", "pool", "endpoint"],
                 )
                 .expect("valid metric"),
@@ -91,7 +95,11 @@ impl Metrics {
                 "1 for each pool currently answering a dynamic record (per record type family), else 0.",
                 &["zone", "record", "family", "pool"],
             ),
-            config_reloads: counter("switchyard_config_reloads_total", "Configuration reloads, by result.", &["result"]),
+            config_reloads: counter(
+                "switchyard_config_reloads_total",
+                "Configuration reloads, by result.",
+                &["result"],
+            ),
             last_reload_success: register(
                 &r,
                 Gauge::new(
@@ -162,13 +170,27 @@ pub struct QueryStats {
 impl QueryStats {
     pub fn new(metrics: Arc<Metrics>) -> QueryStats {
         let durations = metrics.query_duration.local();
-        QueryStats { metrics, zones: Arc::from([]), counts: vec![0; PER_ZONE], pending: 0, last_flush: Instant::now(), durations }
+        QueryStats {
+            metrics,
+            zones: Arc::from([]),
+            counts: vec![0; PER_ZONE],
+            pending: 0,
+            last_flush: Instant::now(),
+            durations,
+        }
     }
 
     /// Counts one query answered from a table whose zones are `zones`.
     /// Counts one query answered from a table whose zones are `zones`; `started` is when
     /// the query arrived, `now` when its response was sent.
-    pub fn record(&mut self, zones: &Arc<[String]>, outcome: &Outcome, transport: Transport, started: Instant, now: Instant) {
+    pub fn record(
+        &mut self,
+        zones: &Arc<[String]>,
+        outcome: &Outcome,
+        transport: Transport,
+        started: Instant,
+        now: Instant,
+    ) {
         if !Arc::ptr_eq(zones, &self.zones) {
             self.flush();
             self.zones = zones.clone();

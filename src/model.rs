@@ -30,8 +30,7 @@ pub struct Zone {
 
 impl Zone {
     pub fn record_count(&self) -> usize {
-        self
-            .nodes
+        self.nodes
             .iter()
             .map(|n| n.rrsets.iter().map(|s| s.rdatas.len()).sum::<usize>() + n.dynamic.is_some() as usize)
             .sum::<usize>()
@@ -76,13 +75,28 @@ pub enum Rdata {
     Ns(Name),
     Cname(Name),
     Ptr(Name),
-    Mx { preference: u16, exchange: Name },
+    Mx {
+        preference: u16,
+        exchange: Name,
+    },
     /// Character strings, each at most 255 bytes.
     Txt(Vec<Vec<u8>>),
-    Srv { priority: u16, weight: u16, port: u16, target: Name },
-    Caa { flags: u8, tag: String, value: Vec<u8> },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: Name,
+    },
+    Caa {
+        flags: u8,
+        tag: String,
+        value: Vec<u8>,
+    },
     Soa(Soa),
-    Hinfo { cpu: Vec<u8>, os: Vec<u8> },
+    Hinfo {
+        cpu: Vec<u8>,
+        os: Vec<u8>,
+    },
 }
 
 impl Rdata {

@@ -230,7 +230,8 @@ impl Publisher {
             if route.answering.is_empty() && !route.all_down {
                 continue; // this family is not served by the record
             }
-            let pools = |r: &answer::route::Route| r.answering.iter().map(|&p| zone.pools[p].name.clone()).collect::<Vec<_>>();
+            let pools =
+                |r: &answer::route::Route| r.answering.iter().map(|&p| zone.pools[p].name.clone()).collect::<Vec<_>>();
             let before = self.routes.get(&(*z, name.clone(), *family));
             if before.is_some_and(|b| b.answering != route.answering || b.all_down != route.all_down) {
                 tracing::warn!(
@@ -240,7 +241,12 @@ impl Publisher {
             }
             for p in dynamic.policy.pools() {
                 let active = route.answering.contains(&p) as i64;
-                let labels = [zone.origin.to_string(), name.to_string(), family_label(*family).into(), zone.pools[p].name.clone()];
+                let labels = [
+                    zone.origin.to_string(),
+                    name.to_string(),
+                    family_label(*family).into(),
+                    zone.pools[p].name.clone(),
+                ];
                 self.metrics.record_active_pool.with_label_values(&labels).set(active);
             }
         }

@@ -72,24 +72,84 @@ use RecordType as T;
 use ResponseCode::{NXDomain, NoError};
 
 const CASES: &[Case] = &[
-    case("db.gslb.example.test.", T::A, NoError, &["db.gslb.example.test. 60 A 192.0.2.5", "db.gslb.example.test. 60 A 192.0.2.6"], &[]),
+    case(
+        "db.gslb.example.test.",
+        T::A,
+        NoError,
+        &["db.gslb.example.test. 60 A 192.0.2.5", "db.gslb.example.test. 60 A 192.0.2.6"],
+        &[],
+    ),
     case("db.gslb.example.test.", T::AAAA, NoError, &["db.gslb.example.test. 60 AAAA 2001:db8::5"], &[]),
     case("ns2.gslb.example.test.", T::A, NoError, &["ns2.gslb.example.test. 300 A 127.0.0.2"], &[]),
     case("gslb.example.test.", T::MX, NoError, &["gslb.example.test. 300 MX 10 mx.gslb.example.test."], &[]),
     case("gslb.example.test.", T::TXT, NoError, &["gslb.example.test. 300 TXT v=spf1 -all"], &[]),
     case("gslb.example.test.", T::CAA, NoError, &["gslb.example.test. 300 CAA 0 issue \"letsencrypt.org\""], &[]),
-    case("gslb.example.test.", T::SOA, NoError, &["gslb.example.test. 300 SOA ns1.gslb.example.test. hostmaster.gslb.example.test. 2026112201 3600 600 1209600 30"], &[]),
-    case("gslb.example.test.", T::NS, NoError, &["gslb.example.test. 300 NS ns1.gslb.example.test.", "gslb.example.test. 300 NS ns2.gslb.example.test."], &[]),
-    case("_sip._tcp.gslb.example.test.", T::SRV, NoError, &["_sip._tcp.gslb.example.test. 300 SRV 10 5 5060 sip.example.net."], &[]),
+    case(
+        "gslb.example.test.",
+        T::SOA,
+        NoError,
+        &[
+            "gslb.example.test. 300 SOA ns1.gslb.example.test. hostmaster.gslb.example.test. 2026112201 3600 600 1209600 30",
+        ],
+        &[],
+    ),
+    case(
+        "gslb.example.test.",
+        T::NS,
+        NoError,
+        &["gslb.example.test. 300 NS ns1.gslb.example.test.", "gslb.example.test. 300 NS ns2.gslb.example.test."],
+        &[],
+    ),
+    case(
+        "_sip._tcp.gslb.example.test.",
+        T::SRV,
+        NoError,
+        &["_sip._tcp.gslb.example.test. 300 SRV 10 5 5060 sip.example.net."],
+        &[],
+    ),
     case("5.2.0.gslb.example.test.", T::PTR, NoError, &["5.2.0.gslb.example.test. 300 PTR host.example.net."], &[]),
     // CNAME chased inside the zone, also through two links.
-    case("www.gslb.example.test.", T::A, NoError, &["www.gslb.example.test. 300 CNAME app.gslb.example.test.", "app.gslb.example.test. 30 A 192.0.2.10"], &[]),
-    case("alias.gslb.example.test.", T::A, NoError, &["alias.gslb.example.test. 300 CNAME www.gslb.example.test.", "www.gslb.example.test. 300 CNAME app.gslb.example.test.", "app.gslb.example.test. 30 A 192.0.2.10"], &[]),
-    case("www.gslb.example.test.", T::CNAME, NoError, &["www.gslb.example.test. 300 CNAME app.gslb.example.test."], &[]),
+    case(
+        "www.gslb.example.test.",
+        T::A,
+        NoError,
+        &["www.gslb.example.test. 300 CNAME app.gslb.example.test.", "app.gslb.example.test. 30 A 192.0.2.10"],
+        &[],
+    ),
+    case(
+        "alias.gslb.example.test.",
+        T::A,
+        NoError,
+        &[
+            "alias.gslb.example.test. 300 CNAME www.gslb.example.test.",
+            "www.gslb.example.test. 300 CNAME app.gslb.example.test.",
+            "app.gslb.example.test. 30 A 192.0.2.10",
+        ],
+        &[],
+    ),
+    case(
+        "www.gslb.example.test.",
+        T::CNAME,
+        NoError,
+        &["www.gslb.example.test. 300 CNAME app.gslb.example.test."],
+        &[],
+    ),
     // CNAME to a type the target lacks: NODATA at the target (RFC 2308 2.2).
-    case("www.gslb.example.test.", T::MX, NoError, &["www.gslb.example.test. 300 CNAME app.gslb.example.test."], &[SOA]),
+    case(
+        "www.gslb.example.test.",
+        T::MX,
+        NoError,
+        &["www.gslb.example.test. 300 CNAME app.gslb.example.test."],
+        &[SOA],
+    ),
     // CNAME to a missing in-zone name: NXDOMAIN (RFC 6604); out of zone: just the CNAME.
-    case("dangling.gslb.example.test.", T::A, NXDomain, &["dangling.gslb.example.test. 300 CNAME missing.gslb.example.test."], &[SOA]),
+    case(
+        "dangling.gslb.example.test.",
+        T::A,
+        NXDomain,
+        &["dangling.gslb.example.test. 300 CNAME missing.gslb.example.test."],
+        &[SOA],
+    ),
     case("away.gslb.example.test.", T::A, NoError, &["away.gslb.example.test. 300 CNAME elsewhere.example.net."], &[]),
     // Negative answers carry the SOA with TTL min(SOA TTL, minimum).
     case("nope.gslb.example.test.", T::A, NXDomain, &[], &[SOA]),
@@ -137,7 +197,10 @@ async fn delegations_refer_without_aa_and_with_glue() {
         assert!(r.answers.is_empty(), "{name}");
         assert_eq!(
             rrs(&r.authorities),
-            ["sub.gslb.example.test. 300 NS ns.sub.gslb.example.test.", "sub.gslb.example.test. 300 NS ns.example.net."],
+            [
+                "sub.gslb.example.test. 300 NS ns.sub.gslb.example.test.",
+                "sub.gslb.example.test. 300 NS ns.example.net."
+            ],
             "{name}"
         );
         assert_eq!(rrs(&r.additionals), ["ns.sub.gslb.example.test. 300 A 192.0.2.53"], "{name}");
@@ -249,7 +312,8 @@ async fn opcodes_question_counts_and_responses() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tcp_serves_pipelined_queries_in_order_and_survives_resets() {
     let s = server().await;
-    let names = ["db.gslb.example.test.", "ns1.gslb.example.test.", "nope.gslb.example.test.", "x.wild.gslb.example.test."];
+    let names =
+        ["db.gslb.example.test.", "ns1.gslb.example.test.", "nope.gslb.example.test.", "x.wild.gslb.example.test."];
     let queries: Vec<_> = names.iter().map(|n| query(n, RecordType::A, None)).collect();
     let replies = tcp(s.dns(), &queries.iter().map(|q| q.to_vec().unwrap()).collect::<Vec<_>>()).await;
     for (q, raw) in queries.iter().zip(&replies) {

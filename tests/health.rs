@@ -26,7 +26,10 @@ fn endpoint(address: &str, backend: &Backend, weight: u32) -> String {
 fn zone(pools: &[(&str, Vec<String>, usize)], records: &str) -> String {
     let mut yaml = format!("{HEAD}pools:\n");
     for (name, endpoints, min_healthy) in pools {
-        yaml += &format!("  {name}:\n    monitor: web\n    min_healthy: {min_healthy}\n    endpoints: [{}]\n", endpoints.join(", "));
+        yaml += &format!(
+            "  {name}:\n    monitor: web\n    min_healthy: {min_healthy}\n    endpoints: [{}]\n",
+            endpoints.join(", ")
+        );
     }
     yaml + "records:\n  \"@\": {NS: [ns1]}\n  ns1: {A: [127.0.0.1]}\n" + records
 }
@@ -46,7 +49,8 @@ const APP: &str = "app.gslb.example.test.";
 async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
     let mut primary = Backend::start().await;
     let dr = Backend::start().await;
-    let pools = [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
+    let pools =
+        [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
     let records = "  app: {dynamic: {ttl: 30, failover: [primary, dr], select: all}}\n  www: {CNAME: app}\n";
     let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
     assert_eq!(answer(&s, APP, RecordType::A).await, (vec!["192.0.2.11".into()], 30));
@@ -61,14 +65,22 @@ async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
     assert_eq!(rrs(&r.answers)[1], "app.gslb.example.test. 15 A 192.0.2.21");
     let (_, metrics) = s.http_get("/metrics").await;
     let active = |pool: &str, value: u8| {
-        format!("switchyard_record_active_pool{{family=\"A\",pool=\"{pool}\",record=\"app.gslb.example.test.\",zone=\"gslb.example.test.\"}} {value}")
+        format!(
+            "switchyard_record_active_pool{{family=\"A\",pool=\"{pool}\",record=\"app.gslb.example.test.\",zone=\"gslb.example.test.\"}} {value}"
+        )
     };
     assert!(metrics.contains(&active("dr", 1)) && metrics.contains(&active("primary", 0)), "{metrics}");
-    assert!(metrics.contains("switchyard_endpoint_up{endpoint=\"192.0.2.11\",pool=\"primary\",zone=\"gslb.example.test.\"} 0"));
+    assert!(
+        metrics
+            .contains("switchyard_endpoint_up{endpoint=\"192.0.2.11\",pool=\"primary\",zone=\"gslb.example.test.\"} 0")
+    );
     assert!(metrics.contains("result=\"refused\""));
 
     primary.restart().await;
-    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await == (vec!["192.0.2.11".into()], 30) }).await;
+    eventually(Duration::from_secs(5), || async {
+        answer(&s, APP, RecordType::A).await == (vec!["192.0.2.11".into()], 30)
+    })
+    .await;
     let (_, status) = s.http_get("/status").await;
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     let endpoint = &status["zones"][0]["pools"][0]["endpoints"][0];
@@ -81,7 +93,8 @@ async fn first_probe_round_runs_before_answering() {
     let mut primary = Backend::start().await;
     let dr = Backend::start().await;
     primary.stop();
-    let pools = [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
+    let pools =
+        [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
     let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr]}}\n"))]).await;
     // The very first answer already reflects the probes: no accidental primary answer.
     assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.21"]);
@@ -107,7 +120,11 @@ fn near(count: usize, n: usize, p: f64) -> bool {
 async fn weighted_answers_follow_weights_and_skip_drained_endpoints() {
     let b = Backend::start().await;
     let pools = [
-        ("primary", vec![endpoint("192.0.2.11", &b, 3), endpoint("192.0.2.12", &b, 1), endpoint("192.0.2.13", &b, 0)], 1),
+        (
+            "primary",
+            vec![endpoint("192.0.2.11", &b, 3), endpoint("192.0.2.12", &b, 1), endpoint("192.0.2.13", &b, 0)],
+            1,
+        ),
         ("dr", vec![endpoint("192.0.2.21", &b, 1)], 1),
     ];
     let records = "  app: {dynamic: {failover: [primary, dr], select: weighted, answers: 1}}\n  canary: {dynamic: {weighted: {primary: 90, dr: 10}, select: first}}\n";
@@ -130,7 +147,8 @@ async fn min_healthy_fails_over_a_partly_healthy_pool() {
         ("primary", vec![endpoint("192.0.2.11", &p1, 1), endpoint("192.0.2.12", &p2, 1)], 2),
         ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1),
     ];
-    let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
+    let s =
+        Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
     assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.11", "192.0.2.12"]);
     p1.stop();
     eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await.0 == ["192.0.2.21"] }).await;
@@ -145,11 +163,16 @@ async fn aaaa_and_cname_pools() {
         format!("{{cname: {target}, check_address: 127.0.0.1, port: {}}}", backend.addr.port())
     };
     let pools = [
-        ("mixed", vec![endpoint("192.0.2.11", &down, 1), endpoint("2001:db8::11", &b, 1), endpoint("2001:db8::12", &down, 1)], 1),
+        (
+            "mixed",
+            vec![endpoint("192.0.2.11", &down, 1), endpoint("2001:db8::11", &b, 1), endpoint("2001:db8::12", &down, 1)],
+            1,
+        ),
         ("backup", vec![endpoint("192.0.2.21", &b, 1)], 1),
         ("sites", vec![cname("eu.cdn.example.net.", &down), cname("us.cdn.example.net.", &b)], 1),
     ];
-    let records = "  app: {dynamic: {failover: [mixed, backup], select: all}}\n  site: {dynamic: {pool: sites, ttl: 20}}\n";
+    let records =
+        "  app: {dynamic: {failover: [mixed, backup], select: all}}\n  site: {dynamic: {pool: sites, ttl: 20}}\n";
     let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
     // A: the mixed pool's only v4 member is down, so the backup answers; AAAA: the mixed
     // pool still has a healthy v6 member (missing one: degraded TTL).
@@ -166,7 +189,10 @@ async fn aaaa_and_cname_pools() {
 async fn when_all_down_modes() {
     let mut b = Backend::start().await;
     b.stop();
-    let pools = [("primary", vec![endpoint("192.0.2.11", &b, 1), endpoint("192.0.2.12", &b, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &b, 1)], 1)];
+    let pools = [
+        ("primary", vec![endpoint("192.0.2.11", &b, 1), endpoint("192.0.2.12", &b, 1)], 1),
+        ("dr", vec![endpoint("192.0.2.21", &b, 1)], 1),
+    ];
     let records = [
         "  first: {dynamic: {ttl: 30, failover: [primary, dr], select: all, when_all_down: first}}\n",
         "  all: {dynamic: {ttl: 30, failover: [primary, dr], select: all, when_all_down: all}}\n",
@@ -176,7 +202,10 @@ async fn when_all_down_modes() {
     ]
     .concat();
     let s = Server::start(&[("z.yaml", &zone(&pools, &records))]).await;
-    assert_eq!(answer(&s, "first.gslb.example.test.", RecordType::A).await, (vec!["192.0.2.11".into(), "192.0.2.12".into()], 15));
+    assert_eq!(
+        answer(&s, "first.gslb.example.test.", RecordType::A).await,
+        (vec!["192.0.2.11".into(), "192.0.2.12".into()], 15)
+    );
     assert_eq!(answer(&s, "all.gslb.example.test.", RecordType::A).await.0, ["192.0.2.11", "192.0.2.12", "192.0.2.21"]);
     assert_eq!(answer(&s, "one.gslb.example.test.", RecordType::A).await.0, ["192.0.2.11"], "select still applies");
     let r = s.query("nodata.gslb.example.test.", RecordType::A).await;
@@ -191,10 +220,15 @@ async fn black_holed_and_slow_endpoints_fail_without_delaying_others() {
     let slow = Backend::start().await;
     let fine = Backend::start().await;
     let pools = [
-        ("primary", vec![endpoint("192.0.2.11", &hole, 1), endpoint("192.0.2.12", &slow, 1), endpoint("192.0.2.13", &fine, 1)], 1),
+        (
+            "primary",
+            vec![endpoint("192.0.2.11", &hole, 1), endpoint("192.0.2.12", &slow, 1), endpoint("192.0.2.13", &fine, 1)],
+            1,
+        ),
         ("dr", vec![endpoint("192.0.2.21", &fine, 1)], 1),
     ];
-    let s = Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
+    let s =
+        Server::start(&[("z.yaml", &zone(&pools, "  app: {dynamic: {failover: [primary, dr], select: all}}\n"))]).await;
     assert_eq!(answer(&s, APP, RecordType::A).await.0, ["192.0.2.11", "192.0.2.12", "192.0.2.13"]);
     hole.set(Mode::BlackHole);
     slow.set(Mode::Slow(Duration::from_millis(400)));

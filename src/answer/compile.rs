@@ -63,7 +63,12 @@ impl Compiler {
             let index = &compiler.zones[z];
             // Names that a more specific zone we also serve owns are left to that zone.
             let ours = |name: &Name| {
-                origins.iter().enumerate().filter(|(_, o)| o.zone_of(name)).max_by_key(|(_, o)| o.num_labels()).map(|(i, _)| i)
+                origins
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.zone_of(name))
+                    .max_by_key(|(_, o)| o.num_labels())
+                    .map(|(i, _)| i)
                     == Some(z)
             };
             let all_names = zone.nodes.iter().map(|n| &n.name).chain(index.empty_non_terminals.iter());
@@ -158,7 +163,14 @@ impl Compiler {
 
     /// All answers for `owner`, encoded after `question` (the owner itself, or for a
     /// wildcard the name it is synthesised under).
-    fn answer_set(&self, z: usize, owner: &Name, question: &Name, health: &impl Health, routes: &mut Routes) -> AnswerSet {
+    fn answer_set(
+        &self,
+        z: usize,
+        owner: &Name,
+        question: &Name,
+        health: &impl Health,
+        routes: &mut Routes,
+    ) -> AnswerSet {
         let zone = &self.model.zones[z];
         let index = &self.zones[z];
         if let Some(cut) = index.cut_above(owner) {
@@ -213,13 +225,24 @@ impl Compiler {
 
     fn cname_family(&self, z: usize, node: &Node) -> bool {
         node.dynamic.as_ref().is_some_and(|d| {
-            d.policy.pools().iter().any(|&p| route::members(&self.model.zones[z].pools[p], Family::Cname).next().is_some())
+            d.policy
+                .pools()
+                .iter()
+                .any(|&p| route::members(&self.model.zones[z].pools[p], Family::Cname).next().is_some())
         })
     }
 
     /// The answer to `rtype` at `node`: follows CNAMEs in the zone and encodes each
     /// weighted alternative.
-    fn answer(&self, z: usize, question: &Name, node: &Node, rtype: RecordType, health: &impl Health, routes: &mut Routes) -> Answer {
+    fn answer(
+        &self,
+        z: usize,
+        question: &Name,
+        node: &Node,
+        rtype: RecordType,
+        health: &impl Health,
+        routes: &mut Routes,
+    ) -> Answer {
         let chains = self.chase(z, None, node, rtype, health, routes, 0);
         let total: f64 = chains.iter().map(|(p, _)| p).sum();
         let mut cumulative = 0.0;
@@ -262,11 +285,16 @@ impl Compiler {
             }
             return sets
                 .into_iter()
-                .map(|(p, r)| (p, match r {
-                    Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
-                    Resolution::NoData => Chain::end(End::NoData),
-                    Resolution::ServFail => Chain::end(End::ServFail),
-                }))
+                .map(|(p, r)| {
+                    (
+                        p,
+                        match r {
+                            Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
+                            Resolution::NoData => Chain::end(End::NoData),
+                            Resolution::ServFail => Chain::end(End::ServFail),
+                        },
+                    )
+                })
                 .collect();
         }
         let mut out = Vec::new();
@@ -305,7 +333,14 @@ impl Compiler {
     }
 
     /// The RRsets `node` holds for `rtype`: one static set, or the routed alternatives.
-    fn rrsets(&self, z: usize, node: &Node, rtype: RecordType, health: &impl Health, routes: &mut Routes) -> Vec<(f64, Resolution)> {
+    fn rrsets(
+        &self,
+        z: usize,
+        node: &Node,
+        rtype: RecordType,
+        health: &impl Health,
+        routes: &mut Routes,
+    ) -> Vec<(f64, Resolution)> {
         if let Some(set) = node.rrset(rtype) {
             return vec![(1.0, Resolution::Records(set.clone()))];
         }
@@ -444,7 +479,15 @@ impl ZoneIndex {
         let mut types: Vec<RecordType> = zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| s.rtype)).collect();
         types.sort_by_key(|t| u16::from(*t));
         types.dedup();
-        ZoneIndex { origin: zone.origin.clone(), nodes, empty_non_terminals, cuts, nodata: negative(Rcode::NoError), nxdomain: negative(Rcode::NxDomain), types }
+        ZoneIndex {
+            origin: zone.origin.clone(),
+            nodes,
+            empty_non_terminals,
+            cuts,
+            nodata: negative(Rcode::NoError),
+            nxdomain: negative(Rcode::NxDomain),
+            types,
+        }
     }
 
     /// The delegation point at or above `name`, if any.

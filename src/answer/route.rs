@@ -168,7 +168,8 @@ fn weighted_subsets(candidates: &[&Endpoint], k: usize) -> Vec<(f64, Vec<Target>
         for _ in 0..SAMPLES {
             let mut chosen: Vec<usize> = Vec::with_capacity(k);
             while chosen.len() < k {
-                let remaining: f64 = weights.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, w)| w).sum();
+                let remaining: f64 =
+                    weights.iter().enumerate().filter(|(i, _)| !chosen.contains(i)).map(|(_, w)| w).sum();
                 let mut draw = rng.f64() * remaining;
                 let pick = (0..weights.len())
                     .filter(|i| !chosen.contains(i))
@@ -216,7 +217,11 @@ mod tests {
             Pool {
                 name: "primary".into(),
                 min_healthy: 1,
-                endpoints: vec![endpoint("192.0.2.11", 3, 0), endpoint("192.0.2.12", 1, 1), endpoint("2001:db8::11", 1, 4)],
+                endpoints: vec![
+                    endpoint("192.0.2.11", 3, 0),
+                    endpoint("192.0.2.12", 1, 1),
+                    endpoint("2001:db8::11", 1, 4),
+                ],
             },
             Pool { name: "dr".into(), min_healthy: 1, endpoints: vec![endpoint("192.0.2.21", 1, 2)] },
         ]
@@ -256,7 +261,17 @@ mod tests {
     fn ips(served: &Served) -> Vec<(f64, Vec<IpAddr>)> {
         let Served::Variants(v) = served else { panic!("{served:?}") };
         v.iter()
-            .map(|(p, t)| (*p, t.iter().map(|t| match t { Target::Address(ip) => *ip, _ => panic!() }).collect()))
+            .map(|(p, t)| {
+                (
+                    *p,
+                    t.iter()
+                        .map(|t| match t {
+                            Target::Address(ip) => *ip,
+                            _ => panic!(),
+                        })
+                        .collect(),
+                )
+            })
             .collect()
     }
 

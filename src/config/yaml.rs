@@ -6,8 +6,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
 pub use serde_saphyr::Spanned;
 
@@ -54,10 +54,8 @@ impl fmt::Display for Problem {
 /// Parses `text` (the contents of `file`) into `T`; duplicate keys and unknown fields are errors.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Problem> {
     serde_saphyr::from_str(text).map_err(|err| {
-        let pos = err
-            .location()
-            .map(|loc| Pos { line: loc.line() as u32, column: loc.column() as u32 })
-            .unwrap_or_default();
+        let pos =
+            err.location().map(|loc| Pos { line: loc.line() as u32, column: loc.column() as u32 }).unwrap_or_default();
         Problem::new(file, pos, plain_message(&err.without_snippet().to_string(), pos))
     })
 }

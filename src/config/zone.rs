@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, items};
 use crate::model::{
-    self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata,
-    RecordType, RrSet, Select, Soa, Target,
+    self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
+    Select, Soa, Target,
 };
 
 #[derive(Debug, Deserialize)]
@@ -182,12 +182,8 @@ pub fn convert(
         minimum: soa.minimum.unwrap_or(30),
     };
 
-    let monitors: HashMap<&str, (&RawMonitor, Pos)> = raw
-        .monitors
-        .0
-        .iter()
-        .map(|(key, m)| (key.value.as_str(), (&m.value, Pos::of(m))))
-        .collect();
+    let monitors: HashMap<&str, (&RawMonitor, Pos)> =
+        raw.monitors.0.iter().map(|(key, m)| (key.value.as_str(), (&m.value, Pos::of(m)))).collect();
     let mut pools = Vec::new();
     for (key, raw_pool) in &raw.pools.0 {
         pools.push(cx.pool(key, raw_pool, &monitors, probes));
@@ -204,9 +200,9 @@ pub fn convert(
         nodes.insert(owner, (node, Pos::of(key)));
     }
     let apex_pos = Pos::of(&raw.origin);
-    let apex = nodes.entry(origin.clone()).or_insert_with(|| {
-        (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos)
-    });
+    let apex = nodes
+        .entry(origin.clone())
+        .or_insert_with(|| (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos));
     apex.0.rrsets.insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(soa.clone())] });
     if apex.0.rrset(RecordType::NS).is_none() {
         cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
@@ -311,7 +307,7 @@ impl Cx<'_> {
         pools: &[Pool],
         raw_pools: &Entries<Spanned<RawPool>>,
     ) -> Node {
-        let node_pos = Pos::of(raw).or(key_pos);
+        let node_pos = key_pos;
         let raw = &raw.value;
         let ttl = raw.ttl.unwrap_or(zone_ttl);
         let mut rdatas: Vec<Rdata> = Vec::new();
@@ -378,13 +374,21 @@ impl Cx<'_> {
             self.problem(node_pos, format!("{owner} has a CNAME beside other data (RFC 1034 3.6.2)"));
         }
         if let Some(d) = &dynamic {
-            let families = d.policy.pools().iter().flat_map(|&p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target))).collect::<Vec<_>>();
+            let families = d
+                .policy
+                .pools()
+                .iter()
+                .flat_map(|&p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target)))
+                .collect::<Vec<_>>();
             let clash = rrsets.iter().find(|s| {
                 s.rtype == RecordType::CNAME
                     || families.iter().any(|f| f.rtype() == s.rtype || *f == model::Family::Cname)
             });
             if let Some(set) = clash {
-                self.problem(node_pos, format!("{owner} has {} records beside a dynamic record that answers the same type", set.rtype));
+                self.problem(
+                    node_pos,
+                    format!("{owner} has {} records beside a dynamic record that answers the same type", set.rtype),
+                );
             }
         }
         Node { name: owner, rrsets, dynamic }
@@ -416,7 +420,10 @@ impl Cx<'_> {
                 weights.0.iter().map(|(p, w)| Some((pool_index(self, p)?, *w))).collect::<Option<_>>()?,
             ),
             _ => {
-                self.problem(pos, "a dynamic record needs exactly one of `pool`, `failover` (a list) or `weighted` (pool: weight)");
+                self.problem(
+                    pos,
+                    "a dynamic record needs exactly one of `pool`, `failover` (a list) or `weighted` (pool: weight)",
+                );
                 return None;
             }
         };

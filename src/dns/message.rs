@@ -54,10 +54,16 @@ struct Query<'a> {
     edns: Option<Edns>,
 }
 
+// Lives on the stack for one query; boxing the large variant would allocate per query.
+#[allow(clippy::large_enum_variant)]
 enum Parse<'a> {
     Query(Query<'a>),
     /// Answer with this code, echoing the question when there is one.
-    Error { rcode: Rcode, question: Option<&'a [u8]>, edns: Option<Edns> },
+    Error {
+        rcode: Rcode,
+        question: Option<&'a [u8]>,
+        edns: Option<Edns>,
+    },
     Drop,
 }
 

@@ -49,9 +49,7 @@ pub fn serve_udp(
         .enumerate()
         .map(|(i, socket)| {
             let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name(format!("udp-{i}"))
-                .spawn(move || worker(socket, table, metrics, stop))
+            std::thread::Builder::new().name(format!("udp-{i}")).spawn(move || worker(socket, table, metrics, stop))
         })
         .collect()
 }

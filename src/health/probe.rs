@@ -90,8 +90,11 @@ async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> R
     }
     let mut response = request.send().await.map_err(|e| describe(&e))?;
     let status = response.status().as_u16();
-    let accepted =
-        if check.expect_status.is_empty() { (200..300).contains(&status) } else { check.expect_status.contains(&status) };
+    let accepted = if check.expect_status.is_empty() {
+        (200..300).contains(&status)
+    } else {
+        check.expect_status.contains(&status)
+    };
     if !accepted {
         return Err(format!("HTTP {status}"));
     }

@@ -114,7 +114,8 @@ impl EndpointState {
             (Status::Down, true) if self.successes >= probe.rise && !held => Status::Up,
             (status, _) => {
                 if status == Status::Down && result.ok && held {
-                    self.reason = format!("held down for flapping ({} s left)", (self.held_until.unwrap() - now).as_secs());
+                    self.reason =
+                        format!("held down for flapping ({} s left)", (self.held_until.unwrap() - now).as_secs());
                 } else if status == self.verdict_for(result.ok) {
                     self.reason = result.reason.clone();
                 }

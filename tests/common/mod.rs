@@ -112,10 +112,7 @@ pub async fn tcp(server: SocketAddr, packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// A section as `owner ttl TYPE rdata` lines, for exact comparisons.
 pub fn rrs(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
-        .collect()
+    records.iter().map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data)).collect()
 }
 
 pub fn rcode(m: &Message) -> ResponseCode {
