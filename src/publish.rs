@@ -53,6 +53,8 @@ pub struct Publisher {
     zones_dir: PathBuf,
     compiler: Compiler,
     states: HashMap<Probe, EndpointState>,
+    /// (zone, pool, endpoint label) of every endpoint using each probe, for metric labels.
+    users: HashMap<Probe, Vec<[String; 3]>>,
     routes: Routes,
     pool_up_since: HashMap<PoolKey, Instant>,
     table: SharedTable,
@@ -73,6 +75,7 @@ impl Publisher {
             zones_dir,
             compiler: Compiler::new(Arc::new(Model::default())),
             states: HashMap::new(),
+            users: HashMap::new(),
             routes: Routes::new(),
             pool_up_since: HashMap::new(),
             table,
@@ -126,6 +129,7 @@ impl Publisher {
         for probe in &model.probes {
             self.states.entry(probe.clone()).or_insert_with(|| EndpointState::new(now));
         }
+        self.users = users(&model);
         self.compiler = Compiler::new(Arc::new(model));
         let deadline = tokio::time::Instant::now() + Monitors::first_round_bound(&self.compiler.model().probes);
         while self.states.values().any(|s| s.status == Status::Unknown) {
@@ -171,7 +175,7 @@ impl Publisher {
         let old = state.status;
         let changed = state.observe(&report.result, &report.probe, Instant::now(), SystemTime::now());
         let label = result_label(&report.result);
-        for (zone, pool, endpoint) in users(self.compiler.model(), &report.probe) {
+        for [zone, pool, endpoint] in self.users.get(&*report.probe).into_iter().flatten() {
             let labels = [zone.as_str(), pool.as_str(), endpoint.as_str()];
             self.metrics.health_checks.with_label_values(&[&labels[..], &[label]].concat()).inc();
             self.metrics.health_check_duration.with_label_values(&labels).observe(report.result.latency.as_secs_f64());
@@ -333,14 +337,16 @@ impl Publisher {
     }
 }
 
-/// (zone, pool, endpoint label) of every endpoint that uses `probe`.
-fn users(model: &Model, probe: &Probe) -> Vec<(String, String, String)> {
-    let Some(id) = model.probes.iter().position(|p| p == probe) else { return Vec::new() };
-    let mut out = Vec::new();
+/// For each probe, the (zone, pool, endpoint label) of every endpoint that uses it.
+fn users(model: &Model) -> HashMap<Probe, Vec<[String; 3]>> {
+    let mut out: HashMap<Probe, Vec<[String; 3]>> = HashMap::new();
     for zone in &model.zones {
         for pool in &zone.pools {
-            for e in pool.endpoints.iter().filter(|e| e.probe == Some(id)) {
-                out.push((zone.origin.to_string(), pool.name.clone(), e.label()));
+            for e in &pool.endpoints {
+                if let Some(id) = e.probe {
+                    let labels = [zone.origin.to_string(), pool.name.clone(), e.label()];
+                    out.entry(model.probes[id].clone()).or_default().push(labels);
+                }
             }
         }
     }

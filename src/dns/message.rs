@@ -31,7 +31,6 @@ pub struct Outcome {
     pub qtype: u16,
     /// The response code (16 for BADVERS).
     pub rcode: u16,
-    pub truncated: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -75,20 +74,20 @@ pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &m
         Parse::Drop => return None,
         Parse::Error { rcode, question, edns } => {
             error_response(packet, rcode as u8, question, edns, out);
-            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16, truncated: false });
+            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16 });
         }
         Parse::Query(query) => query,
     };
     let qtype = query.qtype;
     let early = |rcode: Rcode, out: &mut Vec<u8>| {
         error_response(packet, rcode as u8, Some(query.question), query.edns, out);
-        Some(Outcome { zone: None, qtype, rcode: rcode as u16, truncated: false })
+        Some(Outcome { zone: None, qtype, rcode: rcode as u16 })
     };
     if let Some(edns) = query.edns.filter(|e| e.version > 0) {
         write_header(out, query.id, query.echoed_flags, 0, [1, 0, 0, 1]);
         out.extend_from_slice(query.question);
         write_opt(out, BADVERS_HIGH_BITS, edns.dnssec_ok);
-        return Some(Outcome { zone: None, qtype, rcode: 16, truncated: false });
+        return Some(Outcome { zone: None, qtype, rcode: 16 });
     }
     match qtype {
         TYPE_OPT => return early(Rcode::FormErr, out),
@@ -107,13 +106,13 @@ pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &m
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
-    let truncated = write_answer(&query, template, limit, out);
-    let rcode = if truncated { 0 } else { template.rcode as u16 };
-    Some(Outcome { zone: Some(template.zone), qtype, rcode, truncated })
+    write_answer(&query, template, limit, out);
+    Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16 })
 }
 
-/// Writes `template` as the answer to `query`; returns whether it had to be truncated.
-fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<u8>) -> bool {
+/// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
+/// not fit in `limit` bytes.
+fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<u8>) {
     let opt_len = if query.edns.is_some() { OPT_LEN } else { 0 };
     let fixed = HEADER + query.question.len() + opt_len;
     let with_additional = fixed + template.len(true) <= limit;
@@ -134,7 +133,6 @@ fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<
     if let Some(edns) = query.edns {
         write_opt(out, 0, edns.dnssec_ok);
     }
-    !fits
 }
 
 /// A response carrying only a code (and the question and OPT when the query had them).
