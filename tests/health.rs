@@ -249,3 +249,30 @@ async fn black_holed_and_slow_endpoints_fail_without_delaying_others() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_probes_check_certificates_unless_told_not_to() {
+    let b = Backend::start_tls().await;
+    let port = b.addr.port();
+    let yaml = format!(
+        "{HEAD}  tls: {{type: https, host: localhost, interval: 200ms, timeout: 150ms, rise: 1, fall: 1, headers: {{X-Probe: yes}}}}
+  lax: {{type: https, host: localhost, insecure: true, expect_body: ok, interval: 200ms, timeout: 150ms, rise: 1, fall: 1}}
+pools:
+  strict: {{monitor: tls, endpoints: [{{address: 192.0.2.11, check_address: 127.0.0.1, port: {port}}}]}}
+  insecure: {{monitor: lax, endpoints: [{{address: 192.0.2.12, check_address: 127.0.0.1, port: {port}}}]}}
+records:
+  \"@\": {{NS: [ns1]}}
+  ns1: {{A: [127.0.0.1]}}
+  app: {{dynamic: {{pool: strict, when_all_down: nodata}}}}
+  lax: {{dynamic: {{pool: insecure, when_all_down: nodata}}}}
+"
+    );
+    let s = Server::start(&[("z.yaml", &yaml)]).await;
+    assert_eq!(answer(&s, "lax.gslb.example.test.", RecordType::A).await.0, ["192.0.2.12"]);
+    assert!(answer(&s, APP, RecordType::A).await.0.is_empty(), "a self-signed certificate fails verification");
+    let (_, status) = s.http_get("/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let reason = status["zones"][0]["pools"][0]["endpoints"][0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.starts_with("TLS error"), "{reason}");
+    assert_eq!(status["zones"][0]["pools"][1]["endpoints"][0]["reason"], "HTTP 200");
+}

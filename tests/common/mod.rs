@@ -145,6 +145,9 @@ where
     start.elapsed()
 }
 
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for S {}
+
 /// How a test backend behaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Mode {
@@ -161,6 +164,8 @@ pub enum Mode {
 /// A real HTTP backend on loopback whose behaviour tests switch at will.
 pub struct Backend {
     pub addr: SocketAddr,
+    /// Serve HTTPS with this self-signed certificate (for `localhost`) instead of HTTP.
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     mode: Arc<Mutex<Mode>>,
     pub requests: Arc<AtomicUsize>,
     task: Option<JoinHandle<()>>,
@@ -168,8 +173,25 @@ pub struct Backend {
 
 impl Backend {
     pub async fn start() -> Backend {
+        Backend::with_tls(None).await
+    }
+
+    /// An HTTPS backend with a fresh self-signed certificate for `localhost`.
+    pub async fn start_tls() -> Backend {
+        switchyard::tls::install_crypto_provider();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let config = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .unwrap();
+        Backend::with_tls(Some(Arc::new(config))).await
+    }
+
+    async fn with_tls(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> Backend {
         let mut backend = Backend {
             addr: "127.0.0.1:0".parse().unwrap(),
+            tls,
             mode: Arc::new(Mutex::new(Mode::Healthy)),
             requests: Arc::default(),
             task: None,
@@ -181,12 +203,19 @@ impl Backend {
     async fn listen(&mut self) {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         self.addr = listener.local_addr().unwrap();
-        let (mode, requests) = (self.mode.clone(), self.requests.clone());
+        let (mode, requests, tls) = (self.mode.clone(), self.requests.clone(), self.tls.clone());
         self.task = Some(tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
-                let (mode, requests) = (mode.clone(), requests.clone());
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let (mode, requests, tls) = (mode.clone(), requests.clone(), tls.clone());
                 tokio::spawn(async move {
+                    let mut stream: Box<dyn Stream> = match tls {
+                        None => Box::new(stream),
+                        Some(config) => match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+                            Ok(stream) => Box::new(stream),
+                            Err(_) => return,
+                        },
+                    };
                     let mut buf = vec![0; 4096];
                     let mut seen = Vec::new();
                     while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
