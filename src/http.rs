@@ -1,6 +1,5 @@
 //! The HTTP listener: `/metrics`, `/healthz`, `/readyz`, `/status` and `POST /reload`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -39,10 +38,6 @@ pub async fn serve(listener: TcpListener, state: HttpState, mut stop: watch::Rec
     if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "HTTP listener failed");
     }
-}
-
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {

@@ -351,6 +351,8 @@ impl Compiler {
             RecordType::CNAME => Family::Cname,
             _ => return Vec::new(),
         };
+        // `table` routed every dynamic node with the real failover memory first, so this
+        // finds the cached route; the empty map (no allocation) is never consulted then.
         let route = self.route(z, node, family, health, &Routes::new(), routes);
         let ttl = if route.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
         match &route.served {
