@@ -51,7 +51,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let ready = Arc::new(AtomicBool::new(false));
     let publisher_cell = Arc::new(OnceCell::new());
     let http_listener =
-        http::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
+        TcpListener::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
     let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), publisher: publisher_cell.clone() };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
