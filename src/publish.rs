@@ -227,31 +227,35 @@ impl Publisher {
     /// Logs records whose answering pools changed and updates the active-pool gauges.
     fn report_routes(&self, routes: &Routes) {
         let model = self.compiler.model();
-        for ((z, name, family), route) in routes {
-            let zone = &model.zones[*z];
-            let Some(node) = zone.nodes.iter().find(|n| &n.name == name) else { continue };
-            let Some(dynamic) = &node.dynamic else { continue };
-            if route.answering.is_empty() && !route.all_down {
-                continue; // this family is not served by the record
-            }
-            let pools =
-                |r: &answer::route::Route| r.answering.iter().map(|&p| zone.pools[p].name.clone()).collect::<Vec<_>>();
-            let before = self.routes.get(&(*z, name.clone(), *family));
-            if before.is_some_and(|b| b.answering != route.answering || b.all_down != route.all_down) {
-                tracing::warn!(
-                    record = %name, family = ?family, from = ?before.map(pools), to = ?pools(route), all_down = route.all_down,
-                    "record changed its answering pools"
-                );
-            }
-            for p in dynamic.policy.pools() {
-                let active = route.answering.contains(&p) as i64;
-                let labels = [
-                    zone.origin.to_string(),
-                    name.to_string(),
-                    family_label(*family).into(),
-                    zone.pools[p].name.clone(),
-                ];
-                self.metrics.record_active_pool.with_label_values(&labels).set(active);
+        for (z, zone) in model.zones.iter().enumerate() {
+            for node in &zone.nodes {
+                let Some(dynamic) = &node.dynamic else { continue };
+                for family in Family::ALL {
+                    let key = (z, node.name.clone(), family);
+                    let Some(route) = routes.get(&key).filter(|r| r.has_family()) else { continue };
+                    let pools = |r: &answer::route::Route| {
+                        r.answering.iter().map(|&p| zone.pools[p].name.clone()).collect::<Vec<_>>()
+                    };
+                    let before = self.routes.get(&key);
+                    if before.is_some_and(|b| b.answering != route.answering || b.all_down != route.all_down) {
+                        tracing::warn!(
+                            record = %node.name, family = family_label(family), from = ?before.map(pools),
+                            to = ?pools(route), all_down = route.all_down, "record changed its answering pools"
+                        );
+                    }
+                    for p in dynamic.policy.pools() {
+                        let labels = [
+                            zone.origin.to_string(),
+                            node.name.to_string(),
+                            family_label(family).into(),
+                            zone.pools[p].name.clone(),
+                        ];
+                        self.metrics
+                            .record_active_pool
+                            .with_label_values(&labels)
+                            .set(route.answering.contains(&p) as i64);
+                    }
+                }
             }
         }
     }
@@ -279,10 +283,7 @@ impl Publisher {
                         let families: serde_json::Map<String, Value> = Family::ALL
                             .iter()
                             .filter_map(|f| {
-                                let route = self.routes.get(&(z, node.name.clone(), *f))?;
-                                if route.answering.is_empty() && !route.all_down {
-                                    return None;
-                                }
+                                let route = self.routes.get(&(z, node.name.clone(), *f)).filter(|r| r.has_family())?;
                                 let pools: Vec<&str> = route.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();
                                 Some((family_label(*f).to_string(), json!({
                                     "answering_pools": pools,

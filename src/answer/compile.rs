@@ -43,8 +43,8 @@ struct ZoneIndex {
     nodes: HashMap<Name, usize>,
     /// Names that exist only because something below them does.
     empty_non_terminals: HashSet<Name>,
-    /// Delegation points (NS below the apex).
-    cuts: Vec<Name>,
+    /// Delegation points (NS below the apex), each with its referral.
+    cuts: HashMap<Name, Arc<Template>>,
     nodata: Arc<Template>,
     nxdomain: Arc<Template>,
     /// Record types present in the zone: the types a CNAME chase is compiled for.
@@ -57,7 +57,8 @@ impl Compiler {
         let mut compiler = Compiler { model: model.clone(), zones, statics: Arc::default(), slots: Vec::new() };
         let mut names = HashMap::default();
         let mut slots = Vec::new();
-        let no_health = NoHealth;
+        let no_previous = Routes::new();
+        let mut pass = Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new() };
         let origins: Vec<Name> = model.zones.iter().map(|z| z.origin.clone()).collect();
         for (z, zone) in model.zones.iter().enumerate() {
             let index = &compiler.zones[z];
@@ -78,15 +79,14 @@ impl Compiler {
                     slots.push((z, name.clone(), name.clone()));
                     Slot::Dynamic(slots.len() - 1)
                 } else {
-                    Slot::Static(compiler.answer_set(z, name, name, &no_health, &mut Routes::new()))
+                    Slot::Static(compiler.answer_set(z, name, name, &mut pass))
                 };
-                let wildcard_name = Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(name)).ok();
-                let wildcard = wildcard_name.filter(|w| !delegated && index.nodes.contains_key(w)).map(|w| {
+                let wildcard = wildcard_of(name).filter(|w| !delegated && index.nodes.contains_key(w)).map(|w| {
                     if compiler.depends_on_health(z, &w) {
                         slots.push((z, w, name.clone()));
                         Slot::Dynamic(slots.len() - 1)
                     } else {
-                        Slot::Static(compiler.answer_set(z, &w, name, &no_health, &mut Routes::new()))
+                        Slot::Static(compiler.answer_set(z, &w, name, &mut pass))
                     }
                 });
                 let entry = Entry { answers, wildcard, delegated, nxdomain: index.nxdomain.clone() };
@@ -105,37 +105,28 @@ impl Compiler {
     /// The table for a health state. `previous` holds the routes of the table being
     /// replaced (failover memory for damped failback).
     pub fn table(&self, health: &impl Health, previous: &Routes) -> (AnswerTable, Routes) {
-        let mut routes = Routes::new();
-        // Route every dynamic record first, so routes exist even for families no slot asks.
+        let mut pass = Pass { health, previous, routes: Routes::new() };
+        // Route every dynamic record, so routes exist even for families no answer asks for
+        // (status and metrics report them all).
         for (z, zone) in self.model.zones.iter().enumerate() {
             for node in zone.nodes.iter().filter(|n| n.dynamic.is_some()) {
                 for family in Family::ALL {
-                    self.route(z, node, family, health, previous, &mut routes);
+                    self.route(z, node, family, &mut pass);
                 }
             }
         }
-        let dynamic = self
-            .slots
-            .iter()
-            .map(|(z, owner, question)| self.answer_set(*z, owner, question, health, &mut routes))
-            .collect();
-        (AnswerTable { statics: self.statics.clone(), dynamic }, routes)
+        let dynamic =
+            self.slots.iter().map(|(z, owner, question)| self.answer_set(*z, owner, question, &mut pass)).collect();
+        (AnswerTable { statics: self.statics.clone(), dynamic }, pass.routes)
     }
 
-    fn route<'r>(
-        &self,
-        z: usize,
-        node: &Node,
-        family: Family,
-        health: &impl Health,
-        previous: &Routes,
-        routes: &'r mut Routes,
-    ) -> &'r Route {
+    /// The route of `node` for `family`, decided once per pass.
+    fn route<'p, H: Health>(&self, z: usize, node: &Node, family: Family, pass: &'p mut Pass<'_, H>) -> &'p Route {
         let key = (z, node.name.clone(), family);
-        routes.entry(key.clone()).or_insert_with(|| {
-            let view = ZoneHealth { zone: z, health };
+        let prior = pass.previous.get(&key).and_then(|r| r.pool);
+        let view = ZoneHealth { zone: z, health: pass.health };
+        pass.routes.entry(key).or_insert_with(|| {
             let dynamic = node.dynamic.as_ref().expect("routed nodes are dynamic");
-            let prior = previous.get(&key).and_then(|r| r.pool);
             route::route(dynamic, &self.model.zones[z].pools, family, &view, prior)
         })
     }
@@ -163,18 +154,11 @@ impl Compiler {
 
     /// All answers for `owner`, encoded after `question` (the owner itself, or for a
     /// wildcard the name it is synthesised under).
-    fn answer_set(
-        &self,
-        z: usize,
-        owner: &Name,
-        question: &Name,
-        health: &impl Health,
-        routes: &mut Routes,
-    ) -> AnswerSet {
+    fn answer_set<H: Health>(&self, z: usize, owner: &Name, question: &Name, pass: &mut Pass<'_, H>) -> AnswerSet {
         let zone = &self.model.zones[z];
         let index = &self.zones[z];
-        if let Some(cut) = index.cut_above(owner) {
-            let referral = Answer::single(Arc::new(self.referral(z, cut)));
+        if let Some((cut, referral)) = index.cut_above(owner) {
+            let referral = Answer::single(referral.clone());
             let by_type: Box<[_]> = if cut == owner {
                 // DS belongs to the parent side of the cut; we have none.
                 Box::new([(RecordType::DS.into(), Answer::single(index.nodata.clone()))])
@@ -199,7 +183,7 @@ impl Compiler {
         };
         let otherwise = if is_alias {
             // Any type the chain's end lacks: the CNAME chain plus NODATA/NXDOMAIN there.
-            self.answer(z, question, node, RecordType::Unknown(0), health, routes)
+            self.answer(z, question, node, RecordType::Unknown(0), pass)
         } else {
             Answer::single(index.nodata.clone())
         };
@@ -208,10 +192,10 @@ impl Compiler {
             if by_type.iter().any(|(t, _)| *t == code) {
                 continue;
             }
-            by_type.push((code, self.answer(z, question, node, rtype, health, routes)));
+            by_type.push((code, self.answer(z, question, node, rtype, pass)));
         }
         let any = if is_alias {
-            self.answer(z, question, node, RecordType::CNAME, health, routes)
+            self.answer(z, question, node, RecordType::CNAME, pass)
         } else if node.rrsets.is_empty() && node.dynamic.is_none() {
             Answer::single(index.nodata.clone())
         } else {
@@ -234,16 +218,15 @@ impl Compiler {
 
     /// The answer to `rtype` at `node`: follows CNAMEs in the zone and encodes each
     /// weighted alternative.
-    fn answer(
+    fn answer<H: Health>(
         &self,
         z: usize,
         question: &Name,
         node: &Node,
         rtype: RecordType,
-        health: &impl Health,
-        routes: &mut Routes,
+        pass: &mut Pass<'_, H>,
     ) -> Answer {
-        let chains = self.chase(z, None, node, rtype, health, routes, 0);
+        let chains = self.chase(z, None, node, rtype, pass, 0);
         let total: f64 = chains.iter().map(|(p, _)| p).sum();
         let mut cumulative = 0.0;
         let mut variants: Vec<(u32, Arc<Template>)> = Vec::with_capacity(chains.len());
@@ -263,50 +246,32 @@ impl Compiler {
 
     /// The possible record chains answering `rtype` at `node` (owned by the query name
     /// when `owner` is `None`), with their probabilities.
-    #[allow(clippy::too_many_arguments)]
-    fn chase(
+    fn chase<H: Health>(
         &self,
         z: usize,
         owner: Option<&Name>,
         node: &Node,
         rtype: RecordType,
-        health: &impl Health,
-        routes: &mut Routes,
+        pass: &mut Pass<'_, H>,
         depth: usize,
     ) -> Vec<(f64, Chain)> {
         let zone = &self.model.zones[z];
         let index = &self.zones[z];
         let follow = rtype != RecordType::CNAME;
-        let cname = self.rrsets(z, node, RecordType::CNAME, health, routes);
+        let cname = self.rrsets(z, node, RecordType::CNAME, pass);
         if !follow || cname.is_empty() {
-            let sets = self.rrsets(z, node, rtype, health, routes);
+            let sets = self.rrsets(z, node, rtype, pass);
             if sets.is_empty() {
                 return vec![(1.0, Chain::end(End::NoData))];
             }
-            return sets
-                .into_iter()
-                .map(|(p, r)| {
-                    (
-                        p,
-                        match r {
-                            Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
-                            Resolution::NoData => Chain::end(End::NoData),
-                            Resolution::ServFail => Chain::end(End::ServFail),
-                        },
-                    )
-                })
-                .collect();
+            return sets.into_iter().map(|(p, resolution)| (p, Chain::of(owner, resolution))).collect();
         }
         let mut out = Vec::new();
         for (p, resolution) in cname {
             let set = match resolution {
                 Resolution::Records(set) => set,
-                Resolution::NoData => {
-                    out.push((p, Chain::end(End::NoData)));
-                    continue;
-                }
-                Resolution::ServFail => {
-                    out.push((p, Chain::end(End::ServFail)));
+                other => {
+                    out.push((p, Chain::of(owner, other)));
                     continue;
                 }
             };
@@ -315,7 +280,7 @@ impl Compiler {
             let tails = match index.resolve(&target) {
                 _ if depth + 1 >= MAX_CHAIN => vec![(1.0, Chain::end(End::Done))],
                 Some(Resolved::Node(i) | Resolved::Wildcard(i)) => {
-                    self.chase(z, Some(&target), &zone.nodes[i], rtype, health, routes, depth + 1)
+                    self.chase(z, Some(&target), &zone.nodes[i], rtype, pass, depth + 1)
                 }
                 Some(Resolved::EmptyNonTerminal) => vec![(1.0, Chain::end(End::NoData))],
                 Some(Resolved::NxDomain) => vec![(1.0, Chain::end(End::NxDomain))],
@@ -333,13 +298,12 @@ impl Compiler {
     }
 
     /// The RRsets `node` holds for `rtype`: one static set, or the routed alternatives.
-    fn rrsets(
+    fn rrsets<H: Health>(
         &self,
         z: usize,
         node: &Node,
         rtype: RecordType,
-        health: &impl Health,
-        routes: &mut Routes,
+        pass: &mut Pass<'_, H>,
     ) -> Vec<(f64, Resolution)> {
         if let Some(set) = node.rrset(rtype) {
             return vec![(1.0, Resolution::Records(set.clone()))];
@@ -351,12 +315,12 @@ impl Compiler {
             RecordType::CNAME => Family::Cname,
             _ => return Vec::new(),
         };
-        // `table` routed every dynamic node with the real failover memory first, so this
-        // finds the cached route; the empty map (no allocation) is never consulted then.
-        let route = self.route(z, node, family, health, &Routes::new(), routes);
+        let route = self.route(z, node, family, pass);
         let ttl = if route.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
         match &route.served {
-            Served::NoData if route.answering.is_empty() && !route.all_down => Vec::new(),
+            // No such RRset at all (unlike an all-down `nodata`, which still makes a cname
+            // record an alias).
+            _ if !route.has_family() => Vec::new(),
             Served::NoData => vec![(1.0, Resolution::NoData)],
             Served::ServFail => vec![(1.0, Resolution::ServFail)],
             Served::Variants(variants) => variants
@@ -392,27 +356,30 @@ impl Compiler {
         }
         builder.finish(rcode, true, false)
     }
+}
 
-    /// A referral to the delegation at `cut`: its NS set, with in-zone glue.
-    fn referral(&self, z: usize, cut: &Name) -> Template {
-        let zone = &self.model.zones[z];
-        let index = &self.zones[z];
-        let ns = zone.nodes[index.nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
-        let mut builder = TemplateBuilder::new(cut, z);
-        builder.rrset(Section::Authority, Owner::Name(cut), ns.ttl, &ns.rdatas);
-        let mut glue_required = false;
-        for rdata in &ns.rdatas {
-            let Rdata::Ns(target) = rdata else { continue };
-            let Some(&i) = index.nodes.get(target).filter(|_| zone.origin.zone_of(target)) else { continue };
-            for rtype in [RecordType::A, RecordType::AAAA] {
-                if let Some(set) = zone.nodes[i].rrset(rtype) {
-                    builder.rrset(Section::Additional, Owner::Name(target), set.ttl, &set.rdatas);
-                    glue_required |= cut.zone_of(target);
-                }
+/// A referral to the delegation at `cut`: its NS set, with in-zone glue for the NS names.
+fn referral(z: usize, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> Template {
+    let ns = zone.nodes[nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
+    let mut builder = TemplateBuilder::new(cut, z);
+    builder.rrset(Section::Authority, Owner::Name(cut), ns.ttl, &ns.rdatas);
+    let mut glue_required = false;
+    for rdata in &ns.rdatas {
+        let Rdata::Ns(target) = rdata else { continue };
+        let Some(&i) = nodes.get(target) else { continue };
+        for rtype in [RecordType::A, RecordType::AAAA] {
+            if let Some(set) = zone.nodes[i].rrset(rtype) {
+                builder.rrset(Section::Additional, Owner::Name(target), set.ttl, &set.rdatas);
+                glue_required |= cut.zone_of(target);
             }
         }
-        builder.finish(Rcode::NoError, false, glue_required)
     }
+    builder.finish(Rcode::NoError, false, glue_required)
+}
+
+/// `*.<name>`, when that is still a valid name.
+fn wildcard_of(name: &Name) -> Option<Name> {
+    Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(name)).ok()
 }
 
 /// RFC 2308: the zone's SOA in the authority section, TTL = min(SOA TTL, SOA minimum).
@@ -447,6 +414,23 @@ impl Chain {
     fn end(end: End) -> Chain {
         Chain { records: Vec::new(), end }
     }
+
+    /// The chain for one routed or static RRset (or the end a routed record resolved to).
+    fn of(owner: Option<&Name>, resolution: Resolution) -> Chain {
+        match resolution {
+            Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
+            Resolution::NoData => Chain::end(End::NoData),
+            Resolution::ServFail => Chain::end(End::ServFail),
+        }
+    }
+}
+
+/// One compilation: the health it compiles for, the routes of the table it replaces
+/// (failover memory for damped failback), and the routes it decides (each once).
+struct Pass<'a, H> {
+    health: &'a H,
+    previous: &'a Routes,
+    routes: Routes,
 }
 
 enum Resolved {
@@ -471,7 +455,7 @@ impl ZoneIndex {
             .nodes
             .iter()
             .filter(|n| n.name != zone.origin && n.rrset(RecordType::NS).is_some())
-            .map(|n| n.name.clone())
+            .map(|n| (n.name.clone(), Arc::new(referral(z, zone, &nodes, &n.name))))
             .collect();
         let negative = |rcode| {
             let mut builder = TemplateBuilder::new(&zone.origin, z);
@@ -492,9 +476,16 @@ impl ZoneIndex {
         }
     }
 
-    /// The delegation point at or above `name`, if any.
-    fn cut_above(&self, name: &Name) -> Option<&Name> {
-        self.cuts.iter().find(|cut| cut.zone_of(name))
+    /// The delegation point at or above `name` (a name in this zone), with its referral.
+    fn cut_above(&self, name: &Name) -> Option<(&Name, &Arc<Template>)> {
+        let mut name = name.clone();
+        while name.num_labels() > self.origin.num_labels() {
+            if let Some(cut) = self.cuts.get_key_value(&name) {
+                return Some(cut);
+            }
+            name = name.base_name();
+        }
+        None
     }
 
     /// What `name` is inside this zone; `None` when outside it or under a delegation.
@@ -511,8 +502,7 @@ impl ZoneIndex {
         let mut encloser = name.base_name();
         loop {
             if self.nodes.contains_key(&encloser) || self.empty_non_terminals.contains(&encloser) {
-                let wildcard = Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(&encloser)).ok()?;
-                return Some(match self.nodes.get(&wildcard) {
+                return Some(match wildcard_of(&encloser).and_then(|w| self.nodes.get(&w)) {
                     Some(&i) => Resolved::Wildcard(i),
                     None => Resolved::NxDomain,
                 });

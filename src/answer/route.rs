@@ -21,6 +21,13 @@ pub struct Route {
     pub recheck_after: Option<Duration>,
 }
 
+impl Route {
+    /// Whether the record answers this family at all (some pool has members of it).
+    pub fn has_family(&self) -> bool {
+        !self.answering.is_empty() || self.all_down
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Served {
     /// Weighted alternatives (probabilities summing to 1), each a set of targets.
