@@ -29,6 +29,8 @@ pub struct Running {
     stop_udp: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     udp_threads: Vec<JoinHandle<()>>,
+    /// The zone file watcher, when `watch` is on; dropping it stops watching.
+    _watcher: Option<crate::watch::Watcher>,
 }
 
 impl Running {
@@ -60,6 +62,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let (zones, probes) = (model.zones.len(), model.probes.len());
     let publisher = Publisher::start(model, settings.zones.clone(), table.clone(), metrics.clone()).await;
     let _ = publisher_cell.set(publisher.clone());
+    let watcher = match settings.watch {
+        true => {
+            Some(crate::watch::start(&settings.zones, publisher.clone()).context("cannot watch the zones directory")?)
+        }
+        false => None,
+    };
 
     let workers = match settings.udp_workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -76,8 +84,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         tokio::spawn(dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone()));
     }
     ready.store(true, Ordering::Release);
-    tracing::info!(dns = ?dns_addrs, http = %http_addr, zones, probes, "serving");
-    Ok(Running { dns: dns_addrs, http: http_addr, publisher, table, metrics, stop_udp, stop, udp_threads })
+    tracing::info!(dns = ?dns_addrs, http = %http_addr, zones, probes, watch = settings.watch, "serving");
+    Ok(Running {
+        dns: dns_addrs,
+        http: http_addr,
+        publisher,
+        table,
+        metrics,
+        stop_udp,
+        stop,
+        udp_threads,
+        _watcher: watcher,
+    })
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same free port.

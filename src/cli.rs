@@ -46,6 +46,9 @@ pub struct ServeArgs {
     /// Directory of zone files (*.yaml) [default: ./zones, or `zones` in the config file].
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
+    /// Reload automatically when a zone file changes (same as `watch: true` in the config).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(clap::Args, Debug)]

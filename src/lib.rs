@@ -17,3 +17,4 @@ pub mod metrics;
 pub mod model;
 pub mod publish;
 pub mod tls;
+pub mod watch;

@@ -36,7 +36,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     switchyard::tls::install_crypto_provider();
-    let overrides = SettingsOverrides { listen: args.listen, http: args.http, zones: args.zones };
+    let overrides = SettingsOverrides { listen: args.listen, http: args.http, zones: args.zones, watch: args.watch };
     let settings = Settings::load(args.config.as_deref(), overrides)?;
     runtime()?.block_on(switchyard::app::serve(settings))?;
     Ok(ExitCode::SUCCESS)

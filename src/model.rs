@@ -21,6 +21,10 @@ pub struct Zone {
     pub origin: Name,
     pub file: PathBuf,
     pub soa: Soa,
+    /// The file sets no serial: a reload that changes the zone increments it.
+    pub serial_auto: bool,
+    /// Hash of the file's text, to tell whether a reload changed the zone.
+    pub fingerprint: u64,
     /// TTL of the SOA record itself.
     pub soa_ttl: u32,
     /// Owner names in canonical order with their data; the apex is among them.
@@ -34,6 +38,17 @@ impl Zone {
             .iter()
             .map(|n| n.rrsets.iter().map(|s| s.rdatas.len()).sum::<usize>() + n.dynamic.is_some() as usize)
             .sum::<usize>()
+    }
+
+    /// Sets the serial in the SOA and in the apex SOA record that answers carry.
+    pub fn set_serial(&mut self, serial: u32) {
+        self.soa.serial = serial;
+        let apex = self.nodes.iter_mut().find(|n| n.name == self.origin).expect("the apex is a node");
+        for rdata in apex.rrsets.iter_mut().flat_map(|s| s.rdatas.iter_mut()) {
+            if let Rdata::Soa(soa) = rdata {
+                soa.serial = serial;
+            }
+        }
     }
 }
 

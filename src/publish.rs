@@ -85,7 +85,7 @@ impl Publisher {
             commands,
             recheck: None,
         };
-        publisher.install(model).await;
+        publisher.install(Compiler::new(Arc::new(model))).await;
         publisher.metrics.config_reloads.with_label_values(&["success"]).inc();
         publisher.metrics.last_reload_success.set(unix_now());
         tokio::spawn(publisher.run());
@@ -120,9 +120,11 @@ impl Publisher {
         }
     }
 
-    /// Switches to `model`: keeps the state of unchanged probes, waits for the first verdict
-    /// of new ones (bounded by their timeout), and publishes.
-    async fn install(&mut self, model: Model) {
+    /// Switches to the model `compiler` was built from: keeps the state of unchanged probes
+    /// and the routing memory of unchanged records, waits for the first verdict of new probes
+    /// (bounded by their timeout), and publishes.
+    async fn install(&mut self, compiler: Compiler) {
+        let model = compiler.model().clone();
         self.monitors.sync(&model.probes);
         self.states.retain(|probe, _| model.probes.contains(probe));
         let now = Instant::now();
@@ -130,8 +132,9 @@ impl Publisher {
             self.states.entry(probe.clone()).or_insert_with(|| EndpointState::new(now));
         }
         self.users = users(&model);
-        self.compiler = Compiler::new(Arc::new(model));
-        let deadline = tokio::time::Instant::now() + Monitors::first_round_bound(&self.compiler.model().probes);
+        self.routes = carry_routes(self.compiler.model(), &model, std::mem::take(&mut self.routes));
+        self.compiler = compiler;
+        let deadline = tokio::time::Instant::now() + Monitors::first_round_bound(&model.probes);
         while self.states.values().any(|s| s.status == Status::Unknown) {
             match tokio::time::timeout_at(deadline, self.reports.recv()).await {
                 Ok(Some(report)) => {
@@ -144,25 +147,35 @@ impl Publisher {
         self.publish();
     }
 
+    /// Loads, validates and compiles the zones directory off the async threads, then installs
+    /// it. Any problem leaves everything as it was.
     async fn reload(&mut self) -> Result<String, Vec<Problem>> {
         let dir = self.zones_dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || config::load_zones(&dir)).await;
-        let model = match loaded {
-            Ok(Ok(model)) => model,
-            Ok(Err(problems)) => {
+        let current = self.compiler.model().clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let mut model = config::load_zones(&dir)?;
+            carry_serials(&current, &mut model);
+            Ok(Compiler::new(Arc::new(model)))
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(vec![Problem::new(&self.zones_dir, Default::default(), format!("reload failed: {e}"))])
+        });
+        let compiler = match prepared {
+            Ok(compiler) => compiler,
+            Err(problems) => {
                 for problem in &problems {
                     tracing::error!(%problem, "reload rejected; still serving the previous configuration");
                 }
                 self.metrics.config_reloads.with_label_values(&["failure"]).inc();
                 return Err(problems);
             }
-            Err(e) => {
-                self.metrics.config_reloads.with_label_values(&["failure"]).inc();
-                return Err(vec![Problem::new(&self.zones_dir, Default::default(), format!("reload failed: {e}"))]);
-            }
         };
-        let summary = format!("loaded {} zones, {} health checks", model.zones.len(), model.probes.len());
-        self.install(model).await;
+        let model = compiler.model().clone();
+        let zones: Vec<String> = model.zones.iter().map(|z| format!("{} serial {}", z.origin, z.soa.serial)).collect();
+        let summary =
+            format!("loaded {} zones ({}), {} health checks", zones.len(), zones.join(", "), model.probes.len());
+        self.install(compiler).await;
         self.metrics.config_reloads.with_label_values(&["success"]).inc();
         self.metrics.last_reload_success.set(unix_now());
         tracing::info!("{summary}");
@@ -338,6 +351,48 @@ impl Publisher {
     }
 }
 
+/// Gives each zone of `new` a serial that moved forward if its file changed: the previous
+/// serial when the text is the same, one more than it when the file sets no serial. An
+/// explicit serial that did not increase is kept (the operator's choice) with a warning.
+fn carry_serials(current: &Model, new: &mut Model) {
+    for zone in &mut new.zones {
+        let Some(before) = current.zones.iter().find(|z| z.origin == zone.origin) else { continue };
+        let serial = before.soa.serial;
+        if zone.fingerprint == before.fingerprint {
+            zone.set_serial(serial);
+        } else if !serial_after(zone.soa.serial, serial) {
+            if zone.serial_auto {
+                zone.set_serial(serial.wrapping_add(1));
+            } else {
+                tracing::warn!(zone = %zone.origin, serial, "zone changed but its explicit serial did not increase");
+            }
+        }
+    }
+}
+
+/// RFC 1982 serial number order: whether `a` comes after `b`.
+fn serial_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
+}
+
+/// Re-keys routing memory from `current`'s zone and pool indices to `new`'s (matched by
+/// origin and pool name), so a reload neither forgets a failover nor attributes it to the
+/// wrong pool.
+fn carry_routes(current: &Model, new: &Model, routes: Routes) -> Routes {
+    routes
+        .into_iter()
+        .filter_map(|((z, name, family), mut route)| {
+            let before = &current.zones[z];
+            let z = new.zones.iter().position(|zone| zone.origin == before.origin)?;
+            let pools = &new.zones[z].pools;
+            let remap = |p: usize| pools.iter().position(|pool| pool.name == before.pools[p].name);
+            route.pool = route.pool.and_then(remap);
+            route.answering = route.answering.iter().filter_map(|&p| remap(p)).collect();
+            Some(((z, name, family), route))
+        })
+        .collect()
+}
+
 /// For each probe, the (zone, pool, endpoint label) of every endpoint that uses it.
 fn users(model: &Model) -> HashMap<Probe, Vec<[String; 3]>> {
     let mut out: HashMap<Probe, Vec<[String; 3]>> = HashMap::new();
@@ -389,5 +444,19 @@ impl answer::Health for Snapshot<'_> {
         let zone = &self.model.zones[zone];
         let key = (zone.origin.to_string(), zone.pools[pool].name.clone(), family);
         self.pool_up_since.get(&key).map(|since| self.now - *since)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_after;
+
+    #[test]
+    fn serials_compare_in_rfc_1982_order() {
+        assert!(serial_after(2, 1));
+        assert!(!serial_after(1, 1));
+        assert!(!serial_after(1, 2));
+        assert!(serial_after(0, u32::MAX), "wraps around");
+        assert!(!serial_after(1 << 31, 0), "exactly half-way is undefined: not after");
     }
 }

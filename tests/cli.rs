@@ -1,8 +1,14 @@
-//! The `switchyard` binary as users run it: `check` on good and broken zone files, and
-//! `serve` on the bundled default zones.
+//! The `switchyard` binary as users run it: `check` on good and broken zone files, `serve`
+//! on the bundled default zones, SIGHUP and `switchyard reload`.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
 
 fn switchyard(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).output().unwrap();
@@ -73,41 +79,110 @@ fn check_reports_each_problem_with_file_line_and_column() {
     assert!(stderr.contains("example.yaml:1:9: zone example.test. is already served from"), "{stderr}");
 }
 
+/// A `switchyard serve` process, killed on drop.
+struct Served {
+    child: std::process::Child,
+    dns: SocketAddr,
+    http: SocketAddr,
+}
+
+impl Served {
+    /// Starts `serve --config FILE` with a config on free loopback ports and `zones`, and
+    /// waits for its "serving" line.
+    fn start(dir: &Path, zones: &str) -> Served {
+        let config = dir.join("switchyard.yaml");
+        std::fs::write(&config, format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        // "switchyard: serving DNS on ADDR (UDP and TCP), HTTP on ADDR"
+        let words: Vec<&str> = line.split_whitespace().collect();
+        Served { child, dns: words[4].parse().unwrap(), http: words[words.len() - 1].parse().unwrap() }
+    }
+
+    fn signal(&self, name: &str) {
+        assert!(Command::new("kill").args([name, &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    /// The answer section of `name A` (no EDNS) as record-data strings.
+    fn answers(&self, name: &str) -> Vec<String> {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut q = Message::new(7, MessageType::Query, OpCode::Query);
+        q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        socket.send_to(&q.to_vec().unwrap(), self.dns).unwrap();
+        let mut buf = [0u8; 512];
+        let len = socket.recv(&mut buf).unwrap();
+        Message::from_vec(&buf[..len]).unwrap().answers.iter().map(|r| r.data.to_string()).collect()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn serve_answers_the_default_zones_and_stops_on_sigterm() {
-    let root = env!("CARGO_MANIFEST_DIR");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchyard.yaml");
-    let zones = format!("{root}/zones");
-    std::fs::write(&config, format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    // "switchyard: serving DNS on ADDR (UDP and TCP), HTTP on ADDR"
-    let dns: std::net::SocketAddr = line.split_whitespace().nth(4).unwrap().parse().unwrap();
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut served = Served::start(dir.path(), concat!(env!("CARGO_MANIFEST_DIR"), "/zones"));
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    // A query for db.gslb.example.test. A, no EDNS.
+    // A query for db.gslb.example.test. A, no EDNS, byte by byte.
     let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     for label in ["db", "gslb", "example", "test"] {
         q.push(label.len() as u8);
         q.extend_from_slice(label.as_bytes());
     }
     q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    socket.send_to(&q, dns).unwrap();
+    socket.send_to(&q, served.dns).unwrap();
     let mut buf = [0u8; 512];
     let len = socket.recv(&mut buf).unwrap();
     assert_eq!(&buf[..4], &[0x12, 0x34, 0x84, 0x00], "QR+AA, NOERROR");
     assert_eq!(&buf[6..8], &[0, 2], "two A records");
     assert!(len > q.len());
     let started = Instant::now();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
+    served.signal("-TERM");
+    let status = served.child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sighup_and_the_reload_command_apply_edits_and_report_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    let file = zones.join("example.yaml");
+    std::fs::write(&file, GOOD).unwrap();
+    let served = Served::start(dir.path(), zones.to_str().unwrap());
+    assert_eq!(served.answers("www.example.test."), ["ns1.example.test.", "192.0.2.1"]);
+
+    std::fs::write(&file, GOOD.replace("www: {CNAME: ns1}", "www: {A: 192.0.2.7}")).unwrap();
+    served.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while served.answers("www.example.test.") != ["192.0.2.7"] {
+        assert!(Instant::now() < deadline, "SIGHUP applied the edit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let http = served.http.to_string();
+    std::fs::write(&file, GOOD.replace("ns1: {A: 192.0.2.1}", "ns1: {A: 192.0.2.300}")).unwrap();
+    let (ok, _, stderr) = switchyard(&["reload", "--http", &http]);
+    assert!(!ok, "a rejected reload exits non-zero");
+    assert!(stderr.contains(&format!("{}:5:12: invalid IPv4 address", file.display())), "{stderr}");
+    assert_eq!(served.answers("www.example.test."), ["192.0.2.7"], "the old answers stay");
+
+    std::fs::write(&file, GOOD).unwrap();
+    let (ok, stdout, stderr) = switchyard(&["reload", "--http", &http]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("reloaded: loaded 1 zones (example.test. serial "), "{stdout}");
+    assert_eq!(served.answers("www.example.test."), ["ns1.example.test.", "192.0.2.1"]);
 }

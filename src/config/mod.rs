@@ -5,6 +5,7 @@ mod server;
 mod yaml;
 mod zone;
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -36,7 +37,12 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
             }
         };
         let origin_pos = Pos::of(&raw.origin);
-        match zone::convert(&file, raw, default_serial(&file), &mut model.probes) {
+        let fingerprint = {
+            let mut hasher = std::hash::DefaultHasher::new();
+            text.hash(&mut hasher);
+            hasher.finish()
+        };
+        match zone::convert(&file, raw, default_serial(&file), fingerprint, &mut model.probes) {
             Ok(zone) => {
                 if let Some((_, first)) = origins.iter().find(|(o, _)| *o == zone.origin) {
                     let message = format!("zone {} is already served from {}", zone.origin, first.display());
@@ -56,10 +62,16 @@ fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read zones directory: {e}"))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.is_file() && matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|path| path.is_file() && is_zone_file_name(path))
         .collect();
     files.sort();
     Ok(files)
+}
+
+/// Whether `path` is named like a zone file (`*.yaml` or `*.yml`); editors' swap and backup
+/// files are not.
+pub fn is_zone_file_name(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 /// The serial used when a zone file sets none: the file's modification time in Unix

@@ -20,6 +20,7 @@ struct RawSettings {
     udp_workers: Option<usize>,
     tcp_max_connections: Option<usize>,
     tcp_idle_timeout: Option<yaml::Duration>,
+    watch: Option<bool>,
 }
 
 /// Where and how to serve.
@@ -32,6 +33,8 @@ pub struct Settings {
     pub udp_workers: usize,
     pub tcp_max_connections: usize,
     pub tcp_idle_timeout: std::time::Duration,
+    /// Reload when a zone file in `zones` changes (off: reload on SIGHUP or POST /reload).
+    pub watch: bool,
 }
 
 /// What the command line may override.
@@ -40,6 +43,8 @@ pub struct SettingsOverrides {
     pub listen: Vec<SocketAddr>,
     pub http: Option<SocketAddr>,
     pub zones: Option<PathBuf>,
+    /// `--watch`: turn the zone file watcher on.
+    pub watch: bool,
 }
 
 impl Default for Settings {
@@ -51,6 +56,7 @@ impl Default for Settings {
             udp_workers: 0,
             tcp_max_connections: 1024,
             tcp_idle_timeout: std::time::Duration::from_secs(10),
+            watch: false,
         }
     }
 }
@@ -74,12 +80,14 @@ impl Settings {
             settings.udp_workers = raw.udp_workers.unwrap_or(settings.udp_workers);
             settings.tcp_max_connections = raw.tcp_max_connections.unwrap_or(settings.tcp_max_connections);
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
+            settings.watch = raw.watch.unwrap_or(settings.watch);
         }
         if !flags.listen.is_empty() {
             settings.listen = flags.listen;
         }
         settings.http = flags.http.unwrap_or(settings.http);
         settings.zones = flags.zones.unwrap_or(settings.zones);
+        settings.watch |= flags.watch;
         Ok(settings)
     }
 }

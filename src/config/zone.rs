@@ -159,11 +159,12 @@ const DEFAULT_TIMEOUT: StdDuration = StdDuration::from_secs(2);
 const DEFAULT_FLAP_HOLD: StdDuration = StdDuration::from_secs(10);
 
 /// Converts one parsed zone file; `probes` collects (and de-duplicates) the health checks,
-/// and `default_serial` is used when the file sets none.
+/// and `default_serial` is used when the file sets none. `fingerprint` identifies the text.
 pub fn convert(
     file: &Path,
     raw: RawZone,
     default_serial: u32,
+    fingerprint: u64,
     probes: &mut Vec<Probe>,
 ) -> Result<model::Zone, Vec<Problem>> {
     let mut cx = Cx { file, problems: Vec::new() };
@@ -172,6 +173,7 @@ pub fn convert(
     let zone_ttl = raw.ttl.unwrap_or(DEFAULT_TTL);
     let soa_ttl = raw.soa.value.ttl.unwrap_or(zone_ttl);
     let soa = &raw.soa.value;
+    let serial_auto = soa.serial.is_none();
     let soa = Soa {
         mname: cx.name(&soa.mname, &origin).unwrap_or_else(|| origin.clone()),
         rname: cx.mailbox(&soa.rname, &origin).unwrap_or_else(|| origin.clone()),
@@ -217,6 +219,8 @@ pub fn convert(
         origin,
         file: file.to_path_buf(),
         soa,
+        serial_auto,
+        fingerprint,
         soa_ttl,
         nodes: nodes.into_values().map(|(node, _)| node).collect(),
         pools,

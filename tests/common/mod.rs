@@ -24,18 +24,24 @@ pub struct Server {
 impl Server {
     /// Starts a server on 127.0.0.1 (free ports) serving the given `(file name, YAML)` zones.
     pub async fn start(zones: &[(&str, &str)]) -> Server {
+        Server::start_with(zones, |_| {}).await
+    }
+
+    /// Like `start`, with settings adjusted by `customize` first.
+    pub async fn start_with(zones: &[(&str, &str)], customize: impl FnOnce(&mut Settings)) -> Server {
         switchyard::tls::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         for (file, yaml) in zones {
             std::fs::write(dir.path().join(file), yaml).unwrap();
         }
-        let settings = Settings {
+        let mut settings = Settings {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
             http: "127.0.0.1:0".parse().unwrap(),
             zones: dir.path().to_path_buf(),
             udp_workers: 2,
             ..Settings::default()
         };
+        customize(&mut settings);
         let running = app::start(&settings).await.expect("server starts");
         Server { running, dir }
     }
@@ -66,6 +72,18 @@ impl Server {
 
     pub async fn http_get(&self, path: &str) -> (u16, String) {
         http(self.running.http, "GET", path).await
+    }
+
+    /// `POST /reload`: the status code and the JSON reply.
+    pub async fn reload(&self) -> (u16, serde_json::Value) {
+        let (status, body) = http(self.running.http, "POST", "/reload").await;
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
+    }
+
+    /// The value of one Prometheus sample, e.g. `switchyard_config_reloads_total{result="failure"}`.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, text) = self.http_get("/metrics").await;
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
 }
 
