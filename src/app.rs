@@ -14,7 +14,7 @@ use tokio::sync::{OnceCell, watch};
 use crate::answer::AnswerTable;
 use crate::config::{self, Settings};
 use crate::dns::{self, SharedTable, TcpLimits};
-use crate::http::{self, HttpState};
+use crate::http::{self, Admin, HttpState};
 use crate::metrics::Metrics;
 use crate::publish::{Handle, Publisher};
 
@@ -34,9 +34,10 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting queries and waits for the UDP workers to finish.
+    /// Stops accepting queries, waits for the UDP workers to finish and writes the state file.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        self.publisher.shutdown().await;
         self.stop_udp.store(true, Ordering::Relaxed);
         let threads = self.udp_threads;
         let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
@@ -55,12 +56,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let http_listener =
         TcpListener::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
-    let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), publisher: publisher_cell.clone() };
+    let admin = Admin { token: admin_token(settings)?, loopback_only: http_addr.ip().is_loopback() };
+    let http_state =
+        HttpState { metrics: metrics.clone(), ready: ready.clone(), publisher: publisher_cell.clone(), admin };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
 
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(AnswerTable::default()));
     let (zones, probes) = (model.zones.len(), model.probes.len());
-    let publisher = Publisher::start(model, settings.zones.clone(), table.clone(), metrics.clone()).await;
+    let publisher =
+        Publisher::start(model, settings.zones.clone(), settings.state_file.clone(), table.clone(), metrics.clone())
+            .await;
     let _ = publisher_cell.set(publisher.clone());
     let watcher = match settings.watch {
         true => {
@@ -96,6 +101,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         udp_threads,
         _watcher: watcher,
     })
+}
+
+/// The admin bearer token, from `admin_token_file` (surrounding whitespace ignored).
+fn admin_token(settings: &Settings) -> anyhow::Result<Option<Arc<str>>> {
+    let Some(path) = &settings.admin_token_file else { return Ok(None) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let token = text.trim();
+    if token.len() < 16 {
+        bail!("{}: the admin token must be at least 16 characters", path.display());
+    }
+    Ok(Some(token.into()))
 }
 
 /// Binds UDP and TCP on the same address; with port 0 both get the same free port.

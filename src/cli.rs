@@ -30,6 +30,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Ask a running server to reload its zone files, and print the result.
     Reload(RemoteArgs),
+    /// Print a running server's records, answering pools and endpoint states.
+    Status(RemoteArgs),
+    /// Explain which pool and endpoints answer a name and why, now or with things assumed down.
+    Explain(ExplainArgs),
+    /// Force a pool or one endpoint up or down (or back to its health checks with `auto`).
+    Override(OverrideArgs),
 }
 
 #[derive(clap::Args, Debug, Default)]
@@ -66,4 +72,41 @@ pub struct RemoteArgs {
     /// The server's HTTP address.
     #[arg(long, value_name = "ADDR:PORT", default_value = crate::config::DEFAULT_HTTP)]
     pub http: SocketAddr,
+    /// File holding the admin bearer token (needed when the server has `admin_token_file`).
+    #[arg(long, value_name = "FILE", env = "SWITCHYARD_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    /// The name to explain, e.g. app.gslb.example.com
+    pub name: String,
+    /// Record type asked for.
+    #[arg(long = "type", short = 't', default_value = "A")]
+    pub rtype: String,
+    /// Assume this pool, endpoint or pool/endpoint is down (repeatable).
+    #[arg(long, value_name = "POOL_OR_ENDPOINT")]
+    pub assume_down: Vec<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct OverrideArgs {
+    /// POOL for a whole pool, or POOL/ENDPOINT for one endpoint (its address or CNAME target).
+    pub target: String,
+    /// up, down, or auto (remove the override).
+    #[arg(value_parser = ["up", "down", "auto"])]
+    pub state: String,
+    /// Why (required for up and down; shown in logs, /status and the status page).
+    #[arg(long, default_value = "")]
+    pub reason: String,
+    /// Expire after this long, e.g. 30m or 2h [default: never].
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// The zone, when several zones have a pool of that name.
+    #[arg(long)]
+    pub zone: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }

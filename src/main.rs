@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, RemoteArgs, ServeArgs};
+use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, ServeArgs};
 use switchyard::config::{self, Settings, SettingsOverrides};
 
 fn main() -> ExitCode {
@@ -10,7 +10,10 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
         Command::Check(args) => return check(args),
-        Command::Reload(args) => reload(args),
+        Command::Reload(args) => remote(switchyard::remote::reload(args)),
+        Command::Status(args) => remote(switchyard::remote::status(args)),
+        Command::Explain(args) => remote(switchyard::remote::explain(args)),
+        Command::Override(args) => remote(switchyard::remote::set_override(args)),
     };
     match result {
         Ok(code) => code,
@@ -77,22 +80,8 @@ fn check(args: CheckArgs) -> ExitCode {
     }
 }
 
-fn reload(args: RemoteArgs) -> anyhow::Result<ExitCode> {
+/// Runs one of the commands that talk to a running server.
+fn remote(command: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
     switchyard::tls::install_crypto_provider();
-    runtime()?.block_on(async {
-        let url = format!("http://{}/reload", args.http);
-        let response = reqwest::Client::builder().no_proxy().build()?.post(&url).send().await?;
-        let ok = response.status().is_success();
-        let body: serde_json::Value = serde_json::from_slice(&response.bytes().await?)?;
-        if ok {
-            println!("reloaded: {}", body["message"].as_str().unwrap_or_default());
-            Ok(ExitCode::SUCCESS)
-        } else {
-            eprintln!("reload rejected; the server keeps its previous configuration:");
-            for error in body["errors"].as_array().into_iter().flatten() {
-                eprintln!("{}", error.as_str().unwrap_or_default());
-            }
-            Ok(ExitCode::FAILURE)
-        }
-    })
+    runtime()?.block_on(command)
 }

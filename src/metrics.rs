@@ -17,6 +17,7 @@ pub struct Metrics {
     pub queries: IntCounterVec,
     pub query_duration: Histogram,
     pub endpoint_up: IntGaugeVec,
+    pub endpoint_override: IntGaugeVec,
     pub health_checks: IntCounterVec,
     pub health_check_duration: HistogramVec,
     pub endpoint_transitions: IntCounterVec,
@@ -63,8 +64,13 @@ impl Metrics {
             ),
             endpoint_up: gauge(
                 "switchyard_endpoint_up",
-                "Endpoint health: 1 up, 0 down, -1 unknown (no verdict yet).",
+                "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
                 &["zone", "pool", "endpoint"],
+            ),
+            endpoint_override: gauge(
+                "switchyard_endpoint_override",
+                "1 while an operator override forces the endpoint up or down (state label), set on the endpoint or its pool.",
+                &["zone", "pool", "endpoint", "state"],
             ),
             health_checks: counter(
                 "switchyard_health_checks_total",

@@ -63,18 +63,16 @@ async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
     assert_eq!(answer(&s, APP, RecordType::A).await.1, 15);
     let r = s.query("www.gslb.example.test.", RecordType::A).await;
     assert_eq!(rrs(&r.answers)[1], "app.gslb.example.test. 15 A 192.0.2.21");
-    let (_, metrics) = s.http_get("/metrics").await;
-    let active = |pool: &str, value: u8| {
-        format!(
-            "switchyard_record_active_pool{{family=\"A\",pool=\"{pool}\",record=\"app.gslb.example.test.\",zone=\"gslb.example.test.\"}} {value}"
-        )
+    let scrape = s.scrape().await;
+    let active = |pool| {
+        let labels = [("zone", "gslb.example.test."), ("record", APP), ("family", "A"), ("pool", pool)];
+        common::sample(&scrape, "switchyard_record_active_pool", &labels)
     };
-    assert!(metrics.contains(&active("dr", 1)) && metrics.contains(&active("primary", 0)), "{metrics}");
-    assert!(
-        metrics
-            .contains("switchyard_endpoint_up{endpoint=\"192.0.2.11\",pool=\"primary\",zone=\"gslb.example.test.\"} 0")
-    );
-    assert!(metrics.contains("result=\"refused\""));
+    assert_eq!((active("primary"), active("dr")), (Some(0.0), Some(1.0)));
+    let primary_up = [("pool", "primary"), ("endpoint", "192.0.2.11")];
+    assert_eq!(s.metric("switchyard_endpoint_up", &primary_up).await, Some(0.0));
+    let refused = [("pool", "primary"), ("endpoint", "192.0.2.11"), ("result", "refused")];
+    assert!(s.metric("switchyard_health_checks_total", &refused).await >= Some(2.0));
 
     primary.restart().await;
     eventually(Duration::from_secs(5), || async {

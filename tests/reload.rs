@@ -106,7 +106,7 @@ async fn dozens_of_reloads_under_query_load_lose_and_mix_nothing() {
     }
     assert_eq!(lost, 0, "no query lost");
     assert!(seen[0] > 100 && seen[1] > 100, "both versions served: {seen:?}");
-    assert_eq!(s.metric("switchyard_config_reloads_total{result=\"success\"}").await, Some(41.0));
+    assert_eq!(s.metric("switchyard_config_reloads_total", &[("result", "success")]).await, Some(41.0));
 
     // A reload that changes nothing keeps the serial.
     let (status, _) = s.reload().await;
@@ -131,7 +131,7 @@ async fn a_broken_file_is_rejected_with_its_position_and_the_old_answers_stay() 
     assert_eq!(answer_lines(&s.query(WWW, RecordType::A).await), expected(0));
     assert_eq!(serial(&s).await, before);
     assert_eq!(rcode(&s.query("www.other.test.", RecordType::A).await), ResponseCode::Refused, "nothing applied");
-    assert_eq!(s.metric("switchyard_config_reloads_total{result=\"failure\"}").await, Some(1.0));
+    assert_eq!(s.metric("switchyard_config_reloads_total", &[("result", "failure")]).await, Some(1.0));
     let (_, ready) = s.http_get("/readyz").await;
     assert_eq!(ready, "ready\n", "still ready, serving the old config");
 
@@ -276,7 +276,7 @@ async fn the_watcher_reloads_after_an_edit_and_ignores_a_broken_save() {
     // A broken save is rejected (the old answers stay); fixing it applies.
     s.write_zone("example.yaml", "origin: example.test.\nrecords: [");
     eventually(Duration::from_secs(5), || async {
-        s.metric("switchyard_config_reloads_total{result=\"failure\"}").await == Some(1.0)
+        s.metric("switchyard_config_reloads_total", &[("result", "failure")]).await == Some(1.0)
     })
     .await;
     assert_eq!(www().await, expected(1));

@@ -18,7 +18,7 @@ const MAX_VARIANTS: usize = 4096;
 
 /// Health as the compiler sees it: per endpoint, and per pool for failback damping.
 pub trait Health {
-    fn endpoint_up(&self, zone: usize, endpoint: &Endpoint) -> bool;
+    fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool;
     fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration>;
 }
 
@@ -512,14 +512,15 @@ impl ZoneIndex {
     }
 }
 
-struct ZoneHealth<'a, H> {
-    zone: usize,
-    health: &'a H,
+/// One zone's slice of a [`Health`], as routing sees it.
+pub struct ZoneHealth<'a, H> {
+    pub zone: usize,
+    pub health: &'a H,
 }
 
 impl<H: Health> HealthView for ZoneHealth<'_, H> {
-    fn up(&self, endpoint: &Endpoint) -> bool {
-        self.health.endpoint_up(self.zone, endpoint)
+    fn up(&self, pool: usize, endpoint: &Endpoint) -> bool {
+        self.health.endpoint_up(self.zone, pool, endpoint)
     }
     fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration> {
         self.health.pool_up_for(self.zone, pool, family)
@@ -530,7 +531,7 @@ impl<H: Health> HealthView for ZoneHealth<'_, H> {
 struct NoHealth;
 
 impl Health for NoHealth {
-    fn endpoint_up(&self, _: usize, _: &Endpoint) -> bool {
+    fn endpoint_up(&self, _: usize, _: usize, _: &Endpoint) -> bool {
         true
     }
     fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {

@@ -22,6 +22,19 @@ pub struct Route {
 }
 
 impl Route {
+    /// A route known only by the failover pool that answered it (restored after a restart):
+    /// enough to hold a failback.
+    pub fn remembered(pool: usize) -> Route {
+        Route {
+            served: Served::NoData,
+            pool: Some(pool),
+            answering: vec![pool],
+            degraded: false,
+            all_down: false,
+            recheck_after: None,
+        }
+    }
+
     /// Whether the record answers this family at all (some pool has members of it).
     pub fn has_family(&self) -> bool {
         !self.answering.is_empty() || self.all_down
@@ -38,7 +51,7 @@ pub enum Served {
 
 /// Health as routing sees it.
 pub trait HealthView {
-    fn up(&self, endpoint: &Endpoint) -> bool;
+    fn up(&self, pool: usize, endpoint: &Endpoint) -> bool;
     /// How long `pool` has been continuously up for `family`; `None` when it is down.
     fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration>;
 }
@@ -62,7 +75,6 @@ pub fn route(
     health: &impl HealthView,
     previous: Option<usize>,
 ) -> Route {
-    let up = |e: &Endpoint| health.up(e);
     let relevant: Vec<usize> =
         dynamic.policy.pools().into_iter().filter(|&p| members(&pools[p], family).next().is_some()).collect();
     let mut route = Route {
@@ -76,8 +88,8 @@ pub fn route(
     if relevant.is_empty() {
         return route;
     }
-    let is_up = |p: usize| pool_up(&pools[p], family, &up);
-    let healthy = |p: usize| members(&pools[p], family).filter(|e| up(e)).collect::<Vec<_>>();
+    let is_up = |p: usize| pool_up(&pools[p], family, &|e| health.up(p, e));
+    let healthy = |p: usize| members(&pools[p], family).filter(|e| health.up(p, e)).collect::<Vec<_>>();
     let missing = |p: usize| healthy(p).len() < members(&pools[p], family).count();
     match &dynamic.policy {
         Policy::Failover(_) => {
@@ -253,7 +265,7 @@ mod tests {
     }
 
     impl HealthView for Health {
-        fn up(&self, e: &Endpoint) -> bool {
+        fn up(&self, _: usize, e: &Endpoint) -> bool {
             !self.down.contains(&e.probe.unwrap())
         }
         fn pool_up_for(&self, _: usize, _: Family) -> Option<Duration> {

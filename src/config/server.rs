@@ -21,6 +21,8 @@ struct RawSettings {
     tcp_max_connections: Option<usize>,
     tcp_idle_timeout: Option<yaml::Duration>,
     watch: Option<bool>,
+    state_file: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
 }
 
 /// Where and how to serve.
@@ -35,6 +37,10 @@ pub struct Settings {
     pub tcp_idle_timeout: std::time::Duration,
     /// Reload when a zone file in `zones` changes (off: reload on SIGHUP or POST /reload).
     pub watch: bool,
+    /// Where overrides and last verdicts are kept across restarts; none by default.
+    pub state_file: Option<PathBuf>,
+    /// File holding the bearer token that mutating HTTP endpoints require on a non-loopback listener.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// What the command line may override.
@@ -57,6 +63,8 @@ impl Default for Settings {
             tcp_max_connections: 1024,
             tcp_idle_timeout: std::time::Duration::from_secs(10),
             watch: false,
+            state_file: None,
+            admin_token_file: None,
         }
     }
 }
@@ -74,9 +82,12 @@ impl Settings {
                 settings.listen = listen;
             }
             settings.http = raw.http.unwrap_or(settings.http);
+            let relative = |path: PathBuf| file.parent().unwrap_or(Path::new(".")).join(path);
             if let Some(zones) = raw.zones {
-                settings.zones = file.parent().unwrap_or(Path::new(".")).join(zones);
+                settings.zones = relative(zones);
             }
+            settings.state_file = raw.state_file.map(relative);
+            settings.admin_token_file = raw.admin_token_file.map(relative);
             settings.udp_workers = raw.udp_workers.unwrap_or(settings.udp_workers);
             settings.tcp_max_connections = raw.tcp_max_connections.unwrap_or(settings.tcp_max_connections);
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Probe;
 
@@ -22,7 +22,7 @@ pub const MAX_HOLD_FACTOR: u32 = 32;
 /// Transitions remembered per endpoint for `/status`.
 const HISTORY: usize = 10;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Unknown,
@@ -51,7 +51,7 @@ pub struct CheckResult {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Transition {
-    #[serde(with = "unix_seconds")]
+    #[serde(with = "crate::unix_time")]
     pub at: SystemTime,
     pub from: Status,
     pub to: Status,
@@ -89,6 +89,12 @@ impl EndpointState {
             flaps: 0,
             held_until: None,
         }
+    }
+
+    /// A state carried over from the state file: the saved verdict stands until probes
+    /// overturn it through the usual rise/fall counts.
+    pub fn restored(status: Status, now: Instant) -> EndpointState {
+        EndpointState { status, reason: "restored from the state file".into(), ..EndpointState::new(now) }
     }
 
     pub fn is_up(&self) -> bool {
@@ -153,14 +159,6 @@ impl EndpointState {
             let factor = 1u32 << (self.flaps - 1).min(MAX_HOLD_FACTOR.trailing_zeros());
             now + flap_hold * factor
         });
-    }
-}
-
-mod unix_seconds {
-    use std::time::{SystemTime, UNIX_EPOCH};
-
-    pub fn serialize<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()))
     }
 }
 

@@ -80,11 +80,30 @@ impl Server {
         (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}")))
     }
 
-    /// The value of one Prometheus sample, e.g. `switchyard_config_reloads_total{result="failure"}`.
-    pub async fn metric(&self, series: &str) -> Option<f64> {
-        let (_, text) = self.http_get("/metrics").await;
-        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    /// `/metrics`, parsed as Prometheus parses it.
+    pub async fn scrape(&self) -> prometheus_parse::Scrape {
+        let (status, text) = self.http_get("/metrics").await;
+        assert_eq!(status, 200);
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid exposition format")
     }
+
+    /// The value of the sample of `name` whose labels include `labels`; for a histogram, its
+    /// observation count. `None` when no such series exists.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        sample(&self.scrape().await, name, labels)
+    }
+}
+
+/// See [`Server::metric`].
+pub fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    use prometheus_parse::Value;
+    let found =
+        scrape.samples.iter().find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))?;
+    Some(match &found.value {
+        Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+        Value::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
+        Value::Summary(_) => panic!("no summaries here"),
+    })
 }
 
 pub fn query(name: &str, rtype: RecordType, edns: Option<u16>) -> Message {

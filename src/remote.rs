@@ -1,0 +1,202 @@
+//! The command line's side of the HTTP API: `reload`, `status`, `explain` and `override`
+//! talk to a running server and print what it says for a human.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use reqwest::{Method, Url};
+use serde_json::{Value, json};
+
+use crate::cli::{ExplainArgs, OverrideArgs, RemoteArgs};
+
+struct Client {
+    base: Url,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Client {
+    fn new(args: &RemoteArgs) -> anyhow::Result<Client> {
+        let token = match &args.token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Client { base: Url::parse(&format!("http://{}/", args.http))?, http, token })
+    }
+
+    /// `segments` are percent-encoded as path segments (endpoint labels may hold `:`).
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut().expect("http URLs have paths").pop_if_empty().extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    async fn send(&self, method: Method, url: Url, body: Option<Value>) -> anyhow::Result<(bool, Value, String)> {
+        let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
+        }
+        let response = request.send().await.with_context(|| format!("cannot reach switchyard at {url}"))?;
+        let ok = response.status().is_success();
+        let text = response.text().await?;
+        Ok((ok, serde_json::from_str(&text).unwrap_or(Value::Null), text))
+    }
+}
+
+/// Prints a refused request's errors on stderr.
+fn refused(what: &str, body: &Value, text: &str) -> ExitCode {
+    eprintln!("{what}");
+    match body["errors"].as_array() {
+        Some(errors) => errors.iter().for_each(|e| eprintln!("{}", e.as_str().unwrap_or_default())),
+        None => eprintln!("{}", text.trim()),
+    }
+    ExitCode::FAILURE
+}
+
+pub async fn reload(args: RemoteArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args)?;
+    let (ok, body, text) = client.send(Method::POST, client.url(&["reload"], &[]), None).await?;
+    if !ok {
+        return Ok(refused("reload rejected; the server keeps its previous configuration:", &body, &text));
+    }
+    println!("reloaded: {}", body["message"].as_str().unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.remote)?;
+    let assume_down = args.assume_down.join(",");
+    let query = [("name", args.name.as_str()), ("type", args.rtype.as_str()), ("assume_down", assume_down.as_str())];
+    let (ok, body, text) = client.send(Method::GET, client.url(&["explain"], &query), None).await?;
+    if !ok {
+        return Ok(refused("cannot explain:", &body, &text));
+    }
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn set_override(args: OverrideArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.remote)?;
+    let url = match args.target.split_once('/') {
+        Some((pool, endpoint)) => client.url(&["endpoints", pool, endpoint], &[]),
+        None => client.url(&["pools", &args.target], &[]),
+    };
+    let mut url = url;
+    if let Some(zone) = &args.zone {
+        url.query_pairs_mut().append_pair("zone", zone);
+    }
+    let body = json!({"state": args.state, "reason": args.reason, "for": args.duration});
+    let (ok, body, text) = client.send(Method::POST, url, Some(body)).await?;
+    if !ok {
+        return Ok(refused("override refused:", &body, &text));
+    }
+    let applied = &body["applied"];
+    match applied["override"].as_object() {
+        Some(o) => println!(
+            "{} forced {} ({}){}",
+            describe(&applied["subject"]),
+            o["state"].as_str().unwrap_or_default(),
+            o["reason"].as_str().unwrap_or_default(),
+            if o["until"].is_null() { String::new() } else { format!(" for {}", args.duration.unwrap_or_default()) }
+        ),
+        None => println!("{}: back to its health checks", describe(&applied["subject"])),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(subject: &Value) -> String {
+    match subject["endpoint"].as_str() {
+        Some(e) => format!(
+            "{} pool {} endpoint {e}",
+            subject["zone"].as_str().unwrap_or_default(),
+            subject["pool"].as_str().unwrap_or_default()
+        ),
+        None => format!(
+            "{} pool {}",
+            subject["zone"].as_str().unwrap_or_default(),
+            subject["pool"].as_str().unwrap_or_default()
+        ),
+    }
+}
+
+pub async fn status(args: RemoteArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args)?;
+    let (ok, body, text) = client.send(Method::GET, client.url(&["status"], &[]), None).await?;
+    if !ok {
+        return Ok(refused("cannot read the status:", &body, &text));
+    }
+    print!("{}", status_table(&body));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `/status` as aligned text: per zone, the dynamic records and then every pool's endpoints.
+fn status_table(status: &Value) -> String {
+    let s =
+        |v: &Value| v.as_str().map_or_else(|| if v.is_null() { String::new() } else { v.to_string() }, String::from);
+    let mut out = String::new();
+    for zone in status["zones"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "zone {} (serial {})", s(&zone["origin"]), zone["serial"]);
+        let mut rows = vec![["RECORD".to_string(), "TYPE".into(), "ANSWERING".into(), "STATE".into()]];
+        for record in zone["records"].as_array().into_iter().flatten() {
+            for (family, route) in record["families"].as_object().into_iter().flatten() {
+                let pools: Vec<String> = route["answering_pools"].as_array().into_iter().flatten().map(s).collect();
+                let mut state = Vec::new();
+                if route["all_down"] == true {
+                    state.push("ALL DOWN".to_string());
+                } else if route["degraded"] == true {
+                    state.push("degraded".into());
+                }
+                if let Some(wait) = route["failback_pending"].as_f64() {
+                    state.push(format!("failback in {wait:.0}s"));
+                }
+                let state = if state.is_empty() { "normal".into() } else { state.join(", ") };
+                rows.push([s(&record["name"]), family.clone(), pools.join(","), state]);
+            }
+        }
+        table(&mut out, "  ", &rows);
+        for pool in zone["pools"].as_array().into_iter().flatten() {
+            let forced = pool["override"]["state"].as_str().map_or(String::new(), |f| format!(", forced {f}"));
+            let _ = writeln!(out, "  pool {} (min_healthy {}{forced})", s(&pool["name"]), pool["min_healthy"]);
+            let mut rows =
+                vec![["ENDPOINT".to_string(), "STATE".into(), "FOR".into(), "LATENCY".into(), "REASON".into()]];
+            for e in pool["endpoints"].as_array().into_iter().flatten() {
+                let reason = match e["override"]["reason"].as_str() {
+                    Some(r) => format!("override: {r} (checks: {})", s(&e["checked_state"])),
+                    None => s(&e["reason"]),
+                };
+                rows.push([
+                    s(&e["endpoint"]),
+                    s(&e["state"]),
+                    e["seconds_in_state"].as_f64().map_or(String::new(), |t| format!("{t:.0}s")),
+                    e["last_check"]["latency_seconds"]
+                        .as_f64()
+                        .map_or(String::new(), |l| format!("{:.1}ms", l * 1000.0)),
+                    reason,
+                ]);
+            }
+            table(&mut out, "    ", &rows);
+        }
+    }
+    out
+}
+
+fn table<const N: usize>(out: &mut String, indent: &str, rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{indent}{}", cells.join("  ").trim_end());
+    }
+}
