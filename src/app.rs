@@ -17,6 +17,7 @@ use crate::dns::{self, SharedTable, TcpLimits};
 use crate::http::{self, Admin, HttpState};
 use crate::metrics::Metrics;
 use crate::publish::{Handle, Publisher};
+use crate::systemd;
 
 /// A started server.
 pub struct Running {
@@ -136,18 +137,28 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let running = start(&settings).await?;
     let dns: Vec<String> = running.dns.iter().map(ToString::to_string).collect();
-    println!("switchyard: serving DNS on {} (UDP and TCP), HTTP on {}", dns.join(", "), running.http);
+    let serving = format!("serving DNS on {} (UDP and TCP), HTTP on {}", dns.join(", "), running.http);
+    println!("switchyard: {serving}");
+    systemd::ready(&serving);
+    systemd::start_watchdog(running.publisher.clone());
     loop {
         tokio::select! {
             _ = hangup.recv() => match running.publisher.reload().await {
-                Ok(summary) => tracing::info!(%summary, "reloaded on SIGHUP"),
-                Err(problems) => tracing::error!(errors = problems.len(), "reload on SIGHUP rejected"),
+                Ok(summary) => {
+                    tracing::info!(%summary, "reloaded on SIGHUP");
+                    systemd::status(&format!("{serving}; last reload: {summary}"));
+                }
+                Err(problems) => {
+                    tracing::error!(errors = problems.len(), "reload on SIGHUP rejected");
+                    systemd::status(&format!("{serving}; last reload REJECTED ({} problems)", problems.len()));
+                }
             },
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
         }
     }
     tracing::info!("shutting down");
+    systemd::stopping();
     running.stop().await;
     Ok(())
 }

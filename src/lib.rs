@@ -19,6 +19,7 @@ pub mod overrides;
 pub mod publish;
 pub mod remote;
 pub mod state_file;
+pub mod systemd;
 pub mod tls;
 pub mod unix_time;
 pub mod watch;

@@ -23,7 +23,10 @@ pub struct Metrics {
     pub endpoint_transitions: IntCounterVec,
     pub pool_healthy_endpoints: IntGaugeVec,
     pub record_active_pool: IntGaugeVec,
+    pub record_failed_over: IntGaugeVec,
+    pub record_all_down: IntGaugeVec,
     pub config_reloads: IntCounterVec,
+    pub last_reload_successful: prometheus::IntGauge,
     pub last_reload_success: Gauge,
 }
 
@@ -100,6 +103,24 @@ impl Metrics {
                 "switchyard_record_active_pool",
                 "1 for each pool currently answering a dynamic record (per record type family), else 0.",
                 &["zone", "record", "family", "pool"],
+            ),
+            record_failed_over: gauge(
+                "switchyard_record_failed_over",
+                "1 while a failover record answers from a pool other than its first (primary) pool.",
+                &["zone", "record", "family"],
+            ),
+            record_all_down: gauge(
+                "switchyard_record_all_down",
+                "1 while every pool of a dynamic record is down and its when_all_down fallback answers.",
+                &["zone", "record", "family"],
+            ),
+            last_reload_successful: register(
+                &r,
+                prometheus::IntGauge::new(
+                    "switchyard_config_last_reload_successful",
+                    "1 if the last configuration load or reload succeeded, 0 if it was rejected.",
+                )
+                .expect("valid metric"),
             ),
             config_reloads: counter(
                 "switchyard_config_reloads_total",

@@ -68,6 +68,15 @@ pub fn pool_up(pool: &Pool, family: Family, health: &impl Fn(&Endpoint) -> bool)
     total > 0 && healthy >= pool.min_healthy.min(total)
 }
 
+/// The first pool of a failover record that has members of `family` (its primary for that
+/// family); `None` for weighted records.
+pub fn primary_pool(dynamic: &Dynamic, pools: &[Pool], family: Family) -> Option<usize> {
+    match &dynamic.policy {
+        Policy::Failover(order) => order.iter().copied().find(|&p| members(&pools[p], family).next().is_some()),
+        Policy::Weighted(_) => None,
+    }
+}
+
 pub fn route(
     dynamic: &Dynamic,
     pools: &[Pool],

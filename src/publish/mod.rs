@@ -59,6 +59,7 @@ enum Command {
     Status(oneshot::Sender<Value>),
     Override(OverrideRequest, oneshot::Sender<Result<Value, Refusal>>),
     Explain(ExplainRequest, oneshot::Sender<Result<String, Refusal>>),
+    Ping(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -93,6 +94,11 @@ impl Handle {
     pub async fn explain(&self, request: ExplainRequest) -> Result<String, Refusal> {
         let stopped = || Err(Refusal::Invalid("shutting down".into()));
         self.ask(|reply| Command::Explain(request, reply)).await.unwrap_or_else(stopped)
+    }
+
+    /// Whether the publisher is running and responsive (for the watchdog).
+    pub async fn ping(&self) -> bool {
+        self.ask(Command::Ping).await.is_some()
     }
 
     /// Stops the publisher after the state file holds the latest state.
@@ -156,6 +162,7 @@ impl Publisher {
         publisher.restore(&model, &saved);
         publisher.install(Compiler::new(Arc::new(model))).await;
         publisher.metrics.config_reloads.with_label_values(&["success"]).inc();
+        publisher.metrics.last_reload_successful.set(1);
         publisher.metrics.last_reload_success.set(unix_time::now());
         tokio::spawn(publisher.run());
         Handle { commands: command_tx }
@@ -187,6 +194,9 @@ impl Publisher {
                     }
                     Some(Command::Explain(request, reply)) => {
                         let _ = reply.send(self.explain(&request));
+                    }
+                    Some(Command::Ping(reply)) => {
+                        let _ = reply.send(());
                     }
                     Some(Command::Shutdown(reply)) => {
                         if let Some(writer) = self.state_file.take() {
@@ -277,6 +287,7 @@ impl Publisher {
                     tracing::error!(%problem, "reload rejected; still serving the previous configuration");
                 }
                 self.metrics.config_reloads.with_label_values(&["failure"]).inc();
+                self.metrics.last_reload_successful.set(0);
                 return Err(problems);
             }
         };
@@ -289,6 +300,7 @@ impl Publisher {
             format!("loaded {} zones ({}), {} health checks", zones.len(), zones.join(", "), model.probes.len());
         self.install(compiler).await;
         self.metrics.config_reloads.with_label_values(&["success"]).inc();
+        self.metrics.last_reload_successful.set(1);
         self.metrics.last_reload_success.set(unix_time::now());
         tracing::info!("{summary}");
         Ok(summary)
@@ -449,13 +461,13 @@ impl Publisher {
                             to = ?pools(route), all_down = route.all_down, "record changed its answering pools"
                         );
                     }
+                    let record = [zone.origin.to_string(), node.name.to_string(), family_label(family).into()];
+                    let first = route::primary_pool(dynamic, &zone.pools, family);
+                    let failed_over = route.pool.is_some_and(|p| Some(p) != first);
+                    self.metrics.record_failed_over.with_label_values(&record).set(failed_over as i64);
+                    self.metrics.record_all_down.with_label_values(&record).set(route.all_down as i64);
                     for p in dynamic.policy.pools() {
-                        let labels = [
-                            zone.origin.to_string(),
-                            node.name.to_string(),
-                            family_label(family).into(),
-                            zone.pools[p].name.clone(),
-                        ];
+                        let labels = [&record[0], &record[1], &record[2], &zone.pools[p].name];
                         self.metrics
                             .record_active_pool
                             .with_label_values(&labels)
@@ -471,6 +483,8 @@ impl Publisher {
         self.metrics.endpoint_up.reset();
         self.metrics.pool_healthy_endpoints.reset();
         self.metrics.record_active_pool.reset();
+        self.metrics.record_failed_over.reset();
+        self.metrics.record_all_down.reset();
     }
 }
 

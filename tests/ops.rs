@@ -1,0 +1,249 @@
+//! Observability and operations: metrics as Prometheus reads them, overrides (set, shown,
+//! exported, expiring, surviving restarts through the state file), explain, the status page,
+//! and who may change things.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Backend, Server, eventually, http, query};
+use hickory_proto::rr::RecordType;
+use switchyard::config::Settings;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const APP: &str = "app.gslb.example.test.";
+const ZONE: &str = "gslb.example.test.";
+
+fn zone(primary: &Backend, dr: &Backend) -> String {
+    let pool = |name: &str, address: &str, backend: &Backend| {
+        format!(
+            "  {name}:\n    monitor: web\n    endpoints: [{{address: {address}, check_address: 127.0.0.1, port: {}}}]\n",
+            backend.addr.port()
+        )
+    };
+    format!(
+        "origin: {ZONE}\nsoa: {{mname: ns1, rname: hostmaster}}\nmonitors:\n  web: {{type: http, path: /, interval: 200ms, \
+         timeout: 150ms, rise: 1, fall: 1, flap_hold: 0s}}\npools:\n{}{}records:\n  \"@\": {{NS: [ns1]}}\n  ns1: \
+         {{A: 127.0.0.1}}\n  app: {{dynamic: {{ttl: 30, failover: [primary, dr], rto: 10s}}}}\n  \
+         www: {{A: 192.0.2.80}}\n",
+        pool("primary", "192.0.2.11", primary),
+        pool("dr", "192.0.2.21", dr)
+    )
+}
+
+async fn app(s: &Server) -> Vec<String> {
+    s.query(APP, RecordType::A).await.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+/// An HTTP request with a JSON body and optional bearer token; returns status and body.
+async fn post(addr: std::net::SocketAddr, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_move_with_queries_probes_and_failover() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
+    let scrape = s.scrape().await;
+    let version = [("version", env!("CARGO_PKG_VERSION"))];
+    assert_eq!(common::sample(&scrape, "switchyard_build_info", &version), Some(1.0));
+    assert_eq!(common::sample(&scrape, "switchyard_config_reloads_total", &[("result", "success")]), Some(1.0));
+    assert!(common::sample(&scrape, "switchyard_config_last_reload_success_timestamp_seconds", &[]).unwrap() > 1.7e9);
+
+    // Queries are counted by zone, type, rcode and transport (UDP workers flush within 1 s).
+    for _ in 0..5 {
+        s.query("www.gslb.example.test.", RecordType::A).await;
+        s.query("nope.gslb.example.test.", RecordType::AAAA).await;
+    }
+    s.ask_tcp(&query("www.gslb.example.test.", RecordType::A, None)).await;
+    s.query("www.elsewhere.test.", RecordType::A).await;
+    let counted = |scrape: &prometheus_parse::Scrape, qtype, rcode, transport| {
+        let labels = [("zone", ZONE), ("qtype", qtype), ("rcode", rcode), ("transport", transport)];
+        common::sample(scrape, "switchyard_queries_total", &labels)
+    };
+    eventually(Duration::from_secs(5), || async { counted(&s.scrape().await, "A", "NOERROR", "udp") >= Some(5.0) })
+        .await;
+    let scrape = s.scrape().await;
+    assert!(counted(&scrape, "AAAA", "NXDOMAIN", "udp") >= Some(5.0));
+    assert_eq!(counted(&scrape, "A", "NOERROR", "tcp"), Some(1.0));
+    let refused = [("zone", "none"), ("rcode", "REFUSED")];
+    assert_eq!(s.metric("switchyard_queries_total", &refused).await, Some(1.0));
+    assert!(s.metric("switchyard_query_duration_seconds", &[]).await >= Some(12.0), "every query timed");
+
+    // Probes are counted and timed per endpoint; pools report their healthy members.
+    let primary_labels = [("zone", ZONE), ("pool", "primary"), ("endpoint", "192.0.2.11")];
+    let ok = [("zone", ZONE), ("pool", "primary"), ("endpoint", "192.0.2.11"), ("result", "success")];
+    let before = s.metric("switchyard_health_checks_total", &ok).await.unwrap();
+    eventually(Duration::from_secs(5), || async {
+        s.metric("switchyard_health_checks_total", &ok).await > Some(before)
+    })
+    .await;
+    assert!(s.metric("switchyard_health_check_duration_seconds", &primary_labels).await >= Some(1.0));
+    assert_eq!(s.metric("switchyard_endpoint_up", &primary_labels).await, Some(1.0));
+    assert_eq!(s.metric("switchyard_pool_healthy_endpoints", &[("pool", "primary")]).await, Some(1.0));
+    let active = |pool| [("zone", ZONE), ("record", APP), ("family", "A"), ("pool", pool)];
+    assert_eq!(s.metric("switchyard_record_active_pool", &active("primary")).await, Some(1.0));
+    assert_eq!(s.metric("switchyard_record_active_pool", &active("dr")).await, Some(0.0));
+
+    // Failover flips the gauges and counts the transition.
+    primary.stop();
+    eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.21"] }).await;
+    let scrape = s.scrape().await;
+    assert_eq!(common::sample(&scrape, "switchyard_record_active_pool", &active("primary")), Some(0.0));
+    assert_eq!(common::sample(&scrape, "switchyard_record_active_pool", &active("dr")), Some(1.0));
+    assert_eq!(common::sample(&scrape, "switchyard_endpoint_up", &primary_labels), Some(0.0));
+    assert_eq!(common::sample(&scrape, "switchyard_pool_healthy_endpoints", &[("pool", "primary")]), Some(0.0));
+    let down = [("pool", "primary"), ("endpoint", "192.0.2.11"), ("to", "down")];
+    assert_eq!(common::sample(&scrape, "switchyard_endpoint_transitions_total", &down), Some(1.0));
+    let refused = [("endpoint", "192.0.2.11"), ("result", "refused")];
+    assert!(common::sample(&scrape, "switchyard_health_checks_total", &refused) >= Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overrides_force_answers_show_everywhere_expire_and_survive_a_restart() {
+    let primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let with_state = |settings: &mut Settings| settings.state_file = Some(state_file.clone());
+    let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr))], with_state).await;
+    assert_eq!(app(&s).await, ["192.0.2.11"]);
+
+    // Emergency manual failover: the whole primary pool down, with a reason.
+    let body = r#"{"state": "down", "reason": "emergency: bad deploy"}"#;
+    let (status, reply) = post(s.running.http, "/pools/primary", body, None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["applied"]["override"]["state"], "down");
+    assert_eq!(app(&s).await, ["192.0.2.21"], "the next query already follows the override");
+    let labels = [("pool", "primary"), ("endpoint", "192.0.2.11"), ("state", "down")];
+    assert_eq!(s.metric("switchyard_endpoint_override", &labels).await, Some(1.0));
+    assert_eq!(s.metric("switchyard_endpoint_up", &labels[..2]).await, Some(0.0));
+    let (_, status_json) = s.http_get("/status").await;
+    let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+    let endpoint = &status_json["zones"][0]["pools"][0]["endpoints"][0];
+    assert_eq!((endpoint["state"].as_str(), endpoint["checked_state"].as_str()), (Some("down"), Some("up")));
+    assert_eq!(endpoint["override"]["reason"], "emergency: bad deploy");
+    assert_eq!(endpoint["override_on"], "pool");
+    let (_, page) = s.http_get("/").await;
+    assert!(page.contains("emergency: bad deploy") && page.contains("192.0.2.11"), "{page}");
+
+    // Refusals: no reason, unknown names, bad bodies.
+    let (status, reply) = post(s.running.http, "/pools/primary", r#"{"state": "down"}"#, None).await;
+    assert_eq!((status, reply["errors"][0].as_str()), (400, Some("a reason is required")));
+    let (status, _) = post(s.running.http, "/pools/nowhere", body, None).await;
+    assert_eq!(status, 404);
+    let (status, reply) = post(s.running.http, "/endpoints/dr/192.0.2.99", body, None).await;
+    assert_eq!(status, 404);
+    assert!(reply["errors"][0].as_str().unwrap().contains("it has 192.0.2.21"), "{reply}");
+    let (status, _) = post(s.running.http, "/pools/dr", r#"{"state": "sideways", "reason": "x"}"#, None).await;
+    assert_eq!(status, 400);
+
+    // An endpoint override beats its pool's; one with an expiry lapses on its own.
+    let body = r#"{"state": "up", "reason": "verified by hand", "for": "1s"}"#;
+    assert_eq!(post(s.running.http, "/endpoints/primary/192.0.2.11", body, None).await.0, 200);
+    assert_eq!(app(&s).await, ["192.0.2.11"]);
+    eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.21"] }).await;
+
+    // Restart with the state file: the pool override is still in force from the first answer.
+    s.running.stop().await;
+    let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr))], with_state).await;
+    assert_eq!(app(&s).await, ["192.0.2.21"]);
+    let (_, status_json) = s.http_get("/status").await;
+    assert!(status_json.contains("emergency: bad deploy"));
+
+    // `auto` hands the pool back to its health checks.
+    let (status, reply) = post(s.running.http, "/pools/primary", r#"{"state": "auto"}"#, None).await;
+    assert_eq!(status, 200);
+    assert!(reply["applied"]["override"].is_null());
+    assert_eq!(app(&s).await, ["192.0.2.11"]);
+    assert_eq!(s.metric("switchyard_endpoint_override", &[("pool", "primary")]).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_with_the_state_file_answers_like_before() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let with_state = |settings: &mut Settings| settings.state_file = Some(state_file.clone());
+    let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr))], with_state).await;
+    primary.stop();
+    eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.21"] }).await;
+    s.running.stop().await;
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    assert_eq!(saved["routes"][0]["pool"], "dr", "{saved}");
+
+    // The primary comes back while the server is down; restarted, the server starts from
+    // the saved verdicts (primary down) and answers DR at once, then follows the probes.
+    primary.restart().await;
+    let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr))], with_state).await;
+    assert_eq!(app(&s).await, ["192.0.2.21"]);
+    eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.11"] }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_shows_pools_endpoints_answer_and_worst_case_failover() {
+    let primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
+    let (status, text) = s.http_get("/explain?name=app.gslb.example.test&type=A&assume_down=primary").await;
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "app.gslb.example.test. A: health-checked record in gslb.example.test., failover [primary, dr], TTL 30 \
+         (degraded 15), assuming down: primary"
+    );
+    assert!(lines[1].starts_with("  pool primary: DOWN (0 of 1 endpoints up"), "{text}");
+    assert!(lines[2].contains("192.0.2.11") && lines[2].contains("forced down: assumed down"), "{text}");
+    assert!(lines[3].starts_with("  pool dr: up (1 of 1 endpoints up"), "{text}");
+    assert_eq!(lines[5], "answer: pools [dr], TTL 15 (degraded): 192.0.2.21");
+    // interval 200ms x fall 1 + timeout 150ms = 350ms, + TTL 30 s; over the 10 s rto.
+    assert!(lines[6].starts_with("worst-case failover: 30s 350ms = detection 350ms"), "{text}");
+    assert!(lines[7].starts_with("WARNING: exceeds the record's rto of 10s"), "{text}");
+    // Nothing was really changed.
+    assert_eq!(app(&s).await, ["192.0.2.11"]);
+
+    let (_, text) = s.http_get("/explain?name=www.gslb.example.test").await;
+    assert_eq!(text, "www.gslb.example.test. A: static, 1 record(s), TTL 300\n");
+    let (status, _) = s.http_get("/explain?name=app.gslb.example.test&assume_down=nowhere").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_need_the_token_or_a_loopback_only_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token-0123456789\n").unwrap();
+    let zone = "origin: example.test.\nsoa: {mname: ns1, rname: hostmaster}\nrecords:\n  \"@\": {NS: [ns1]}\n  ns1: {A: 127.0.0.1}\n";
+    let s = Server::start_with(&[("z.yaml", zone)], |settings| settings.admin_token_file = Some(token_file)).await;
+    assert_eq!(post(s.running.http, "/reload", "", None).await.0, 401);
+    assert_eq!(post(s.running.http, "/reload", "", Some("wrong-token-0123456789")).await.0, 401);
+    assert_eq!(post(s.running.http, "/reload", "", Some("s3cret-token-0123456789")).await.0, 200);
+    assert_eq!(s.http_get("/status").await.0, 200, "reading needs no token");
+    // Oversized bodies are refused unread.
+    let big = format!(r#"{{"state": "down", "reason": "{}"}}"#, "x".repeat(64 * 1024));
+    assert_eq!(post(s.running.http, "/pools/any", &big, Some("s3cret-token-0123456789")).await.0, 413);
+
+    // A listener on every address, no token configured: changes are refused (reached via loopback).
+    let open = |settings: &mut Settings| settings.http = "0.0.0.0:0".parse().unwrap();
+    let s = Server::start_with(&[("z.yaml", zone)], open).await;
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], s.running.http.port()));
+    let (status, reply) = post(local, "/reload", "", None).await;
+    assert_eq!(status, 403, "{reply}");
+    assert_eq!(http(local, "GET", "/healthz").await, (200, "ok\n".into()));
+}
