@@ -184,5 +184,13 @@ fn sighup_and_the_reload_command_apply_edits_and_report_errors() {
     let (ok, stdout, stderr) = switchyard(&["reload", "--http", &http]);
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("reloaded: loaded 1 zones (example.test. serial "), "{stdout}");
+    let (ok, stdout, _) = switchyard(&["status", "--http", &http]);
+    assert!(ok && stdout.starts_with("zone example.test. (serial "), "{stdout}");
+    let (ok, stdout, _) = switchyard(&["explain", "www.example.test", "--http", &http]);
+    assert!(ok, "{stdout}");
+    assert_eq!(
+        stdout,
+        "www.example.test.: CNAME ns1.example.test. (TTL 300)\nns1.example.test. A: static, 1 record(s), TTL 300\n"
+    );
     assert_eq!(served.answers("www.example.test."), ["ns1.example.test.", "192.0.2.1"]);
 }

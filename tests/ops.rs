@@ -62,6 +62,7 @@ async fn metrics_move_with_queries_probes_and_failover() {
     let version = [("version", env!("CARGO_PKG_VERSION"))];
     assert_eq!(common::sample(&scrape, "switchyard_build_info", &version), Some(1.0));
     assert_eq!(common::sample(&scrape, "switchyard_config_reloads_total", &[("result", "success")]), Some(1.0));
+    assert_eq!(common::sample(&scrape, "switchyard_config_last_reload_successful", &[]), Some(1.0));
     assert!(common::sample(&scrape, "switchyard_config_last_reload_success_timestamp_seconds", &[]).unwrap() > 1.7e9);
 
     // Queries are counted by zone, type, rcode and transport (UDP workers flush within 1 s).
@@ -107,6 +108,9 @@ async fn metrics_move_with_queries_probes_and_failover() {
     assert_eq!(common::sample(&scrape, "switchyard_record_active_pool", &active("dr")), Some(1.0));
     assert_eq!(common::sample(&scrape, "switchyard_endpoint_up", &primary_labels), Some(0.0));
     assert_eq!(common::sample(&scrape, "switchyard_pool_healthy_endpoints", &[("pool", "primary")]), Some(0.0));
+    let record = [("record", APP), ("family", "A")];
+    assert_eq!(common::sample(&scrape, "switchyard_record_failed_over", &record), Some(1.0));
+    assert_eq!(common::sample(&scrape, "switchyard_record_all_down", &record), Some(0.0));
     let down = [("pool", "primary"), ("endpoint", "192.0.2.11"), ("to", "down")];
     assert_eq!(common::sample(&scrape, "switchyard_endpoint_transitions_total", &down), Some(1.0));
     let refused = [("endpoint", "192.0.2.11"), ("result", "refused")];

@@ -192,12 +192,12 @@ impl Publisher {
                 break;
             };
             if let Some(cname) = node.rrset(RecordType::CNAME) {
-                let target = cname.rdatas[0].clone();
-                let _ = writeln!(out, "{current}: CNAME {target:?} (TTL {})", cname.ttl);
-                match target {
-                    crate::model::Rdata::Cname(next) if zone.origin.zone_of(&next) => current = next,
-                    _ => break,
+                let crate::model::Rdata::Cname(target) = &cname.rdatas[0] else { break };
+                let _ = writeln!(out, "{current}: CNAME {target} (TTL {})", cname.ttl);
+                if !zone.origin.zone_of(target) {
+                    break;
                 }
+                current = target.clone();
                 continue;
             }
             let Some(dynamic) = &node.dynamic else {
