@@ -90,10 +90,15 @@ impl Served {
     /// Starts `serve --config FILE` with a config on free loopback ports and `zones`, and
     /// waits for its "serving" line.
     fn start(dir: &Path, zones: &str) -> Served {
+        Served::start_with_env(dir, zones, &[])
+    }
+
+    fn start_with_env(dir: &Path, zones: &str, env: &[(&str, &str)]) -> Served {
         let config = dir.join("switchyard.yaml");
         std::fs::write(&config, format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--config", config.to_str().unwrap()])
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -130,9 +135,22 @@ impl Drop for Served {
 }
 
 #[test]
-fn serve_answers_the_default_zones_and_stops_on_sigterm() {
+fn serve_answers_the_default_zones_notifies_systemd_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut served = Served::start(dir.path(), concat!(env!("CARGO_MANIFEST_DIR"), "/zones"));
+    // Play systemd: a notify socket and a watchdog interval.
+    let socket_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let env = [("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")];
+    let mut served = Served::start_with_env(dir.path(), concat!(env!("CARGO_MANIFEST_DIR"), "/zones"), &env);
+    let mut message = || {
+        let mut buf = [0u8; 1024];
+        let len = notify.recv(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    };
+    let ready = message();
+    assert!(ready.starts_with("READY=1\nSTATUS=serving DNS on 127.0.0.1:"), "{ready}");
+    assert_eq!(message(), "WATCHDOG=1\n");
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     // A query for db.gslb.example.test. A, no EDNS, byte by byte.
@@ -150,6 +168,7 @@ fn serve_answers_the_default_zones_and_stops_on_sigterm() {
     assert!(len > q.len());
     let started = Instant::now();
     served.signal("-TERM");
+    while !message().starts_with("STOPPING=1") {}
     let status = served.child.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM");
     assert!(started.elapsed() < Duration::from_secs(5));
