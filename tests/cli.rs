@@ -143,7 +143,7 @@ fn serve_answers_the_default_zones_notifies_systemd_and_stops_on_sigterm() {
     notify.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let env = [("NOTIFY_SOCKET", socket_path.to_str().unwrap()), ("WATCHDOG_USEC", "200000")];
     let mut served = Served::start_with_env(dir.path(), concat!(env!("CARGO_MANIFEST_DIR"), "/zones"), &env);
-    let mut message = || {
+    let message = || {
         let mut buf = [0u8; 1024];
         let len = notify.recv(&mut buf).unwrap();
         String::from_utf8_lossy(&buf[..len]).into_owned()
