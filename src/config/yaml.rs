@@ -52,8 +52,13 @@ impl fmt::Display for Problem {
 }
 
 /// Parses `text` (the contents of `file`) into `T`; duplicate keys and unknown fields are errors.
+/// The parser's resource budget is raised from its defaults (250,000 nodes) to fit a zone of
+/// a million names; alias, anchor and depth limits stay as they are against "billion laughs".
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Problem> {
-    serde_saphyr::from_str(text).map_err(|err| {
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_nodes: 20_000_000, max_events: 50_000_000 },
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|err| {
         let pos =
             err.location().map(|loc| Pos { line: loc.line() as u32, column: loc.column() as u32 }).unwrap_or_default();
         Problem::new(file, pos, plain_message(&err.without_snippet().to_string(), pos))
