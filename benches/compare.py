@@ -202,6 +202,8 @@ class Nsd(Server):
     xfrdfile: "{self.dir}/xfrd.state"
     zonelistfile: "{self.dir}/zone.list"
     verbosity: 0
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
 zone:

@@ -19,6 +19,9 @@ use crate::metrics::Metrics;
 use crate::publish::{Handle, Publisher};
 use crate::systemd;
 
+/// Longest wait at shutdown for TCP connections to finish their queries.
+pub const TCP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A started server.
 pub struct Running {
     /// Bound DNS addresses (UDP and TCP share each one).
@@ -30,14 +33,19 @@ pub struct Running {
     stop_udp: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
     udp_threads: Vec<JoinHandle<()>>,
+    tcp_tasks: Vec<tokio::task::JoinHandle<()>>,
     /// The zone file watcher, when `watch` is on; dropping it stops watching.
     _watcher: Option<crate::watch::Watcher>,
 }
 
 impl Running {
-    /// Stops accepting queries, waits for the UDP workers to finish and writes the state file.
+    /// Stops accepting queries and connections, lets TCP connections finish the query they
+    /// are answering (at most [`TCP_DRAIN`]), waits for the UDP workers, writes the state file.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        for task in self.tcp_tasks {
+            let _ = task.await;
+        }
         self.publisher.shutdown().await;
         self.stop_udp.store(true, Ordering::Relaxed);
         let threads = self.udp_threads;
@@ -80,14 +88,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         n => n,
     };
     let stop_udp = Arc::new(AtomicBool::new(false));
-    let limits = TcpLimits { max_connections: settings.tcp_max_connections, idle_timeout: settings.tcp_idle_timeout };
+    let limits = TcpLimits {
+        max_connections: settings.tcp_max_connections,
+        max_connections_per_ip: settings.tcp_max_connections_per_ip,
+        idle_timeout: settings.tcp_idle_timeout,
+    };
     let mut dns_addrs = Vec::new();
     let mut udp_threads = Vec::new();
+    let mut tcp_tasks = Vec::new();
     for &addr in &settings.listen {
         let (udp, tcp) = bind_dns(addr, workers).await?;
         dns_addrs.push(tcp.local_addr()?);
-        udp_threads.extend(dns::serve_udp(udp, table.clone(), metrics.clone(), stop_udp.clone())?);
-        tokio::spawn(dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone()));
+        udp_threads.extend(dns::serve_udp(udp, table.clone(), metrics.clone(), settings.rrl, stop_udp.clone())?);
+        let serve = dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone(), TCP_DRAIN);
+        tcp_tasks.push(tokio::spawn(serve));
     }
     ready.store(true, Ordering::Release);
     tracing::info!(dns = ?dns_addrs, http = %http_addr, zones, probes, watch = settings.watch, "serving");
@@ -100,6 +114,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         stop_udp,
         stop,
         udp_threads,
+        tcp_tasks,
         _watcher: watcher,
     })
 }

@@ -16,6 +16,7 @@ pub struct Metrics {
     registry: Registry,
     pub queries: IntCounterVec,
     pub query_duration: Histogram,
+    pub rrl_actions: IntCounterVec,
     pub endpoint_up: IntGaugeVec,
     pub endpoint_override: IntGaugeVec,
     pub health_checks: IntCounterVec,
@@ -64,6 +65,11 @@ impl Metrics {
                     .buckets(fast),
                 )
                 .expect("valid metric"),
+            ),
+            rrl_actions: counter(
+                "switchyard_rrl_actions_total",
+                "UDP responses held back by response-rate limiting: dropped, or slipped (sent truncated).",
+                &["action"],
             ),
             endpoint_up: gauge(
                 "switchyard_endpoint_up",

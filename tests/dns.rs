@@ -321,7 +321,8 @@ async fn tcp_serves_pipelined_queries_in_order_and_survives_resets() {
         assert_eq!((r.metadata.id, &r.queries), (q.metadata.id, &q.queries));
     }
     // Clients that reset their connection right away, or mid-query, do not stop the listener.
-    for i in 0..50 {
+    // (Fewer than the 32 connections one address may hold, so none is refused for that.)
+    for i in 0..24 {
         let stream = std::net::TcpStream::connect(s.dns()).unwrap();
         if i % 2 == 0 {
             use std::io::Write;

@@ -12,7 +12,7 @@ use std::time::UNIX_EPOCH;
 pub use server::{DEFAULT_HTTP, Settings, SettingsOverrides};
 pub use yaml::{Pos, Problem};
 
-use crate::model::Model;
+use crate::model::{Model, Probe, Zone};
 
 /// Loads and validates every `*.yaml` / `*.yml` zone file in `dir`. All problems found in
 /// all files are returned together, so one `check` run shows everything to fix.
@@ -29,21 +29,8 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
                 continue;
             }
         };
-        let raw: zone::RawZone = match yaml::parse(&file, &text) {
-            Ok(raw) => raw,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
-        let origin_pos = Pos::of(&raw.origin);
-        let fingerprint = {
-            let mut hasher = std::hash::DefaultHasher::new();
-            text.hash(&mut hasher);
-            hasher.finish()
-        };
-        match zone::convert(&file, raw, default_serial(&file), fingerprint, &mut model.probes) {
-            Ok(zone) => {
+        match zone_from_text(&file, &text, default_serial(&file), &mut model.probes) {
+            Ok((zone, origin_pos)) => {
                 if let Some((_, first)) = origins.iter().find(|(o, _)| *o == zone.origin) {
                     let message = format!("zone {} is already served from {}", zone.origin, first.display());
                     problems.push(Problem::new(&file, origin_pos, message));
@@ -56,6 +43,30 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
         }
     }
     if problems.is_empty() { Ok(model) } else { Err(problems) }
+}
+
+/// One zone file's text, validated on its own (serial 1 unless it sets one), with the
+/// health checks it uses: for tests and fuzzing of the loader.
+pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<Probe>), Vec<Problem>> {
+    let mut probes = Vec::new();
+    zone_from_text(file, text, 1, &mut probes).map(|(zone, _)| (zone, probes))
+}
+
+/// Parses and converts one zone file; returns the zone and where its origin is written.
+fn zone_from_text(
+    file: &Path,
+    text: &str,
+    default_serial: u32,
+    probes: &mut Vec<Probe>,
+) -> Result<(Zone, Pos), Vec<Problem>> {
+    let raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;
+    let origin_pos = Pos::of(&raw.origin);
+    let fingerprint = {
+        let mut hasher = std::hash::DefaultHasher::new();
+        text.hash(&mut hasher);
+        hasher.finish()
+    };
+    zone::convert(file, raw, default_serial, fingerprint, probes).map(|zone| (zone, origin_pos))
 }
 
 fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

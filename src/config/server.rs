@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::yaml::{self, Many, Problem, items};
+use crate::dns::RrlSettings;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9153";
@@ -19,10 +20,21 @@ struct RawSettings {
     zones: Option<PathBuf>,
     udp_workers: Option<usize>,
     tcp_max_connections: Option<usize>,
+    tcp_max_connections_per_ip: Option<usize>,
     tcp_idle_timeout: Option<yaml::Duration>,
     watch: Option<bool>,
+    rrl: Option<RawRrl>,
     state_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRrl {
+    responses_per_second: Option<u32>,
+    slip: Option<u32>,
+    ipv4_prefix: Option<u8>,
+    ipv6_prefix: Option<u8>,
 }
 
 /// Where and how to serve.
@@ -34,9 +46,12 @@ pub struct Settings {
     /// UDP sockets (and threads) per listen address; 0 means one per CPU core.
     pub udp_workers: usize,
     pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_ip: usize,
     pub tcp_idle_timeout: std::time::Duration,
     /// Reload when a zone file in `zones` changes (off: reload on SIGHUP or POST /reload).
     pub watch: bool,
+    /// Response-rate limiting for UDP; off (`None`) unless the config has an `rrl:` section.
+    pub rrl: Option<RrlSettings>,
     /// Where overrides and last verdicts are kept across restarts; none by default.
     pub state_file: Option<PathBuf>,
     /// File holding the bearer token that mutating HTTP endpoints require on a non-loopback listener.
@@ -61,8 +76,10 @@ impl Default for Settings {
             zones: PathBuf::from("zones"),
             udp_workers: 0,
             tcp_max_connections: 1024,
+            tcp_max_connections_per_ip: 32,
             tcp_idle_timeout: std::time::Duration::from_secs(10),
             watch: false,
+            rrl: None,
             state_file: None,
             admin_token_file: None,
         }
@@ -90,8 +107,19 @@ impl Settings {
             settings.admin_token_file = raw.admin_token_file.map(relative);
             settings.udp_workers = raw.udp_workers.unwrap_or(settings.udp_workers);
             settings.tcp_max_connections = raw.tcp_max_connections.unwrap_or(settings.tcp_max_connections);
+            settings.tcp_max_connections_per_ip =
+                raw.tcp_max_connections_per_ip.unwrap_or(settings.tcp_max_connections_per_ip);
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
             settings.watch = raw.watch.unwrap_or(settings.watch);
+            settings.rrl = raw.rrl.map(|r| {
+                let d = RrlSettings::default();
+                RrlSettings {
+                    responses_per_second: r.responses_per_second.unwrap_or(d.responses_per_second).max(1),
+                    slip: r.slip.unwrap_or(d.slip),
+                    ipv4_prefix: r.ipv4_prefix.unwrap_or(d.ipv4_prefix).min(32),
+                    ipv6_prefix: r.ipv6_prefix.unwrap_or(d.ipv6_prefix).min(128),
+                }
+            });
         }
         if !flags.listen.is_empty() {
             settings.listen = flags.listen;

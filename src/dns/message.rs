@@ -135,6 +135,24 @@ fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<
     }
 }
 
+/// Turns a response into its truncated form: TC set, the question alone (what rate limiting
+/// "slips" so that a real client retries over TCP).
+pub fn truncate(out: &mut Vec<u8>) {
+    if out.len() < HEADER {
+        return;
+    }
+    let question_end = match u16::from_be_bytes([out[4], out[5]]) {
+        0 => HEADER,
+        _ => match skip_name(out, HEADER) {
+            Some(at) if at + 4 <= out.len() => at + 4,
+            _ => return,
+        },
+    };
+    out.truncate(question_end);
+    out[2] |= 0x02; // TC
+    out[6..12].fill(0);
+}
+
 /// A response carrying only a code (and the question and OPT when the query had them).
 fn error_response(packet: &[u8], rcode: u8, question: Option<&[u8]>, edns: Option<Edns>, out: &mut Vec<u8>) {
     let id = [packet[0], packet[1]];
@@ -243,7 +261,8 @@ fn read_question_name(packet: &[u8], lower: &mut [u8; 255]) -> Option<usize> {
 
 /// Skips `skip` records after the question, then reads the additional section looking for
 /// the OPT record. Two OPT records, an OPT not owned by the root, an OPT outside the
-/// additional section, or records running past the packet are format errors.
+/// additional section, records running past the packet, or bytes after the last record
+/// (as Knot DNS treats them) are format errors.
 fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<Option<Edns>, ()> {
     let mut edns = None;
     for i in 0..skip + arcount as usize {
@@ -268,6 +287,10 @@ fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<
             });
         }
         at = rdata_end;
+    }
+    // Bytes after the last section the header announces: not a well-formed message.
+    if at != packet.len() {
+        return Err(());
     }
     Ok(edns)
 }

@@ -1,9 +1,10 @@
 //! The DNS front-end: sockets and wire format. UDP is served by one blocking thread per
-//! `SO_REUSEPORT` socket (two syscalls per query, no task spawn); TCP by tokio tasks with
-//! connection limits and idle timeouts. Both answer through [`message::respond`] from the
+//! `SO_REUSEPORT` socket (batched `recvmmsg`/`sendmmsg`, no task spawn, optional rate
+//! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer through [`message::respond`] from the
 //! table currently published in a [`SharedTable`].
 
 pub mod message;
+mod rrl;
 mod tcp;
 mod udp;
 
@@ -13,7 +14,8 @@ use arc_swap::ArcSwap;
 
 use crate::answer::AnswerTable;
 
-pub use message::{Outcome, Transport, respond};
+pub use message::{Outcome, Transport, respond, truncate};
+pub use rrl::{RateLimiter, RrlSettings, Verdict};
 pub use tcp::{TcpLimits, serve_tcp};
 pub use udp::{bind_udp, serve_udp};
 

@@ -1,9 +1,13 @@
 //! TCP (RFC 7766): many queries per connection, pipelined, answered in order. Limits keep
-//! idle or slow clients from holding connections forever, and the accept loop survives any
-//! per-connection error (unlike hickory-server 0.26.3, issue #3725).
+//! idle or slow clients from holding connections forever (a global cap, a cap per client
+//! address, an idle timeout), the accept loop survives any per-connection error (unlike
+//! hickory-server 0.26.3, issue #3725), and a stop lets every connection finish the query it
+//! is answering before it closes.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -16,26 +20,65 @@ use crate::metrics::{Metrics, QueryStats};
 #[derive(Clone, Copy, Debug)]
 pub struct TcpLimits {
     pub max_connections: usize,
+    /// Connections one client address may hold at once.
+    pub max_connections_per_ip: usize,
     /// How long a connection may sit without sending a complete query.
     pub idle_timeout: Duration,
 }
 
-/// Accepts connections until `stop` turns true.
+/// Open connections per client address; an entry leaves when its last connection closes.
+#[derive(Default)]
+struct PerClient(Mutex<HashMap<IpAddr, usize>>);
+
+/// One client's hold on a connection slot; released on drop.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    ip: IpAddr,
+}
+
+impl PerClient {
+    fn claim(self: &Arc<Self>, ip: IpAddr, limit: usize) -> Option<ClientSlot> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(ip).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot { clients: self.clone(), ip })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.clients.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Accepts connections until `stop` turns true, then waits (at most `drain`) for open
+/// connections to finish the query they are answering.
 pub async fn serve_tcp(
     listener: TcpListener,
     table: SharedTable,
     metrics: Arc<Metrics>,
     limits: TcpLimits,
     mut stop: watch::Receiver<bool>,
+    drain: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let clients = Arc::new(PerClient::default());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|&s| s) => return,
+            _ = stop.wait_for(|&s| s) => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) if is_resource_exhaustion(&e) => {
                 tracing::warn!(error = %e, "TCP accept failed; pausing briefly");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -44,22 +87,31 @@ pub async fn serve_tcp(
             // Aborted handshakes and the like concern one client only.
             Err(_) => continue,
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            continue; // over the limit: close at once
-        };
-        let (table, metrics) = (table.clone(), metrics.clone());
+        // Over either limit: close at once.
+        let Some(client) = clients.claim(peer.ip(), limits.max_connections_per_ip) else { continue };
+        let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
+        let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, table, metrics, limits.idle_timeout).await;
-            drop(permit);
+            let _ = connection(stream, table, metrics, limits.idle_timeout, stop).await;
+            drop((permit, client));
         });
     }
+    drop(listener);
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
 }
 
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12)) // ENFILE, EMFILE, ENOBUFS, ENOMEM
 }
 
-async fn connection(stream: TcpStream, table: SharedTable, metrics: Arc<Metrics>, idle: Duration) -> io::Result<()> {
+async fn connection(
+    stream: TcpStream,
+    table: SharedTable,
+    metrics: Arc<Metrics>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (reader, writer) = stream.into_split();
     let mut reader = BufReader::new(reader);
@@ -68,8 +120,15 @@ async fn connection(stream: TcpStream, table: SharedTable, metrics: Arc<Metrics>
     let mut packet = vec![0u8; 65_535];
     let mut out = Vec::with_capacity(4096);
     loop {
-        let Ok(len) = tokio::time::timeout(idle, reader.read_u16()).await else { break };
-        let len = len? as usize;
+        // Between queries a stop closes the connection; a query being read is finished.
+        let len = tokio::select! {
+            len = tokio::time::timeout(idle, reader.read_u16()) => match len {
+                Ok(len) => len?,
+                Err(_) => break,
+            },
+            _ = stop.wait_for(|&s| s) => break,
+        };
+        let len = len as usize;
         if len == 0 {
             break;
         }

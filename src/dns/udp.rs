@@ -5,7 +5,7 @@
 //! answers each query as soon as it arrives.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{Outcome, SharedTable, Transport, respond};
+use super::{Outcome, RateLimiter, RrlSettings, SharedTable, Transport, Verdict, respond, truncate};
 use crate::metrics::{Metrics, QueryStats};
 
 /// How often an idle worker wakes to flush counters and notice shutdown.
@@ -58,6 +58,7 @@ pub fn serve_udp(
     sockets: Vec<UdpSocket>,
     table: SharedTable,
     metrics: Arc<Metrics>,
+    rrl: Option<RrlSettings>,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     sockets
@@ -65,13 +66,32 @@ pub fn serve_udp(
         .enumerate()
         .map(|(i, socket)| {
             let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
-            std::thread::Builder::new().name(format!("udp-{i}")).spawn(move || worker(socket, table, metrics, stop))
+            let limiter = rrl.map(RateLimiter::new);
+            let run = move || worker(socket, table, metrics, limiter, stop);
+            std::thread::Builder::new().name(format!("udp-{i}")).spawn(run)
         })
         .collect()
 }
 
-fn worker(socket: UdpSocket, table: SharedTable, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
+/// The address a datagram came from.
+fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
+    match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
+        (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
+        (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
+        _ => None,
+    }
+}
+
+fn worker(
+    socket: UdpSocket,
+    table: SharedTable,
+    metrics: Arc<Metrics>,
+    mut limiter: Option<RateLimiter>,
+    stop: Arc<AtomicBool>,
+) {
     let fd = socket.as_raw_fd();
+    let rrl_dropped = metrics.rrl_actions.with_label_values(&["dropped"]);
+    let rrl_slipped = metrics.rrl_actions.with_label_values(&["slipped"]);
     let mut stats = QueryStats::new(metrics);
     let mut packets = Box::new([[0u8; MAX_QUERY]; BATCH]);
     let mut replies: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(65_535)).collect();
@@ -102,11 +122,23 @@ fn worker(socket: UdpSocket, table: SharedTable, metrics: Arc<Metrics>, stop: Ar
                 // Longer than any real query: not worth an answer.
                 let truncated = message.flags.contains(MsgFlags::MSG_TRUNC);
                 let Some(packet) = message.iovs().next().filter(|_| !truncated) else { continue };
-                if let Some(outcome) = respond(&current, packet, Transport::Udp, &mut replies[answered]) {
-                    peers[answered] = message.address;
-                    outcomes[answered] = Some(outcome);
-                    answered += 1;
+                let Some(outcome) = respond(&current, packet, Transport::Udp, &mut replies[answered]) else { continue };
+                if let Some(limiter) = &mut limiter {
+                    match message.address.as_ref().and_then(peer_ip).map(|ip| limiter.check(ip, started)) {
+                        Some(Verdict::Drop) => {
+                            rrl_dropped.inc();
+                            continue;
+                        }
+                        Some(Verdict::Slip) => {
+                            rrl_slipped.inc();
+                            truncate(&mut replies[answered]);
+                        }
+                        _ => {}
+                    }
                 }
+                peers[answered] = message.address;
+                outcomes[answered] = Some(outcome);
+                answered += 1;
             }
         }
         let slices: [[IoSlice; 1]; BATCH] = std::array::from_fn(|i| [IoSlice::new(&replies[i])]);
