@@ -3,14 +3,12 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use switchyard::answer::{AnswerTable, Compiler, Health, Routes};
+use switchyard::answer::{AnswerTable, Compiler};
 use switchyard::dns::{Transport, respond};
-use switchyard::model::{Endpoint, Family};
 
 const ZONE: &str = r#"
 origin: bench.test.
@@ -28,23 +26,11 @@ records:
   canary: {dynamic: {ttl: 30, weighted: {primary: 90, dr: 10}, select: weighted}}
 "#;
 
-/// Everything up, every pool up for an hour.
-struct AllUp;
-
-impl Health for AllUp {
-    fn endpoint_up(&self, _: usize, _: usize, _: &Endpoint) -> bool {
-        true
-    }
-    fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
-        Some(Duration::from_secs(3600))
-    }
-}
-
 fn table() -> AnswerTable {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bench.yaml"), ZONE).unwrap();
     let model = switchyard::config::load_zones(dir.path()).expect("the bench zone is valid");
-    Compiler::new(Arc::new(model)).table(&AllUp, &Routes::new()).0
+    Compiler::new(Arc::new(model)).table_all_up()
 }
 
 fn query(name: &str) -> Vec<u8> {

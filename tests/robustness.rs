@@ -1,13 +1,16 @@
-//! Hostile input and overload over real sockets: malformed packets get the RFC rcode or are
-//! dropped while other clients keep being served; TCP limits hold against idle floods;
-//! response-rate limiting slips and drops; shutdown drains TCP; and property tests throw
-//! random packets and broken zone files at the parsers.
+//! Hostile input, overload and faults over real sockets: malformed packets get the RFC rcode
+//! or are dropped while other clients keep being served; TCP limits hold against idle floods;
+//! response-rate limiting slips and drops; shutdown drains TCP; a chaos run kills, black-holes
+//! and slows backends under steady load; and property tests throw random packets and broken
+//! zone files at the parsers.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, query, rcode, tcp, udp};
+use common::{Backend, Mode, Server, eventually, query, rcode, tcp, udp};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use proptest::prelude::*;
@@ -338,17 +341,115 @@ const ZONE_FULL: &str = "origin: example.test.\nsoa: {mname: ns1, rname: hostmas
 
 /// A compiled table for the property tests (no sockets).
 fn table() -> switchyard::answer::AnswerTable {
-    use std::sync::Arc;
-    struct AllUp;
-    impl switchyard::answer::Health for AllUp {
-        fn endpoint_up(&self, _: usize, _: usize, _: &switchyard::model::Endpoint) -> bool {
-            true
-        }
-        fn pool_up_for(&self, _: usize, _: usize, _: switchyard::model::Family) -> Option<Duration> {
-            Some(Duration::from_secs(3600))
-        }
+    let (zone, probes) = switchyard::config::load_zone_text(std::path::Path::new("z.yaml"), ZONE_FULL).expect("valid");
+    let model = switchyard::model::Model { zones: vec![zone], probes };
+    switchyard::answer::Compiler::new(std::sync::Arc::new(model)).table_all_up()
+}
+
+/// A failover record over two primary endpoints and one DR endpoint, all probed over HTTP.
+fn chaos_zone(a: &Backend, b: &Backend, c: &Backend, note: &str) -> String {
+    let endpoint = |address: &str, backend: &Backend| {
+        format!("{{address: {address}, check_address: 127.0.0.1, port: {}}}", backend.addr.port())
+    };
+    format!(
+        "origin: gslb.example.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nmonitors:\n  web: {{type: http, path: /, \
+         interval: 200ms, timeout: 150ms, rise: 2, fall: 2, flap_hold: 0s}}\npools:\n  primary: {{monitor: web, \
+         endpoints: [{}, {}]}}\n  dr: {{monitor: web, endpoints: [{}]}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: \
+         {{A: 127.0.0.1}}\n  app: {{dynamic: {{ttl: 30, failover: [primary, dr]}}}}\n  note: {{TXT: \"{note}\"}}\n",
+        endpoint("192.0.2.11", a),
+        endpoint("192.0.2.12", b),
+        endpoint("192.0.2.21", c)
+    )
+}
+
+/// Queries `app` A back to back until stopped; every query must get a NOERROR answer with
+/// one or more of the three addresses. Returns (queries, lost) and shares the latest answer
+/// as "TTL address" lines (the TTL tells a healthy answer, 30, from a degraded one, 15).
+async fn steady_load(
+    server: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+    latest: Arc<Mutex<Vec<String>>>,
+) -> (usize, usize) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.connect(server).await.unwrap();
+    let (mut sent, mut lost) = (0, 0);
+    let mut buf = vec![0; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let q = query("app.gslb.example.test.", RecordType::A, Some(1232));
+        socket.send(&q.to_vec().unwrap()).await.unwrap();
+        sent += 1;
+        let reply = loop {
+            match tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await {
+                Err(_) => break None,
+                Ok(len) => {
+                    let m = Message::from_vec(&buf[..len.unwrap()]).unwrap();
+                    if m.metadata.id == q.metadata.id {
+                        break Some(m);
+                    }
+                }
+            }
+        };
+        let Some(m) = reply else {
+            lost += 1;
+            continue;
+        };
+        assert_eq!(rcode(&m), ResponseCode::NoError);
+        let mut answer: Vec<String> = m.answers.iter().map(|r| format!("{} {}", r.ttl, r.data)).collect();
+        answer.sort();
+        assert!(!answer.is_empty(), "an answer, always");
+        let known = ["192.0.2.11", "192.0.2.12", "192.0.2.21"];
+        assert!(answer.iter().all(|a| known.iter().any(|k| a.ends_with(k))), "{answer:?}");
+        *latest.lock().unwrap() = answer;
     }
-    let zone = switchyard::config::load_zone_text(std::path::Path::new("z.yaml"), ZONE_FULL).expect("valid");
-    let model = switchyard::model::Model { zones: vec![zone.0], probes: zone.1 };
-    switchyard::answer::Compiler::new(Arc::new(model)).table(&AllUp, &switchyard::answer::Routes::new()).0
+    (sent, lost)
+}
+
+async fn addresses(s: &Server) -> Vec<String> {
+    s.query("app.gslb.example.test.", RecordType::A).await.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chaos_under_load_every_query_answered_and_answers_follow_health() {
+    let (mut a, b, c) = (Backend::start().await, Backend::start().await, Backend::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let state_file = dir.path().join("state.json");
+    let with_state = |settings: &mut switchyard::config::Settings| settings.state_file = Some(state_file.clone());
+    let s = Server::start_with(&[("z.yaml", &chaos_zone(&a, &b, &c, "v1"))], with_state).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let latest = Arc::new(Mutex::new(Vec::new()));
+    let load = tokio::spawn(steady_load(s.dns(), stop.clone(), latest.clone()));
+    let follows = |expected: &'static [&'static str]| {
+        let latest = latest.clone();
+        async move {
+            eventually(Duration::from_secs(3), || {
+                let latest = latest.clone();
+                async move { *latest.lock().unwrap() == expected }
+            })
+            .await
+        }
+    };
+    follows(&["30 192.0.2.11", "30 192.0.2.12"]).await;
+    a.stop(); // killed: connection refused
+    follows(&["15 192.0.2.12"]).await;
+    b.set(Mode::BlackHole); // accepts, never answers: the region is down
+    follows(&["15 192.0.2.21"]).await;
+    s.write_zone("z.yaml", &chaos_zone(&a, &b, &c, "v2")); // a reload in the middle of it
+    assert_eq!(s.reload().await.0, 200);
+    c.set(Mode::Slow(Duration::from_millis(400))); // DR too slow: everything down, fail open
+    follows(&["15 192.0.2.11", "15 192.0.2.12"]).await;
+    a.restart().await;
+    b.set(Mode::Healthy);
+    c.set(Mode::Healthy);
+    follows(&["30 192.0.2.11", "30 192.0.2.12"]).await;
+    stop.store(true, Ordering::Relaxed);
+    let (sent, lost) = load.await.unwrap();
+    assert!(sent > 100, "a steady load ran: {sent}");
+    assert_eq!(lost, 0, "no query lost");
+
+    // Restart with the state file: the first answer already reflects the saved health.
+    a.stop();
+    eventually(Duration::from_secs(3), || async { addresses(&s).await == ["192.0.2.12"] }).await;
+    s.running.stop().await;
+    let s = Server::start_with(&[("z.yaml", &chaos_zone(&a, &b, &c, "v2"))], with_state).await;
+    assert_eq!(addresses(&s).await, ["192.0.2.12"]);
 }

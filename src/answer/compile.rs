@@ -102,6 +102,11 @@ impl Compiler {
         &self.model
     }
 
+    /// The table with every endpoint up (benchmarks, property tests and fuzzing).
+    pub fn table_all_up(&self) -> AnswerTable {
+        self.table(&NoHealth, &Routes::new()).0
+    }
+
     /// The table for a health state. `previous` holds the routes of the table being
     /// replaced (failover memory for damped failback).
     pub fn table(&self, health: &impl Health, previous: &Routes) -> (AnswerTable, Routes) {
@@ -527,7 +532,7 @@ impl<H: Health> HealthView for ZoneHealth<'_, H> {
     }
 }
 
-/// Static answers never consult health.
+/// Everything up: static answers never consult health, and [`Compiler::table_all_up`].
 struct NoHealth;
 
 impl Health for NoHealth {
