@@ -274,3 +274,32 @@ records:
     assert!(reason.starts_with("TLS error"), "{reason}");
     assert_eq!(status["zones"][0]["pools"][1]["endpoints"][0]["reason"], "HTTP 200");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_body_is_read_only_up_to_its_bound() {
+    let flood = Backend::start().await;
+    flood.set(Mode::Flood);
+    let port = flood.addr.port();
+    let yaml = format!(
+        "origin: gslb.example.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nmonitors:\n  body: {{type: http, path: /, \
+         expect_body: needle, interval: 1s, timeout: 1s, rise: 1, fall: 1}}\n  status: {{type: http, path: /, \
+         interval: 1s, timeout: 1s, rise: 1, fall: 1}}\npools:\n  checked: {{monitor: body, endpoints: [{{address: \
+         192.0.2.1, check_address: 127.0.0.1, port: {port}}}]}}\n  plain: {{monitor: status, endpoints: [{{address: \
+         192.0.2.2, check_address: 127.0.0.1, port: {port}}}]}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: \
+         127.0.0.1}}\n  a: {{dynamic: {{failover: [checked], when_all_down: nodata}}}}\n  b: {{dynamic: {{failover: [plain]}}}}\n"
+    );
+    let s = Server::start(&[("z.yaml", &yaml)]).await;
+    // Looking for a body that never comes: judged after at most 64 KiB (plus one chunk).
+    let r = s.query("a.gslb.example.test.", RecordType::A).await;
+    assert!(r.answers.is_empty(), "the body check failed");
+    let (_, status) = s.http_get("/status").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let checked = &status["zones"][0]["pools"][0]["endpoints"][0];
+    assert_eq!(checked["reason"], "body mismatch", "{checked}");
+    // Status only: the body is not read at all.
+    assert_eq!(answer(&s, "b.gslb.example.test.", RecordType::A).await.0, ["192.0.2.2"]);
+    // What the backend got to write per request (socket buffers included) stays far from 1 GiB.
+    let requests = flood.requests.load(std::sync::atomic::Ordering::SeqCst).max(1);
+    let per_request = flood.flooded.load(std::sync::atomic::Ordering::SeqCst) / requests;
+    assert!(per_request < 8 << 20, "a check reads a bounded amount, not a gigabyte: {per_request} bytes");
+}

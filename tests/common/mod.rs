@@ -196,6 +196,8 @@ pub enum Mode {
     BlackHole,
     /// Answers `200 ok` after this delay.
     Slow(Duration),
+    /// Answers 200 with a body announced as 1 GiB and streamed until the client hangs up.
+    Flood,
 }
 
 /// A real HTTP backend on loopback whose behaviour tests switch at will.
@@ -205,6 +207,8 @@ pub struct Backend {
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     mode: Arc<Mutex<Mode>>,
     pub requests: Arc<AtomicUsize>,
+    /// Body bytes a `Flood` backend managed to write.
+    pub flooded: Arc<AtomicUsize>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -231,6 +235,7 @@ impl Backend {
             tls,
             mode: Arc::new(Mutex::new(Mode::Healthy)),
             requests: Arc::default(),
+            flooded: Arc::default(),
             task: None,
         };
         backend.listen().await;
@@ -241,10 +246,11 @@ impl Backend {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (mode, requests, tls) = (self.mode.clone(), self.requests.clone(), self.tls.clone());
+        let flooded = self.flooded.clone();
         self.task = Some(tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
-                let (mode, requests, tls) = (mode.clone(), requests.clone(), tls.clone());
+                let (mode, requests, tls, flooded) = (mode.clone(), requests.clone(), tls.clone(), flooded.clone());
                 tokio::spawn(async move {
                     let mut stream: Box<dyn Stream> = match tls {
                         None => Box::new(stream),
@@ -273,6 +279,17 @@ impl Backend {
                         Mode::Slow(delay) => {
                             tokio::time::sleep(delay).await;
                             200
+                        }
+                        Mode::Flood => {
+                            let head = "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n";
+                            if stream.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            let chunk = vec![b'x'; 64 * 1024];
+                            while stream.write_all(&chunk).await.is_ok() {
+                                flooded.fetch_add(chunk.len(), Ordering::SeqCst);
+                            }
+                            return;
                         }
                     };
                     let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
