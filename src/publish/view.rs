@@ -200,7 +200,7 @@ impl Publisher {
                 current = target.clone();
                 continue;
             }
-            let Some(dynamic) = &node.dynamic else {
+            if node.dynamic.is_none() {
                 match node.rrset(request.rtype) {
                     Some(set) => {
                         let _ = writeln!(
@@ -216,31 +216,31 @@ impl Publisher {
                     }
                 }
                 break;
-            };
+            }
             let family = match request.rtype {
                 RecordType::A => Family::V4,
                 RecordType::AAAA => Family::V6,
                 _ => Family::Cname,
             };
-            self.explain_dynamic(&mut out, z, zone, node, dynamic, family, &health, &request.assume_down);
+            self.explain_dynamic(&mut out, z, node, family, &health, &request.assume_down);
             break;
         }
         Ok(out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The pools, endpoints, answer and worst-case failover time of a health-checked record.
     fn explain_dynamic(
         &self,
         out: &mut String,
         z: usize,
-        zone: &Zone,
         node: &crate::model::Node,
-        dynamic: &crate::model::Dynamic,
         family: Family,
         health: &Snapshot,
         assumed: &[String],
     ) {
         let model = self.compiler.model();
+        let zone = &model.zones[z];
+        let dynamic = node.dynamic.as_ref().expect("explained records are dynamic");
         let pools = dynamic.policy.pools();
         let policy = match &dynamic.policy {
             Policy::Failover(order) => {
