@@ -267,6 +267,14 @@ async fn rate_limiting_slips_truncated_answers_and_drops_the_rest() {
 async fn shutdown_answers_queries_already_sent_then_closes_tcp() {
     let s = Server::start(&[("z.yaml", ZONE)]).await;
     let mut stream = TcpStream::connect(s.dns()).await.unwrap();
+    // An established conversation (accepted and served once)...
+    let q = query("www.example.test.", RecordType::A, None).to_vec().unwrap();
+    stream.write_all(&[&(q.len() as u16).to_be_bytes()[..], &q].concat()).await.unwrap();
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.unwrap();
+    stream.read_exact(&mut vec![0; u16::from_be_bytes(len) as usize]).await.unwrap();
+    // ...then 50 more queries; once the first of them is answered the server is reading
+    // them, and the stop comes.
     let mut frames = Vec::new();
     for _ in 0..50 {
         let q = query("www.example.test.", RecordType::A, None).to_vec().unwrap();
@@ -274,10 +282,11 @@ async fn shutdown_answers_queries_already_sent_then_closes_tcp() {
         frames.extend_from_slice(&q);
     }
     stream.write_all(&frames).await.unwrap();
+    stream.read_exact(&mut len).await.unwrap();
+    stream.read_exact(&mut vec![0; u16::from_be_bytes(len) as usize]).await.unwrap();
     let dns = s.dns();
     let stopping = tokio::spawn(async move { s.running.stop().await });
-    let mut answered = 0;
-    let mut len = [0u8; 2];
+    let mut answered = 1;
     while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(3), stream.read_exact(&mut len)).await {
         let mut body = vec![0; u16::from_be_bytes(len) as usize];
         stream.read_exact(&mut body).await.unwrap();

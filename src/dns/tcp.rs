@@ -120,8 +120,10 @@ async fn connection(
     let mut packet = vec![0u8; 65_535];
     let mut out = Vec::with_capacity(4096);
     loop {
-        // Between queries a stop closes the connection; a query being read is finished.
+        // Between queries a stop closes the connection; queries already sent are answered
+        // first (`biased`: the read is polled before the stop).
         let len = tokio::select! {
+            biased;
             len = tokio::time::timeout(idle, reader.read_u16()) => match len {
                 Ok(len) => len?,
                 Err(_) => break,
