@@ -112,6 +112,13 @@ class Server:
     def command(self):
         raise NotImplementedError
 
+    def write(self, name, text):
+        """Writes a config or zone file into the server's directory; returns its path."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def start(self):
         log = open(os.path.join(self.dir, "server.log"), "w")
         self.process = subprocess.Popen(
@@ -176,10 +183,8 @@ class Switchyard(Server):
     def command(self):
         zones = os.path.join(self.dir, "zones")
         os.makedirs(zones, exist_ok=True)
-        with open(os.path.join(zones, "bench.test.yaml"), "w") as f:
-            f.write(switchyard_zone())
-        with open(os.path.join(self.dir, "switchyard.yaml"), "w") as f:
-            f.write(f"listen: 127.0.0.1:{self.port}\nhttp: 127.0.0.1:{self.port + 1}\nzones: zones\nudp_workers: 1\n")
+        self.write(os.path.join("zones", "bench.test.yaml"), switchyard_zone())
+        self.write("switchyard.yaml", f"listen: 127.0.0.1:{self.port}\nhttp: 127.0.0.1:{self.port + 1}\nzones: zones\nudp_workers: 1\n")
         return [os.path.join(ROOT, "target/release/switchyard"), "serve", "--config", "switchyard.yaml"]
 
 
@@ -188,8 +193,7 @@ class Nsd(Server):
     note = "static (no health checks)"
 
     def command(self):
-        with open(os.path.join(self.dir, "bench.test.zone"), "w") as f:
-            f.write(zone_file(lambda i: f"d{i} 30 IN A {PRIMARY}"))
+        self.write("bench.test.zone", zone_file(lambda i: f"d{i} 30 IN A {PRIMARY}"))
         conf = f"""server:
     ip-address: 127.0.0.1@{self.port}
     port: {self.port}
@@ -210,8 +214,7 @@ zone:
     name: bench.test
     zonefile: bench.test.zone
 """
-        with open(os.path.join(self.dir, "nsd.conf"), "w") as f:
-            f.write(conf)
+        self.write("nsd.conf", conf)
         return ["nsd", "-d", "-c", os.path.join(self.dir, "nsd.conf")]
 
 
@@ -220,8 +223,7 @@ class Knot(Server):
     note = "static (no health checks)"
 
     def command(self):
-        with open(os.path.join(self.dir, "bench.test.zone"), "w") as f:
-            f.write(zone_file(lambda i: f"d{i} 30 IN A {PRIMARY}"))
+        self.write("bench.test.zone", zone_file(lambda i: f"d{i} 30 IN A {PRIMARY}"))
         conf = f"""server:
     listen: 127.0.0.1@{self.port}
     rundir: "{self.dir}"
@@ -240,8 +242,7 @@ zone:
   - domain: bench.test
     file: bench.test.zone
 """
-        with open(os.path.join(self.dir, "knot.conf"), "w") as f:
-            f.write(conf)
+        self.write("knot.conf", conf)
         return ["knotd", "-c", os.path.join(self.dir, "knot.conf")]
 
 
@@ -251,8 +252,7 @@ class Gdnsd(Server):
 
     def command(self):
         os.makedirs(os.path.join(self.dir, "zones"), exist_ok=True)
-        with open(os.path.join(self.dir, "zones", "bench.test"), "w") as f:
-            f.write(zone_file(lambda i: f"d{i} 30 DYNA simplefo!app"))
+        self.write(os.path.join("zones", "bench.test"), zone_file(lambda i: f"d{i} 30 DYNA simplefo!app"))
         conf = f"""options => {{
   listen => [ 127.0.0.1:{self.port} ]
   udp_threads => 1
@@ -269,8 +269,7 @@ plugins => {{
   }}
 }}
 """
-        with open(os.path.join(self.dir, "config"), "w") as f:
-            f.write(conf)
+        self.write("config", conf)
         os.makedirs(os.path.join(self.dir, "run"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "state"), exist_ok=True)
         return ["gdnsd", "-c", self.dir, "start"]
@@ -283,10 +282,8 @@ class PowerDns(Server):
     def command(self):
         # Address sets: the first set with a live address answers (failover).
         checked = f"30 IN LUA A \"ifportup({CHECK_PORT}, {{{{'{PRIMARY}'}}, {{'{DR}'}}}})\""
-        with open(os.path.join(self.dir, "bench.test.zone"), "w") as f:
-            f.write(zone_file(lambda i: f"d{i} {checked}"))
-        with open(os.path.join(self.dir, "named.conf"), "w") as f:
-            f.write(f'zone "bench.test" {{ type master; file "{self.dir}/bench.test.zone"; }};\n')
+        self.write("bench.test.zone", zone_file(lambda i: f"d{i} {checked}"))
+        self.write("named.conf", f'zone "bench.test" {{ type master; file "{self.dir}/bench.test.zone"; }};\n')
         conf = f"""launch=bind
 bind-config={self.dir}/named.conf
 local-address=127.0.0.1
@@ -301,8 +298,7 @@ receiver-threads=1
 distributor-threads=1
 webserver=no
 """
-        with open(os.path.join(self.dir, "pdns.conf"), "w") as f:
-            f.write(conf)
+        self.write("pdns.conf", conf)
         return ["pdns_server", f"--config-dir={self.dir}"]
 
 

@@ -153,16 +153,7 @@ fn status_table(status: &Value) -> String {
         for record in zone["records"].as_array().into_iter().flatten() {
             for (family, route) in record["families"].as_object().into_iter().flatten() {
                 let pools: Vec<String> = route["answering_pools"].as_array().into_iter().flatten().map(s).collect();
-                let mut state = Vec::new();
-                if route["all_down"] == true {
-                    state.push("ALL DOWN".to_string());
-                } else if route["degraded"] == true {
-                    state.push("degraded".into());
-                }
-                if let Some(wait) = route["failback_pending"].as_f64() {
-                    state.push(format!("failback in {wait:.0}s"));
-                }
-                let state = if state.is_empty() { "normal".into() } else { state.join(", ") };
+                let state = s(&route["summary"]);
                 rows.push([s(&record["name"]), family.clone(), pools.join(","), state]);
             }
         }

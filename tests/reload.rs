@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Backend, Server, eventually, query, rcode};
+use common::{Backend, Server, eventually, exchange, query, rcode};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
@@ -52,22 +52,8 @@ async fn query_loop(server: SocketAddr, stop: Arc<AtomicBool>, versions: [Vec<St
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(server).await.unwrap();
     let (mut seen, mut lost) = ([0, 0], 0);
-    let mut buf = vec![0; 4096];
     while !stop.load(Ordering::Relaxed) {
-        let q = query(WWW, RecordType::A, Some(1232));
-        socket.send(&q.to_vec().unwrap()).await.unwrap();
-        let reply = loop {
-            match tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await {
-                Err(_) => break None,
-                Ok(len) => {
-                    let m = Message::from_vec(&buf[..len.unwrap()]).unwrap();
-                    if m.metadata.id == q.metadata.id {
-                        break Some(m);
-                    }
-                }
-            }
-        };
-        let Some(m) = reply else {
+        let Some(m) = exchange(&socket, &query(WWW, RecordType::A, Some(1232)), Duration::from_secs(2)).await else {
             lost += 1;
             continue;
         };
@@ -217,6 +203,7 @@ async fn reloads_do_not_undo_a_failover_or_a_held_failback() {
     primary.restart().await;
     let status = || async { s.http_get("/status").await.1 };
     eventually(Duration::from_secs(5), || async { status().await.contains("\"failback_pending\":3") }).await;
+    assert!(status().await.contains("\"summary\":\"degraded, failback held 3"), "{}", status().await);
     reload_watching(&s, &primary, &dr, 6, "192.0.2.21").await;
     assert_eq!(app().await, ["30 192.0.2.21"]);
 }

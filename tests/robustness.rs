@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, Mode, Server, eventually, query, rcode, tcp, udp};
+use common::{Backend, Mode, Server, eventually, exchange, query, rcode, tcp, udp};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use proptest::prelude::*;
@@ -256,7 +256,7 @@ async fn rate_limiting_slips_truncated_answers_and_drops_the_rest() {
     assert_eq!(slipped as usize, truncated);
     // TCP is not rate limited: the client that was slipped is served there.
     assert_eq!(s.ask_tcp(&query("www.example.test.", RecordType::A, None)).await.answers.len(), 1);
-    // Another network is not affected... (all of 127/8 is one /24 per octet triple: use .2)
+    // Another /24 (127.0.1.0/24) has its own budget.
     let other = UdpSocket::bind("127.0.1.1:0").await.unwrap();
     other.send_to(&packet, s.dns()).await.unwrap();
     let len = tokio::time::timeout(Duration::from_secs(2), other.recv(&mut buf)).await.unwrap().unwrap();
@@ -382,23 +382,10 @@ async fn steady_load(
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     socket.connect(server).await.unwrap();
     let (mut sent, mut lost) = (0, 0);
-    let mut buf = vec![0; 4096];
     while !stop.load(Ordering::Relaxed) {
         let q = query("app.gslb.example.test.", RecordType::A, Some(1232));
-        socket.send(&q.to_vec().unwrap()).await.unwrap();
         sent += 1;
-        let reply = loop {
-            match tokio::time::timeout(Duration::from_secs(1), socket.recv(&mut buf)).await {
-                Err(_) => break None,
-                Ok(len) => {
-                    let m = Message::from_vec(&buf[..len.unwrap()]).unwrap();
-                    if m.metadata.id == q.metadata.id {
-                        break Some(m);
-                    }
-                }
-            }
-        };
-        let Some(m) = reply else {
+        let Some(m) = exchange(&socket, &q, Duration::from_secs(1)).await else {
             lost += 1;
             continue;
         };

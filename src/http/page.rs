@@ -46,23 +46,12 @@ pub fn render(status: &Value) -> String {
                 for (family, route) in record["families"].as_object().into_iter().flatten() {
                     let pools: Vec<String> =
                         route["answering_pools"].as_array().into_iter().flatten().map(text).collect();
-                    let mut state = Vec::new();
-                    if route["all_down"] == true {
-                        state.push("ALL DOWN".to_string());
-                    } else if route["degraded"] == true {
-                        state.push("degraded".to_string());
-                    }
-                    if let Some(wait) = route["failback_pending"].as_f64() {
-                        state.push(format!("failback held {}", ago(wait)));
-                    }
-                    let class = if route["all_down"] == true {
-                        "down"
-                    } else if state.is_empty() {
-                        "up"
-                    } else {
-                        "warn"
+                    let class = match (route["all_down"] == true, route["summary"] == "normal") {
+                        (true, _) => "down",
+                        (false, true) => "up",
+                        (false, false) => "warn",
                     };
-                    let shown = if state.is_empty() { "normal".into() } else { state.join(", ") };
+                    let shown = text(&route["summary"]);
                     let _ = write!(
                         out,
                         "<tr class={class}><td>{}</td><td>{family}</td><td>{}</td><td>{shown}</td></tr>",

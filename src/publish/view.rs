@@ -48,6 +48,15 @@ impl Publisher {
                                 let route = self.routes.get(&(z, node.name.clone(), *f)).filter(|r| r.has_family())?;
                                 let pools: Vec<&str> =
                                     route.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();
+                                // One line for people (status page, `switchyard status`).
+                                let mut summary = match (route.all_down, route.degraded) {
+                                    (true, _) => "ALL DOWN".to_string(),
+                                    (false, true) => "degraded".to_string(),
+                                    (false, false) => "normal".to_string(),
+                                };
+                                if let Some(wait) = route.recheck_after {
+                                    summary += &format!(", failback held {}s", wait.as_secs());
+                                }
                                 Some((
                                     family_label(*f).to_string(),
                                     json!({
@@ -55,6 +64,7 @@ impl Publisher {
                                         "degraded": route.degraded,
                                         "all_down": route.all_down,
                                         "failback_pending": route.recheck_after.map(|d| d.as_secs_f64()),
+                                        "summary": summary,
                                     }),
                                 ))
                             })

@@ -127,6 +127,20 @@ pub async fn udp(server: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// Sends `q` on a connected socket and waits up to `limit` for the reply with its ID (late
+/// replies to earlier queries are skipped); `None` when it never comes (a lost query).
+pub async fn exchange(socket: &UdpSocket, q: &Message, limit: Duration) -> Option<Message> {
+    socket.send(&q.to_vec().unwrap()).await.unwrap();
+    let mut buf = vec![0; 4096];
+    loop {
+        let len = tokio::time::timeout(limit, socket.recv(&mut buf)).await.ok()?.unwrap();
+        let m = Message::from_vec(&buf[..len]).unwrap();
+        if m.metadata.id == q.metadata.id {
+            return Some(m);
+        }
+    }
+}
+
 /// Sends several length-prefixed messages on one TCP connection (pipelined) and reads
 /// as many replies.
 pub async fn tcp(server: SocketAddr, packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
