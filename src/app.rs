@@ -1,7 +1,7 @@
 //! Wiring: load zones -> HTTP up (not ready) -> first probe round -> bind DNS -> ready.
 //! Then serve until told to stop; SIGHUP reloads, SIGTERM/SIGINT stop.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -26,6 +26,8 @@ pub const TCP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Running {
     /// Bound DNS addresses (UDP and TCP share each one).
     pub dns: Vec<SocketAddr>,
+    /// The DNS addresses as logged, e.g. `[::]:53 (IPv4 and IPv6), 127.0.0.1:53`.
+    pub listening: String,
     pub http: SocketAddr,
     pub publisher: Handle,
     pub table: SharedTable,
@@ -96,17 +98,22 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let mut dns_addrs = Vec::new();
     let mut udp_threads = Vec::new();
     let mut tcp_tasks = Vec::new();
-    for &addr in &settings.listen {
-        let (udp, tcp) = bind_dns(addr, workers).await?;
-        dns_addrs.push(tcp.local_addr()?);
+    let mut described = Vec::new();
+    for plan in dns::ListenPlan::for_all(&settings.listen) {
+        let dns::Bound { udp, tcp } = dns::bind(plan, workers)?;
+        let bound = tcp.local_addr()?;
+        dns_addrs.push(bound);
+        described.push(plan.describe(bound));
         udp_threads.extend(dns::serve_udp(udp, table.clone(), metrics.clone(), settings.rrl, stop_udp.clone())?);
         let serve = dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone(), TCP_DRAIN);
         tcp_tasks.push(tokio::spawn(serve));
     }
     ready.store(true, Ordering::Release);
-    tracing::info!(dns = ?dns_addrs, http = %http_addr, zones, probes, watch = settings.watch, "serving");
+    let listening = described.join(", ");
+    tracing::info!(dns = %listening, http = %http_addr, zones, probes, watch = settings.watch, "serving");
     Ok(Running {
         dns: dns_addrs,
+        listening,
         http: http_addr,
         publisher,
         table,
@@ -130,20 +137,6 @@ fn admin_token(settings: &Settings) -> anyhow::Result<Option<Arc<str>>> {
     Ok(Some(token.into()))
 }
 
-/// Binds UDP and TCP on the same address; with port 0 both get the same free port.
-async fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<UdpSocket>, TcpListener)> {
-    for _ in 0..20 {
-        let udp = dns::bind_udp(addr, workers).with_context(|| format!("cannot bind UDP on {addr}"))?;
-        let bound = udp[0].local_addr()?;
-        match TcpListener::bind(bound).await {
-            Ok(tcp) => return Ok((udp, tcp)),
-            Err(_) if addr.port() == 0 => continue, // that port is taken for TCP: try another
-            Err(e) => return Err(e).with_context(|| format!("cannot bind TCP on {addr}")),
-        }
-    }
-    bail!("no port on {} is free for both UDP and TCP", addr.ip())
-}
-
 /// Runs the server until SIGTERM or SIGINT; SIGHUP reloads the zones.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -151,8 +144,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     let running = start(&settings).await?;
-    let dns: Vec<String> = running.dns.iter().map(ToString::to_string).collect();
-    let serving = format!("serving DNS on {} (UDP and TCP), HTTP on {}", dns.join(", "), running.http);
+    let serving = format!("serving DNS on {} (UDP and TCP), HTTP on {}", running.listening, running.http);
     println!("switchyard: {serving}");
     systemd::ready(&serving);
     systemd::start_watchdog(running.publisher.clone());

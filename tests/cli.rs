@@ -1,6 +1,8 @@
 //! The `switchyard` binary as users run it: `check` on good and broken zone files, `serve`
 //! on the bundled default zones, SIGHUP and `switchyard reload`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -94,8 +96,13 @@ impl Served {
     }
 
     fn start_with_env(dir: &Path, zones: &str, env: &[(&str, &str)]) -> Served {
+        Served::start_config(dir, &format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n"), env)
+    }
+
+    /// Starts `serve` with this config text; `dns` is the first address it serves on.
+    fn start_config(dir: &Path, text: &str, env: &[(&str, &str)]) -> Served {
         let config = dir.join("switchyard.yaml");
-        std::fs::write(&config, format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n")).unwrap();
+        std::fs::write(&config, text).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--config", config.to_str().unwrap()])
             .envs(env.iter().copied())
@@ -107,7 +114,8 @@ impl Served {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         // "switchyard: serving DNS on ADDR (UDP and TCP), HTTP on ADDR"
         let words: Vec<&str> = line.split_whitespace().collect();
-        Served { child, dns: words[4].parse().unwrap(), http: words[words.len() - 1].parse().unwrap() }
+        let dns = words[4].trim_end_matches(',').parse().unwrap_or_else(|_| panic!("{line}"));
+        Served { child, dns, http: words[words.len() - 1].parse().unwrap() }
     }
 
     fn signal(&self, name: &str) {
@@ -116,15 +124,42 @@ impl Served {
 
     /// The answer section of `name A` (no EDNS) as record-data strings.
     fn answers(&self, name: &str) -> Vec<String> {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let mut q = Message::new(7, MessageType::Query, OpCode::Query);
-        q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
-        socket.send_to(&q.to_vec().unwrap(), self.dns).unwrap();
-        let mut buf = [0u8; 512];
-        let len = socket.recv(&mut buf).unwrap();
-        Message::from_vec(&buf[..len]).unwrap().answers.iter().map(|r| r.data.to_string()).collect()
+        answers_udp(self.dns, name)
     }
+}
+
+fn a_query(name: &str) -> Vec<u8> {
+    let mut q = Message::new(7, MessageType::Query, OpCode::Query);
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+    q.to_vec().unwrap()
+}
+
+fn answer_data(reply: &[u8]) -> Vec<String> {
+    Message::from_vec(reply).unwrap().answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+/// The answer section of `name A` asked over UDP, as record-data strings.
+fn answers_udp(server: SocketAddr, name: &str) -> Vec<String> {
+    let socket = UdpSocket::bind(if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" }).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    socket.send_to(&a_query(name), server).unwrap();
+    let mut buf = [0u8; 512];
+    let len = socket.recv(&mut buf).unwrap();
+    answer_data(&buf[..len])
+}
+
+/// The same over TCP.
+fn answers_tcp(server: SocketAddr, name: &str) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let q = a_query(name);
+    stream.write_all(&[&(q.len() as u16).to_be_bytes()[..], &q].concat()).unwrap();
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).unwrap();
+    let mut reply = vec![0; u16::from_be_bytes(len).into()];
+    stream.read_exact(&mut reply).unwrap();
+    answer_data(&reply)
 }
 
 impl Drop for Served {
@@ -212,4 +247,30 @@ fn sighup_and_the_reload_command_apply_edits_and_report_errors() {
         "www.example.test.: CNAME ns1.example.test. (TTL 300)\nns1.example.test. A: static, 1 record(s), TTL 300\n"
     );
     assert_eq!(served.answers("www.example.test."), ["ns1.example.test.", "192.0.2.1"]);
+}
+
+/// The production config shipped in systemd/ starts as written (its `0.0.0.0` and `[::]`
+/// on one port; a free high port substituted for 53) and answers IPv4 and IPv6, UDP and TCP.
+#[test]
+fn the_shipped_production_config_serves_both_families() {
+    let shipped = include_str!("../systemd/switchyard.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let zones = concat!(env!("CARGO_MANIFEST_DIR"), "/zones");
+    let state = dir.path().join("state.json");
+    let config = shipped
+        .replace(":53\"", &format!(":{port}\""))
+        .replace("http: 127.0.0.1:9153", "http: 127.0.0.1:0")
+        .replace("zones: zones", &format!("zones: {zones}"))
+        .replace("/var/lib/switchyard/state.json", state.to_str().unwrap());
+    assert!(config.contains(&format!("[::]:{port}")), "the shipped config listens on [::]:53: {shipped}");
+    let _served = Served::start_config(dir.path(), &config, &[]);
+    let (ok, _, stderr) = switchyard(&["check", "--config", dir.path().join("switchyard.yaml").to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    for server in [format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
+        let server: SocketAddr = server.parse().unwrap();
+        let expected = ["192.0.2.5", "192.0.2.6"];
+        assert_eq!(answers_udp(server, "db.gslb.example.test."), expected, "UDP {server}");
+        assert_eq!(answers_tcp(server, "db.gslb.example.test."), expected, "TCP {server}");
+    }
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{Server, query, rcode, rrs, tcp, udp};
+use std::net::SocketAddr;
+
+use common::{Server, free_port, query, rcode, rrs, tcp, udp};
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 
@@ -333,4 +335,40 @@ async fn tcp_serves_pipelined_queries_in_order_and_survives_resets() {
     }
     let r = s.ask_tcp(&query("db.gslb.example.test.", RecordType::A, None)).await;
     assert_eq!(r.answers.len(), 2);
+}
+
+/// Every way operators write listen addresses serves IPv4 and IPv6 over UDP and TCP: `[::]`
+/// alone is dual-stack, `0.0.0.0` beside `[::]` (the shipped config) splits the families, and
+/// specific addresses may share a port with a wildcard.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listen_combination_serves_both_families_over_udp_and_tcp() {
+    let combinations: &[&[&str]] = &[
+        &["[::]"],
+        &["0.0.0.0", "[::]"],
+        &["[::]", "0.0.0.0"],
+        &["127.0.0.1", "[::1]"],
+        &["0.0.0.0", "127.0.0.1", "[::]", "[::1]"],
+        &["[::]", "127.0.0.1"],
+    ];
+    for hosts in combinations {
+        let port = free_port();
+        let listen: Vec<SocketAddr> = hosts.iter().map(|h| format!("{h}:{port}").parse().unwrap()).collect();
+        let server = Server::start_with(&[("gslb.yaml", ZONE)], |s| s.listen = listen).await;
+        for target in [format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
+            let target: SocketAddr = target.parse().unwrap();
+            let q = query("db.gslb.example.test.", RecordType::AAAA, Some(1232));
+            let over_udp = udp(target, &q.to_vec().unwrap()).await;
+            let over_udp =
+                Message::from_vec(&over_udp.unwrap_or_else(|| panic!("{hosts:?}: no UDP answer from {target}")));
+            let over_tcp = Message::from_vec(&tcp(target, &[q.to_vec().unwrap()]).await[0]).unwrap();
+            for answer in [over_udp.unwrap(), over_tcp] {
+                assert_eq!(
+                    rrs(&answer.answers),
+                    ["db.gslb.example.test. 60 AAAA 2001:db8::5"],
+                    "{hosts:?} via {target}"
+                );
+            }
+        }
+        server.running.stop().await;
+    }
 }

@@ -94,7 +94,13 @@ impl Settings {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Problem::new(file, yaml::Pos::default(), format!("cannot read: {e}")))?;
             let raw: RawSettings = yaml::parse(file, &text)?;
-            let listen: Vec<SocketAddr> = items(&raw.listen).map(|(addr, _)| *addr).collect();
+            let mut listen: Vec<SocketAddr> = Vec::new();
+            for (&addr, pos) in items(&raw.listen) {
+                if listen.contains(&addr) {
+                    return Err(Problem::new(file, pos, format!("{addr} is listed twice")));
+                }
+                listen.push(addr);
+            }
             if !listen.is_empty() {
                 settings.listen = listen;
             }
@@ -128,5 +134,19 @@ impl Settings {
         settings.zones = flags.zones.unwrap_or(settings.zones);
         settings.watch |= flags.watch;
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_listed_twice_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("switchyard.yaml");
+        std::fs::write(&file, "listen:\n  - 0.0.0.0:53\n  - \"[::]:53\"\n  - 0.0.0.0:53\n").unwrap();
+        let problem = Settings::load(Some(&file), SettingsOverrides::default()).unwrap_err();
+        assert_eq!(problem.to_string(), format!("{}:4:5: 0.0.0.0:53 is listed twice", file.display()));
     }
 }

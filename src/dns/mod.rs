@@ -3,6 +3,7 @@
 //! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer through [`message::respond`] from the
 //! table currently published in a [`SharedTable`].
 
+mod listen;
 pub mod message;
 mod rrl;
 mod tcp;
@@ -14,10 +15,11 @@ use arc_swap::ArcSwap;
 
 use crate::answer::AnswerTable;
 
+pub use listen::{ACCEPT_BACKLOG, Bound, ListenPlan, bind};
 pub use message::{Outcome, Transport, respond, truncate};
 pub use rrl::{RateLimiter, RrlSettings, Verdict};
 pub use tcp::{TcpLimits, serve_tcp};
-pub use udp::{bind_udp, serve_udp};
+pub use udp::serve_udp;
 
 /// The published answer table: one atomic pointer, swapped whole by the publisher.
 pub type SharedTable = Arc<ArcSwap<AnswerTable>>;

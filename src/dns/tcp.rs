@@ -88,7 +88,7 @@ pub async fn serve_tcp(
             Err(_) => continue,
         };
         // Over either limit: close at once.
-        let Some(client) = clients.claim(peer.ip(), limits.max_connections_per_ip) else { continue };
+        let Some(client) = clients.claim(peer.ip().to_canonical(), limits.max_connections_per_ip) else { continue };
         let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
         let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
         tokio::spawn(async move {

@@ -27,15 +27,16 @@ const BATCH: usize = 64;
 /// Longest query read; a longer datagram is no real query and is dropped unanswered.
 const MAX_QUERY: usize = 4096;
 
-/// Binds `workers` sockets on one address (port 0 picks a free port for all of them).
-pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
+/// Binds `workers` sockets on one address (port 0 picks a free port for all of them); an
+/// IPv6 socket also takes IPv4 when `dual_stack`.
+pub fn bind_udp(addr: SocketAddr, dual_stack: bool, workers: usize) -> io::Result<Vec<UdpSocket>> {
     let mut sockets: Vec<UdpSocket> = Vec::with_capacity(workers);
     for _ in 0..workers.max(1) {
         let target = sockets.first().map_or(Ok(addr), |s| s.local_addr())?;
         let socket = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_reuse_port(true)?;
         if target.is_ipv6() {
-            socket.set_only_v6(true)?;
+            socket.set_only_v6(!dual_stack)?;
         }
         // A larger buffer rides out bursts; the kernel caps it at net.core.rmem_max.
         let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
@@ -43,7 +44,8 @@ pub fn bind_udp(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> 
         // Don't fragment: answers are capped at 1232 bytes so they fit any path unfragmented
         // (DNS Flag Day 2020), and DF packets skip the kernel's IP ID generation per datagram.
         // PROBE sets DF without trusting (possibly spoofed) path-MTU reports.
-        if target.is_ipv4() {
+        // On a dual-stack socket the option covers its IPv4 traffic.
+        if target.is_ipv4() || dual_stack {
             rustix::net::sockopt::set_ip_mtu_discover(&socket, rustix::net::sockopt::Ipv4PathMtuDiscovery::PROBE)?;
         }
         let socket: UdpSocket = socket.into();
@@ -73,11 +75,11 @@ pub fn serve_udp(
         .collect()
 }
 
-/// The address a datagram came from.
+/// The address a datagram came from (an IPv4 client of a dual-stack socket as IPv4).
 fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
     match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
         (Some(v4), _) => Some(IpAddr::V4(v4.ip())),
-        (_, Some(v6)) => Some(IpAddr::V6(v6.ip())),
+        (_, Some(v6)) => Some(IpAddr::V6(v6.ip()).to_canonical()),
         _ => None,
     }
 }

@@ -119,12 +119,25 @@ pub fn query(name: &str, rtype: RecordType, edns: Option<u16>) -> Message {
 
 /// Sends one datagram and waits (at most 2 s) for the reply.
 pub async fn udp(server: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
+    let socket = UdpSocket::bind(local).await.unwrap();
     socket.send_to(packet, server).await.unwrap();
     let mut buf = vec![0; 65535];
     let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await.ok()?.unwrap();
     buf.truncate(len);
     Some(buf)
+}
+
+/// A port that is free for UDP and TCP on both loopback addresses right now (for tests that
+/// must name one port for several listen addresses).
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("[::]:0").unwrap(); // dual-stack: both families
+        let port = udp.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Sends `q` on a connected socket and waits up to `limit` for the reply with its ID (late
