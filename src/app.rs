@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, watch};
 
 use crate::answer::AnswerTable;
-use crate::config::{self, Settings};
+use crate::config::Settings;
 use crate::dns::{self, SharedTable, TcpLimits};
 use crate::http::{self, Admin, HttpState};
 use crate::metrics::Metrics;
@@ -56,7 +56,7 @@ impl Running {
 }
 
 pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
-    let model = config::load_zones(&settings.zones).map_err(|problems| {
+    let model = settings.zone_source().load().map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid zones:\n{}", lines.join("\n"))
     })?;
@@ -75,7 +75,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(AnswerTable::default()));
     let (zones, probes) = (model.zones.len(), model.probes.len());
     let publisher =
-        Publisher::start(model, settings.zones.clone(), settings.state_file.clone(), table.clone(), metrics.clone())
+        Publisher::start(model, settings.zone_source(), settings.state_file.clone(), table.clone(), metrics.clone())
             .await;
     let _ = publisher_cell.set(publisher.clone());
     let watcher = match settings.watch {

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, ServeArgs};
-use switchyard::config::{self, Settings, SettingsOverrides};
+use switchyard::config::{Settings, SettingsOverrides};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -54,7 +54,7 @@ fn check(args: CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match config::load_zones(&settings.zones) {
+    match settings.zone_source().load() {
         Ok(model) => {
             for zone in &model.zones {
                 println!(
@@ -66,7 +66,7 @@ fn check(args: CheckArgs) -> ExitCode {
                 );
             }
             if model.zones.is_empty() {
-                println!("no zone files (*.yaml) in {}", settings.zones.display());
+                println!("no zone files (*.yaml, *.yml) in {} (allowed by allow_no_zones)", settings.zones.display());
             }
             ExitCode::SUCCESS
         }

@@ -70,9 +70,22 @@ pub struct Node {
     pub dynamic: Option<Dynamic>,
 }
 
+/// Longest CNAME chain (in links) inside one zone: longer ones are refused when loaded, and
+/// answers never follow more.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
 impl Node {
     pub fn rrset(&self, rtype: RecordType) -> Option<&RrSet> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+
+    /// The names this node is an alias for: its CNAME, or the cname targets of its pools.
+    pub fn alias_targets<'a>(&'a self, pools: &'a [Pool]) -> impl Iterator<Item = &'a Name> {
+        let cname = self.rrset(RecordType::CNAME).into_iter().flat_map(|s| &s.rdatas);
+        let pooled = self.dynamic.iter().flat_map(|d| d.policy.pools()).flat_map(|p| &pools[p].endpoints);
+        cname
+            .filter_map(|r| if let Rdata::Cname(target) = r { Some(target) } else { None })
+            .chain(pooled.filter_map(|e| if let Target::Cname(target) = &e.target { Some(target) } else { None }))
     }
 }
 

@@ -58,6 +58,22 @@ const BROKEN: &[(&str, &str, &str)] = &[
     ("soa: {mname: ns1, rname: hostmaster@example.test}\n", "", "missing field `soa`"),
     ("  www: {CNAME: ns1}", "  www: {dynamic: {failover: [nowhere]}}", "6:30: no pool named \"nowhere\" in this zone"),
     ("  www: {CNAME: ns1}", "  bad..name: {A: 192.0.2.1}", "6:3: invalid domain name"),
+    ("  www: {CNAME: ns1}", "  www: {CNAME: www}", "6:3: CNAME loop: www.example.test. -> www.example.test."),
+    (
+        "  www: {CNAME: ns1}",
+        "  www: {CNAME: www2}\n  www2: {CNAME: www}",
+        "6:3: CNAME loop: www.example.test. -> www2.example.test. -> www.example.test.",
+    ),
+    (
+        "  www: {CNAME: ns1}",
+        "  www: {CNAME: c1}\n  c1: {CNAME: c2}\n  c2: {CNAME: c3}\n  c3: {CNAME: c4}\n  c4: {CNAME: c5}\n  c5: {CNAME: c6}\n  c6: {CNAME: c7}\n  c7: {CNAME: c8}\n  c8: {CNAME: c9}\n  c9: {A: 192.0.2.9}",
+        "6:3: the CNAME chain from www.example.test. has 9 links; at most 8 are followed",
+    ),
+    (
+        "  ns1: {A: 192.0.2.1}",
+        "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
+        "5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",
+    ),
 ];
 
 #[test]
@@ -73,6 +89,11 @@ fn check_reports_each_problem_with_file_line_and_column() {
         let line = stderr.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{stderr}"));
         assert!(line[prefix.len()..].contains(expected), "for {to:?} expected {expected:?}, got {line:?}");
     }
+    // No zone file at all (a wrong path, an unmounted volume).
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = switchyard(&["check", "--zones", empty.path().to_str().unwrap()]);
+    assert!(!ok, "an empty directory fails the check");
+    assert!(stderr.contains("no zone files (*.yaml, *.yml) here"), "{stderr}");
     // Two zones with one origin.
     std::fs::write(&file, GOOD).unwrap();
     std::fs::write(dir.path().join("again.yaml"), GOOD).unwrap();

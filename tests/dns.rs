@@ -29,6 +29,7 @@ records:
   away: {CNAME: elsewhere.example.net.}
   db: {ttl: 60, A: [192.0.2.5, 192.0.2.6], AAAA: ["2001:db8::5"]}
   "*.wild": {A: [192.0.2.80]}
+  "*.loop": {CNAME: x.loop}
   _sip._tcp: {SRV: [{priority: 10, weight: 5, port: 5060, target: sip.example.net.}]}
   5.2.0: {PTR: host.example.net.}
   sub: {NS: [ns.sub.gslb.example.test., ns.example.net.]}
@@ -74,6 +75,21 @@ use RecordType as T;
 use ResponseCode::{NXDomain, NoError};
 
 const CASES: &[Case] = &[
+    // A CNAME loop through a wildcard (loading refuses all others): each record once.
+    case(
+        "a.loop.gslb.example.test.",
+        T::A,
+        NoError,
+        &["a.loop.gslb.example.test. 300 CNAME x.loop.gslb.example.test."],
+        &[],
+    ),
+    case(
+        "x.loop.gslb.example.test.",
+        T::A,
+        NoError,
+        &["x.loop.gslb.example.test. 300 CNAME x.loop.gslb.example.test."],
+        &[],
+    ),
     case(
         "db.gslb.example.test.",
         T::A,

@@ -130,6 +130,35 @@ async fn a_broken_file_is_rejected_with_its_position_and_the_old_answers_stay() 
     std::fs::remove_file(s.dir.path().join("other.yaml")).unwrap();
     assert_eq!(s.reload().await.0, 200);
     assert_eq!(rcode(&s.query("www.other.test.", RecordType::A).await), ResponseCode::Refused);
+
+    // Every zone file gone (an unmounted volume, a wrong path): refused, the zone stays.
+    std::fs::remove_file(&file).unwrap();
+    let (status, reply) = s.reload().await;
+    assert_eq!(status, 422);
+    let expected_error = format!(
+        "{}:0:0: no zone files (*.yaml, *.yml) here; refusing to serve no zones (set `allow_no_zones: true` in the config if that is intended)",
+        s.dir.path().display()
+    );
+    assert_eq!(reply["errors"][0], expected_error.as_str());
+    assert_eq!(answer_lines(&s.query(WWW, RecordType::A).await), expected(1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_zones_at_all_only_when_allowed() {
+    let empty = tempfile::tempdir().unwrap();
+    let settings = switchyard::config::Settings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        http: "127.0.0.1:0".parse().unwrap(),
+        zones: empty.path().to_path_buf(),
+        ..Default::default()
+    };
+    match switchyard::app::start(&settings).await {
+        Ok(_) => panic!("an empty zones directory must not start"),
+        Err(e) => assert!(format!("{e:#}").contains("no zone files (*.yaml, *.yml) here"), "{e:#}"),
+    }
+    let s = Server::start_with(&[], |s| s.allow_no_zones = true).await;
+    assert_eq!(rcode(&s.query(WWW, RecordType::A).await), ResponseCode::Refused);
+    assert_eq!(s.reload().await.0, 200, "allowed on reload too");
 }
 
 fn failover_zone(primary: &Backend, dr: &Backend, dr_first: bool, extra: &str) -> String {

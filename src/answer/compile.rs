@@ -11,8 +11,7 @@ use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
 use super::template::{self, Owner, Rcode, Section, Template, TemplateBuilder};
 use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Target, Zone};
 
-/// Longest CNAME chain followed inside a zone.
-const MAX_CHAIN: usize = 8;
+use crate::model::MAX_CNAME_CHAIN as MAX_CHAIN;
 /// Most weighted alternatives kept for one answer.
 const MAX_VARIANTS: usize = 4096;
 
@@ -231,7 +230,7 @@ impl Compiler {
         rtype: RecordType,
         pass: &mut Pass<'_, H>,
     ) -> Answer {
-        let chains = self.chase(z, None, node, rtype, pass, 0);
+        let chains = self.chase(z, None, node, rtype, pass, &mut vec![&node.name]);
         let total: f64 = chains.iter().map(|(p, _)| p).sum();
         let mut cumulative = 0.0;
         let mut variants: Vec<(u32, Arc<Template>)> = Vec::with_capacity(chains.len());
@@ -250,15 +249,17 @@ impl Compiler {
     }
 
     /// The possible record chains answering `rtype` at `node` (owned by the query name
-    /// when `owner` is `None`), with their probabilities.
-    fn chase<H: Health>(
-        &self,
+    /// when `owner` is `None`), with their probabilities. `visited` holds the nodes the chain
+    /// went through: a CNAME leading back to one of them (a loop, possible only through a
+    /// wildcard since loading refuses the others) ends the chain, so no record repeats.
+    fn chase<'m, H: Health>(
+        &'m self,
         z: usize,
         owner: Option<&Name>,
-        node: &Node,
+        node: &'m Node,
         rtype: RecordType,
         pass: &mut Pass<'_, H>,
-        depth: usize,
+        visited: &mut Vec<&'m Name>,
     ) -> Vec<(f64, Chain)> {
         let zone = &self.model.zones[z];
         let index = &self.zones[z];
@@ -283,9 +284,15 @@ impl Compiler {
             let Some(Rdata::Cname(target)) = set.rdatas.first().cloned() else { continue };
             let head = (owner.cloned(), set);
             let tails = match index.resolve(&target) {
-                _ if depth + 1 >= MAX_CHAIN => vec![(1.0, Chain::end(End::Done))],
+                _ if visited.len() >= MAX_CHAIN => vec![(1.0, Chain::end(End::Done))],
+                Some(Resolved::Node(i) | Resolved::Wildcard(i)) if visited.contains(&&zone.nodes[i].name) => {
+                    vec![(1.0, Chain::end(End::Done))]
+                }
                 Some(Resolved::Node(i) | Resolved::Wildcard(i)) => {
-                    self.chase(z, Some(&target), &zone.nodes[i], rtype, pass, depth + 1)
+                    visited.push(&zone.nodes[i].name);
+                    let tails = self.chase(z, Some(&target), &zone.nodes[i], rtype, pass, visited);
+                    visited.pop();
+                    tails
                 }
                 Some(Resolved::EmptyNonTerminal) => vec![(1.0, Chain::end(End::NoData))],
                 Some(Resolved::NxDomain) => vec![(1.0, Chain::end(End::NxDomain))],

@@ -14,6 +14,28 @@ pub use yaml::{Pos, Problem};
 
 use crate::model::{Model, Probe, Zone};
 
+/// Where zones come from: a directory, and whether finding no zone file there is allowed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneSource {
+    pub dir: PathBuf,
+    /// Off by default: an empty directory is far more often an unmounted volume or a wrong
+    /// path than an intent to answer REFUSED to everything.
+    pub allow_empty: bool,
+}
+
+impl ZoneSource {
+    /// [`load_zones`], refusing a directory without zone files unless that is allowed.
+    pub fn load(&self) -> Result<Model, Vec<Problem>> {
+        let model = load_zones(&self.dir)?;
+        if model.zones.is_empty() && !self.allow_empty {
+            let message = "no zone files (*.yaml, *.yml) here; refusing to serve no zones \
+                           (set `allow_no_zones: true` in the config if that is intended)";
+            return Err(vec![Problem::new(&self.dir, Pos::default(), message)]);
+        }
+        Ok(model)
+    }
+}
+
 /// Loads and validates every `*.yaml` / `*.yml` zone file in `dir`. All problems found in
 /// all files are returned together, so one `check` run shows everything to fix.
 pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {

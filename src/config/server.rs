@@ -23,6 +23,7 @@ struct RawSettings {
     tcp_max_connections_per_ip: Option<usize>,
     tcp_idle_timeout: Option<yaml::Duration>,
     watch: Option<bool>,
+    allow_no_zones: Option<bool>,
     rrl: Option<RawRrl>,
     state_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -50,6 +51,8 @@ pub struct Settings {
     pub tcp_idle_timeout: std::time::Duration,
     /// Reload when a zone file in `zones` changes (off: reload on SIGHUP or POST /reload).
     pub watch: bool,
+    /// Start or reload with no zone file in `zones` (off: that is an error).
+    pub allow_no_zones: bool,
     /// Response-rate limiting for UDP; off (`None`) unless the config has an `rrl:` section.
     pub rrl: Option<RrlSettings>,
     /// Where overrides and last verdicts are kept across restarts; none by default.
@@ -79,6 +82,7 @@ impl Default for Settings {
             tcp_max_connections_per_ip: 32,
             tcp_idle_timeout: std::time::Duration::from_secs(10),
             watch: false,
+            allow_no_zones: false,
             rrl: None,
             state_file: None,
             admin_token_file: None,
@@ -87,6 +91,10 @@ impl Default for Settings {
 }
 
 impl Settings {
+    pub fn zone_source(&self) -> super::ZoneSource {
+        super::ZoneSource { dir: self.zones.clone(), allow_empty: self.allow_no_zones }
+    }
+
     /// Defaults, then the config file (if any; its `zones` is relative to the file), then flags.
     pub fn load(file: Option<&Path>, flags: SettingsOverrides) -> Result<Settings, Problem> {
         let mut settings = Settings::default();
@@ -117,6 +125,7 @@ impl Settings {
                 raw.tcp_max_connections_per_ip.unwrap_or(settings.tcp_max_connections_per_ip);
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
             settings.watch = raw.watch.unwrap_or(settings.watch);
+            settings.allow_no_zones = raw.allow_no_zones.unwrap_or(settings.allow_no_zones);
             settings.rrl = raw.rrl.map(|r| {
                 let d = RrlSettings::default();
                 RrlSettings {

@@ -187,6 +187,27 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A TTL: at most 2^31 - 1 seconds (RFC 2181 section 8; larger values mean zero to
+/// resolvers, so they are refused rather than served).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ttl(pub u32);
+
+impl Ttl {
+    pub const MAX: u32 = i32::MAX as u32;
+}
+
+impl<'de> Deserialize<'de> for Ttl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = u64::deserialize(deserializer)?;
+        match u32::try_from(seconds) {
+            Ok(ttl) if ttl <= Ttl::MAX => Ok(Ttl(ttl)),
+            _ => Err(de::Error::custom(format!(
+                "TTL {seconds} is above 2147483647, the largest RFC 2181 (section 8) allows"
+            ))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +218,7 @@ mod tests {
         #[serde(default)]
         names: Entries<Many<String>>,
         wait: Option<Duration>,
+        ttl: Option<Ttl>,
     }
 
     #[test]
@@ -219,5 +241,11 @@ mod tests {
         assert!(err.to_string().starts_with("z.yaml:1:1: unknown field `nmes`"), "{err}");
         let err = parse::<Doc>(Path::new("z.yaml"), "wait: soon\n").unwrap_err();
         assert!(err.to_string().starts_with("z.yaml:1:7: invalid duration"), "{err}");
+        let err = parse::<Doc>(Path::new("z.yaml"), "ttl: 2147483648\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "z.yaml:1:6: TTL 2147483648 is above 2147483647, the largest RFC 2181 (section 8) allows"
+        );
+        assert_eq!(parse::<Doc>(Path::new("z.yaml"), "ttl: 2147483647\n").unwrap().ttl, Some(Ttl(Ttl::MAX)));
     }
 }

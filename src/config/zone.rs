@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use serde::Deserialize;
 
-use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, items};
+use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
     self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
     Select, Soa, Target,
@@ -18,7 +18,7 @@ use crate::model::{
 #[serde(deny_unknown_fields)]
 pub struct RawZone {
     pub(super) origin: Spanned<String>,
-    ttl: Option<u32>,
+    ttl: Option<Ttl>,
     soa: Spanned<RawSoa>,
     #[serde(default)]
     records: Entries<Spanned<RawNode>>,
@@ -34,7 +34,7 @@ struct RawSoa {
     mname: Spanned<String>,
     rname: Spanned<String>,
     serial: Option<u32>,
-    ttl: Option<u32>,
+    ttl: Option<Ttl>,
     refresh: Option<u32>,
     retry: Option<u32>,
     expire: Option<u32>,
@@ -44,7 +44,7 @@ struct RawSoa {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNode {
-    ttl: Option<u32>,
+    ttl: Option<Ttl>,
     #[serde(rename = "A")]
     a: Many<String>,
     #[serde(rename = "AAAA")]
@@ -94,8 +94,8 @@ struct RawCaa {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDynamic {
-    ttl: Option<u32>,
-    ttl_degraded: Option<u32>,
+    ttl: Option<Ttl>,
+    ttl_degraded: Option<Ttl>,
     pool: Option<Spanned<String>>,
     failover: Option<Vec<Spanned<String>>>,
     weighted: Option<Entries<u32>>,
@@ -170,8 +170,8 @@ pub fn convert(
     let mut cx = Cx { file, problems: Vec::new() };
     let origin = cx.absolute_name(&raw.origin);
     let Some(origin) = origin else { return Err(cx.problems) };
-    let zone_ttl = raw.ttl.unwrap_or(DEFAULT_TTL);
-    let soa_ttl = raw.soa.value.ttl.unwrap_or(zone_ttl);
+    let zone_ttl = raw.ttl.map_or(DEFAULT_TTL, |t| t.0);
+    let soa_ttl = raw.soa.value.ttl.map_or(zone_ttl, |t| t.0);
     let soa = &raw.soa.value;
     let serial_auto = soa.serial.is_none();
     let soa = Soa {
@@ -201,6 +201,7 @@ pub fn convert(
         let node = cx.node(owner.clone(), Pos::of(key), raw_node, &origin, zone_ttl, &pools, &raw.pools);
         nodes.insert(owner, (node, Pos::of(key)));
     }
+    cx.cname_chains(&nodes, &pools);
     let apex_pos = Pos::of(&raw.origin);
     let apex = nodes
         .entry(origin.clone())
@@ -235,6 +236,66 @@ struct Cx<'a> {
 impl Cx<'_> {
     fn problem(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem::new(self.file, pos, message));
+    }
+
+    /// CNAME loops and chains longer than [`model::MAX_CNAME_CHAIN`] (through static CNAMEs
+    /// and pools of cname targets), each reported once at the name that starts it.
+    fn cname_chains(&mut self, nodes: &BTreeMap<Name, (Node, Pos)>, pools: &[Pool]) {
+        enum Visit {
+            OnPath,
+            Done(usize),
+        }
+        struct Walk<'a> {
+            nodes: &'a BTreeMap<Name, (Node, Pos)>,
+            pools: &'a [Pool],
+            visits: HashMap<&'a Name, Visit>,
+            path: Vec<&'a Name>,
+            loops: Vec<Vec<&'a Name>>,
+        }
+        /// Links in the longest chain starting at `name`; loops found on the way are collected.
+        fn longest<'a>(walk: &mut Walk<'a>, name: &'a Name) -> usize {
+            match walk.visits.get(name) {
+                Some(Visit::Done(links)) => return *links,
+                Some(Visit::OnPath) => {
+                    let start = walk.path.iter().position(|n| *n == name).unwrap_or(0);
+                    walk.loops.push(walk.path[start..].to_vec());
+                    return 0;
+                }
+                None => {}
+            }
+            let Some((node, _)) = walk.nodes.get(name) else { return 0 };
+            walk.visits.insert(name, Visit::OnPath);
+            walk.path.push(name);
+            let mut links = 0;
+            for target in node.alias_targets(walk.pools) {
+                links = links.max(1 + longest(walk, target));
+            }
+            walk.path.pop();
+            walk.visits.insert(name, Visit::Done(links));
+            links
+        }
+        let mut walk = Walk { nodes, pools, visits: HashMap::new(), path: Vec::new(), loops: Vec::new() };
+        let mut targeted = std::collections::HashSet::new();
+        for (name, (node, _)) in nodes {
+            longest(&mut walk, name);
+            targeted.extend(node.alias_targets(pools));
+        }
+        for cycle in std::mem::take(&mut walk.loops) {
+            let path: Vec<String> = cycle.iter().chain(cycle.first()).map(ToString::to_string).collect();
+            self.problem(nodes[cycle[0]].1, format!("CNAME loop: {}", path.join(" -> ")));
+        }
+        for (name, (_, pos)) in nodes {
+            if let Some(Visit::Done(links)) = walk.visits.get(name)
+                && *links > model::MAX_CNAME_CHAIN
+                && !targeted.contains(name)
+            {
+                let max = model::MAX_CNAME_CHAIN;
+                self.problem(
+                    *pos,
+                    format!("the CNAME chain from {name} has {links} links; at most {max} are followed"),
+                );
+            }
+        }
     }
 
     fn parse_name(&mut self, text: &str, pos: Pos) -> Option<Name> {
@@ -313,7 +374,7 @@ impl Cx<'_> {
     ) -> Node {
         let node_pos = key_pos;
         let raw = &raw.value;
-        let ttl = raw.ttl.unwrap_or(zone_ttl);
+        let ttl = raw.ttl.map_or(zone_ttl, |t| t.0);
         let mut rdatas: Vec<Rdata> = Vec::new();
         for (text, pos) in items(&raw.a) {
             match text.parse() {
@@ -443,10 +504,10 @@ impl Cx<'_> {
         if answers == 0 {
             self.problem(raw.answers.as_ref().map_or(pos, Pos::of), "answers must be at least 1");
         }
-        let ttl = raw.ttl.unwrap_or(node_ttl);
+        let ttl = raw.ttl.map_or(node_ttl, |t| t.0);
         Some(Dynamic {
             ttl,
-            ttl_degraded: raw.ttl_degraded.unwrap_or(ttl / 2),
+            ttl_degraded: raw.ttl_degraded.map_or(ttl / 2, |t| t.0),
             policy,
             select: raw.select.unwrap_or(Select::All),
             answers: answers.max(1) as usize,

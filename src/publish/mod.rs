@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::answer::{self, Compiler, Routes, route};
-use crate::config::{self, Problem};
+use crate::config::{Problem, ZoneSource};
 use crate::dns::SharedTable;
 use crate::health::state::{EndpointState, Status};
 use crate::health::{Monitors, Report, result_label};
@@ -111,7 +111,7 @@ impl Handle {
 type PoolKey = (String, String, Family);
 
 pub struct Publisher {
-    zones_dir: PathBuf,
+    zones: ZoneSource,
     compiler: Compiler,
     states: HashMap<Probe, EndpointState>,
     /// (zone, pool, endpoint label) of every endpoint using each probe, for metric labels.
@@ -135,7 +135,7 @@ impl Publisher {
     /// first table, then keeps it current in a background task.
     pub async fn start(
         model: Model,
-        zones_dir: PathBuf,
+        zones: ZoneSource,
         state_path: Option<PathBuf>,
         table: SharedTable,
         metrics: Arc<Metrics>,
@@ -144,7 +144,7 @@ impl Publisher {
         let (command_tx, commands) = mpsc::unbounded_channel();
         let saved = state_path.as_deref().map(state_file::load).unwrap_or_default();
         let mut publisher = Publisher {
-            zones_dir,
+            zones,
             compiler: Compiler::new(Arc::new(Model::default())),
             states: HashMap::new(),
             users: HashMap::new(),
@@ -269,16 +269,16 @@ impl Publisher {
     /// Loads, validates and compiles the zones directory off the async threads, then installs
     /// it. Any problem leaves everything as it was.
     async fn reload(&mut self) -> Result<String, Vec<Problem>> {
-        let dir = self.zones_dir.clone();
+        let zones = self.zones.clone();
         let current = self.compiler.model().clone();
         let prepared = tokio::task::spawn_blocking(move || {
-            let mut model = config::load_zones(&dir)?;
+            let mut model = zones.load()?;
             carry_serials(&current, &mut model);
             Ok(Compiler::new(Arc::new(model)))
         })
         .await
         .unwrap_or_else(|e| {
-            Err(vec![Problem::new(&self.zones_dir, Default::default(), format!("reload failed: {e}"))])
+            Err(vec![Problem::new(&self.zones.dir, Default::default(), format!("reload failed: {e}"))])
         });
         let compiler = match prepared {
             Ok(compiler) => compiler,
