@@ -8,7 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use switchyard::answer::{AnswerTable, Compiler};
-use switchyard::dns::{Transport, respond};
+use switchyard::dns::{Identity, Transport, respond};
 
 const ZONE: &str = r#"
 origin: bench.test.
@@ -50,9 +50,12 @@ fn lookup(c: &mut Criterion) {
         ("nxdomain", "nope.bench.test."),
     ] {
         let packet = query(name);
-        assert!(respond(&table, &packet, Transport::Udp, &mut out).is_some(), "{label} is answered");
+        assert!(
+            respond(&table, &Identity::default(), &packet, Transport::Udp, &mut out).is_some(),
+            "{label} is answered"
+        );
         group.bench_function(label, |b| {
-            b.iter(|| respond(black_box(&table), black_box(&packet), Transport::Udp, &mut out))
+            b.iter(|| respond(black_box(&table), &Identity::default(), black_box(&packet), Transport::Udp, &mut out))
         });
     }
     group.finish();

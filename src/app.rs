@@ -99,13 +99,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let mut udp_threads = Vec::new();
     let mut tcp_tasks = Vec::new();
     let mut described = Vec::new();
+    let identity = Arc::new(settings.identity.clone());
     for plan in dns::ListenPlan::for_all(&settings.listen) {
         let dns::Bound { udp, tcp } = dns::bind(plan, workers)?;
         let bound = tcp.local_addr()?;
         dns_addrs.push(bound);
         described.push(plan.describe(bound));
-        udp_threads.extend(dns::serve_udp(udp, table.clone(), metrics.clone(), settings.rrl, stop_udp.clone())?);
-        let serve = dns::serve_tcp(tcp, table.clone(), metrics.clone(), limits, stop_rx.clone(), TCP_DRAIN);
+        let serve_udp =
+            dns::serve_udp(udp, table.clone(), identity.clone(), metrics.clone(), settings.rrl, stop_udp.clone());
+        udp_threads.extend(serve_udp?);
+        let serve =
+            dns::serve_tcp(tcp, table.clone(), identity.clone(), metrics.clone(), limits, stop_rx.clone(), TCP_DRAIN);
         tcp_tasks.push(tokio::spawn(serve));
     }
     ready.store(true, Ordering::Release);

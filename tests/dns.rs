@@ -322,9 +322,6 @@ async fn opcodes_question_counts_and_responses() {
     rd.metadata.recursion_desired = true;
     let r = s.ask(&rd).await;
     assert!(r.metadata.recursion_desired && !r.metadata.recursion_available);
-
-    // No zone transfers.
-    assert_eq!(rcode(&s.ask_tcp(&query("gslb.example.test.", RecordType::AXFR, None)).await), ResponseCode::Refused);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -386,5 +383,61 @@ async fn every_listen_combination_serves_both_families_over_udp_and_tcp() {
             }
         }
         server.running.stop().await;
+    }
+}
+
+/// NSID (RFC 5001) and the CHAOS names answer with the configured identity; the version is
+/// hidden unless configured; other CHAOS names are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn nsid_and_chaos_names_say_which_server_answered() {
+    use hickory_proto::rr::DNSClass;
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+    let identity = |version: Option<&str>| switchyard::dns::Identity {
+        id: "ns-test-1".into(),
+        nsid: true,
+        version: version.map(Into::into),
+    };
+    let s = Server::start_with(&[("gslb.yaml", ZONE)], |s| s.identity = identity(Some("switchyard test"))).await;
+    let mut q = query("db.gslb.example.test.", RecordType::A, Some(1232));
+    q.edns.as_mut().unwrap().options_mut().insert(EdnsOption::NSID(NSIDPayload::new(Vec::new()).unwrap()));
+    for r in [s.ask(&q).await, s.ask_tcp(&q).await] {
+        assert_eq!(r.answers.len(), 2);
+        let nsid = r.edns.as_ref().unwrap().option(EdnsCode::NSID).expect("NSID answered");
+        assert_eq!(nsid, &EdnsOption::NSID(NSIDPayload::new(b"ns-test-1".to_vec()).unwrap()));
+    }
+    let plain = s.query("db.gslb.example.test.", RecordType::A).await;
+    assert!(plain.edns.as_ref().unwrap().option(EdnsCode::NSID).is_none(), "only when asked");
+
+    let chaos = |name: &str| {
+        let mut q = query(name, RecordType::TXT, Some(1232));
+        q.queries[0].set_query_class(DNSClass::CH);
+        q
+    };
+    for (name, text) in
+        [("id.server.", "ns-test-1"), ("HOSTNAME.bind.", "ns-test-1"), ("version.bind.", "switchyard test")]
+    {
+        let r = s.ask(&chaos(name)).await;
+        assert_eq!((rcode(&r), r.metadata.authoritative), (NoError, true), "{name}");
+        assert_eq!(rrs(&r.answers), [format!("{name} 0 TXT {text}")], "{name}");
+        assert_eq!(r.answers[0].dns_class, DNSClass::CH);
+    }
+    assert_eq!(rcode(&s.ask(&chaos("authors.bind.")).await), ResponseCode::Refused);
+    s.running.stop().await;
+
+    let hidden = Server::start_with(&[("gslb.yaml", ZONE)], |s| s.identity = identity(None)).await;
+    assert_eq!(rcode(&hidden.ask(&chaos("version.bind.")).await), ResponseCode::Refused, "version hidden by default");
+}
+
+/// Zone transfers are refused (not FORMERR) until switchyard serves them, also an IXFR
+/// carrying the client's SOA in its authority section.
+#[tokio::test(flavor = "multi_thread")]
+async fn axfr_and_ixfr_are_refused() {
+    let s = server().await;
+    let mut ixfr = query("gslb.example.test.", RecordType::IXFR, None);
+    let soa = s.query("gslb.example.test.", RecordType::SOA).await.answers[0].clone();
+    ixfr.add_authority(soa);
+    for q in [ixfr, query("gslb.example.test.", RecordType::AXFR, None)] {
+        assert_eq!(rcode(&s.ask_tcp(&q).await), ResponseCode::Refused);
+        assert_eq!(rcode(&s.ask(&q).await), ResponseCode::Refused);
     }
 }

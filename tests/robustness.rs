@@ -307,7 +307,7 @@ proptest! {
     fn respond_survives_any_packet(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
         let table = table();
         let mut out = Vec::new();
-        if switchyard::dns::respond(&table, &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
+        if switchyard::dns::respond(&table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
             prop_assert!(out.len() >= 12);
             prop_assert_eq!(&out[..2], &packet[..2], "the ID is echoed");
         }
@@ -323,7 +323,7 @@ proptest! {
             packet[at] = byte;
         }
         let mut out = Vec::new();
-        if switchyard::dns::respond(&table, &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
+        if switchyard::dns::respond(&table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
             prop_assert!(Message::from_vec(&out).is_ok(), "unparsable response to {:?}", packet);
         }
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
 use switchyard::answer::{AnswerTable, Compiler};
-use switchyard::dns::{Transport, respond};
+use switchyard::dns::{Identity, Transport, respond};
 
 static TABLE: LazyLock<AnswerTable> = LazyLock::new(|| {
     let text = include_str!("../../zones/gslb.example.test.yaml");
@@ -15,10 +15,14 @@ static TABLE: LazyLock<AnswerTable> = LazyLock::new(|| {
     Compiler::new(Arc::new(switchyard::model::Model { zones: vec![zone], probes })).table_all_up()
 });
 
+/// A full-length identity, so NSID and CHAOS answers are exercised at their largest.
+static IDENTITY: LazyLock<Identity> =
+    LazyLock::new(|| Identity { id: "n".repeat(255), nsid: true, version: Some("v".repeat(255)) });
+
 fuzz_target!(|packet: &[u8]| {
     let mut out = Vec::new();
     for transport in [Transport::Udp, Transport::Tcp] {
-        if respond(&TABLE, packet, transport, &mut out).is_some() {
+        if respond(&TABLE, &IDENTITY, packet, transport, &mut out).is_some() {
             assert!(out.len() >= 12 && out[..2] == packet[..2], "a response echoes the ID");
             if transport == Transport::Udp {
                 assert!(out.len() <= 1232, "UDP responses fit the EDNS limit");

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::yaml::{self, Many, Problem, items};
-use crate::dns::RrlSettings;
+use super::yaml::{self, Many, Pos, Problem, Spanned, items};
+use crate::dns::{Identity, MAX_IDENTITY, RrlSettings};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1053";
 pub const DEFAULT_HTTP: &str = "127.0.0.1:9153";
@@ -24,6 +24,9 @@ struct RawSettings {
     tcp_idle_timeout: Option<yaml::Duration>,
     watch: Option<bool>,
     allow_no_zones: Option<bool>,
+    identity: Option<Spanned<String>>,
+    nsid: Option<bool>,
+    version: Option<Spanned<String>>,
     rrl: Option<RawRrl>,
     state_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -53,6 +56,8 @@ pub struct Settings {
     pub watch: bool,
     /// Start or reload with no zone file in `zones` (off: that is an error).
     pub allow_no_zones: bool,
+    /// NSID and CHAOS answers (identity defaults to the host name; version hidden).
+    pub identity: Identity,
     /// Response-rate limiting for UDP; off (`None`) unless the config has an `rrl:` section.
     pub rrl: Option<RrlSettings>,
     /// Where overrides and last verdicts are kept across restarts; none by default.
@@ -83,11 +88,18 @@ impl Default for Settings {
             tcp_idle_timeout: std::time::Duration::from_secs(10),
             watch: false,
             allow_no_zones: false,
+            identity: Identity { id: host_name(), nsid: true, version: None },
             rrl: None,
             state_file: None,
             admin_token_file: None,
         }
     }
+}
+
+/// The machine's host name (empty when it cannot be read, which hides the identity).
+fn host_name() -> String {
+    let name = nix::unistd::gethostname().ok().and_then(|n| n.into_string().ok()).unwrap_or_default();
+    if name.len() <= MAX_IDENTITY { name } else { String::new() }
 }
 
 impl Settings {
@@ -126,6 +138,16 @@ impl Settings {
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
             settings.watch = raw.watch.unwrap_or(settings.watch);
             settings.allow_no_zones = raw.allow_no_zones.unwrap_or(settings.allow_no_zones);
+            for text in [&raw.identity, &raw.version].into_iter().flatten() {
+                if text.value.len() > MAX_IDENTITY {
+                    return Err(Problem::new(file, Pos::of(text), format!("longer than {MAX_IDENTITY} bytes")));
+                }
+            }
+            if let Some(id) = raw.identity {
+                settings.identity.id = id.value;
+            }
+            settings.identity.nsid = raw.nsid.unwrap_or(settings.identity.nsid);
+            settings.identity.version = raw.version.map(|v| v.value);
             settings.rrl = raw.rrl.map(|r| {
                 let d = RrlSettings::default();
                 RrlSettings {

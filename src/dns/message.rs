@@ -5,12 +5,17 @@
 //! Protocol rules applied here: responses are never answered; QDCOUNT != 1, malformed names
 //! and duplicate OPT records get FORMERR; unknown opcodes NOTIMP; EDNS versions above 0
 //! BADVERS (RFC 6891); names outside every zone REFUSED; answers that do not fit the
-//! client's UDP size are truncated (TC) so the client retries over TCP.
+//! client's UDP size are truncated (TC) so the client retries over TCP. AXFR and IXFR are
+//! REFUSED (an IXFR query's SOA in the authority section is allowed); the server's own
+//! identity answers NSID and CHAOS queries (see [`Identity`]).
 
+use super::identity::{Identity, write_chaos_txt};
 use crate::answer::{AnswerTable, Rcode, Template};
 
 const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;
+const TYPE_IXFR: u16 = 251;
+const OPTION_NSID: u16 = 3;
 /// Our EDNS UDP payload size: the DNS flag day 2020 value, safe from IP fragmentation.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
 const OPT_LEN: usize = 11;
@@ -38,6 +43,25 @@ struct Edns {
     udp_size: u16,
     version: u8,
     dnssec_ok: bool,
+    /// The query carries an (empty) NSID option: it asks who answered.
+    wants_nsid: bool,
+}
+
+/// The OPT record of a response: the query's DO bit, and our NSID when it was asked for.
+#[derive(Clone, Copy)]
+struct Opt<'a> {
+    dnssec_ok: bool,
+    nsid: Option<&'a [u8]>,
+}
+
+impl<'a> Opt<'a> {
+    fn answering(edns: Option<Edns>, identity: &'a Identity) -> Option<Opt<'a>> {
+        edns.map(|e| Opt { dnssec_ok: e.dnssec_ok, nsid: identity.nsid().filter(|_| e.wants_nsid) })
+    }
+
+    fn len(&self) -> usize {
+        OPT_LEN + self.nsid.map_or(0, |id| 4 + id.len())
+    }
 }
 
 /// A parsed query: header fields, the question as sent, and its lower-cased name.
@@ -68,25 +92,32 @@ enum Parse<'a> {
 
 /// Handles one query packet, writing the response to `out` (cleared first). Returns
 /// `None` when nothing must be sent (a response, or a packet too short to answer).
-pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+pub fn respond(
+    table: &AnswerTable,
+    identity: &Identity,
+    packet: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
     out.clear();
     let query = match parse(packet) {
         Parse::Drop => return None,
         Parse::Error { rcode, question, edns } => {
-            error_response(packet, rcode as u8, question, edns, out);
+            error_response(packet, rcode as u8, question, Opt::answering(edns, identity), out);
             return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16 });
         }
         Parse::Query(query) => query,
     };
     let qtype = query.qtype;
+    let opt = Opt::answering(query.edns, identity);
     let early = |rcode: Rcode, out: &mut Vec<u8>| {
-        error_response(packet, rcode as u8, Some(query.question), query.edns, out);
+        error_response(packet, rcode as u8, Some(query.question), opt, out);
         Some(Outcome { zone: None, qtype, rcode: rcode as u16 })
     };
-    if let Some(edns) = query.edns.filter(|e| e.version > 0) {
+    if let Some(opt) = opt.filter(|_| query.edns.is_some_and(|e| e.version > 0)) {
         write_header(out, query.id, query.echoed_flags, 0, [1, 0, 0, 1]);
         out.extend_from_slice(query.question);
-        write_opt(out, BADVERS_HIGH_BITS, edns.dnssec_ok);
+        write_opt(out, BADVERS_HIGH_BITS, opt);
         return Some(Outcome { zone: None, qtype, rcode: 16 });
     }
     match qtype {
@@ -94,6 +125,16 @@ pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &m
         251 | 252 => return early(Rcode::Refused, out), // IXFR, AXFR: no zone transfers
         253 | 254 => return early(Rcode::NotImp, out),  // MAILB, MAILA
         _ => {}
+    }
+    if let Some(text) = identity.chaos_text(query.qclass, qtype, &query.lower[..query.qname_len]) {
+        const AA: u16 = 1 << 10;
+        write_header(out, query.id, query.echoed_flags | AA, 0, [1, 1, 0, opt.is_some() as u16]);
+        out.extend_from_slice(query.question);
+        write_chaos_txt(out, text);
+        if let Some(opt) = opt {
+            write_opt(out, 0, opt);
+        }
+        return Some(Outcome { zone: None, qtype, rcode: 0 });
     }
     if query.qclass != 1 {
         return early(Rcode::Refused, out);
@@ -106,32 +147,32 @@ pub fn respond(table: &AnswerTable, packet: &[u8], transport: Transport, out: &m
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
-    write_answer(&query, template, limit, out);
+    write_answer(&query, opt, template, limit, out);
     Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16 })
 }
 
 /// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
 /// not fit in `limit` bytes.
-fn write_answer(query: &Query, template: &Template, limit: usize, out: &mut Vec<u8>) {
-    let opt_len = if query.edns.is_some() { OPT_LEN } else { 0 };
+fn write_answer(query: &Query, opt: Option<Opt>, template: &Template, limit: usize, out: &mut Vec<u8>) {
+    let opt_len = opt.map_or(0, |o| o.len());
     let fixed = HEADER + query.question.len() + opt_len;
     let with_additional = fixed + template.len(true) <= limit;
     let fits = with_additional || (!template.additional_required() && fixed + template.len(false) <= limit);
     let [an, ns, ar] = template.counts;
     let flags = query.echoed_flags | (template.authoritative as u16) << 10 | template.rcode as u16;
-    let opt = query.edns.is_some() as u16;
+    let opt_count = opt.is_some() as u16;
     if fits {
         let ar = if with_additional { ar } else { 0 };
-        write_header(out, query.id, flags, 0, [1, an, ns, ar + opt]);
+        write_header(out, query.id, flags, 0, [1, an, ns, ar + opt_count]);
         out.extend_from_slice(query.question);
         template.write_body(out, query.qname_len, with_additional);
     } else {
         const TC: u16 = 1 << 9;
-        write_header(out, query.id, flags | TC, 0, [1, 0, 0, opt]);
+        write_header(out, query.id, flags | TC, 0, [1, 0, 0, opt_count]);
         out.extend_from_slice(query.question);
     }
-    if let Some(edns) = query.edns {
-        write_opt(out, 0, edns.dnssec_ok);
+    if let Some(opt) = opt {
+        write_opt(out, 0, opt);
     }
 }
 
@@ -154,16 +195,16 @@ pub fn truncate(out: &mut Vec<u8>) {
 }
 
 /// A response carrying only a code (and the question and OPT when the query had them).
-fn error_response(packet: &[u8], rcode: u8, question: Option<&[u8]>, edns: Option<Edns>, out: &mut Vec<u8>) {
+fn error_response(packet: &[u8], rcode: u8, question: Option<&[u8]>, opt: Option<Opt>, out: &mut Vec<u8>) {
     let id = [packet[0], packet[1]];
     let echoed = u16::from_be_bytes([packet[2], packet[3]]) & ECHOED_FLAGS;
-    let counts = [question.is_some() as u16, 0, 0, edns.is_some() as u16];
+    let counts = [question.is_some() as u16, 0, 0, opt.is_some() as u16];
     write_header(out, id, echoed, rcode, counts);
     if let Some(question) = question {
         out.extend_from_slice(question);
     }
-    if let Some(edns) = edns {
-        write_opt(out, 0, edns.dnssec_ok);
+    if let Some(opt) = opt {
+        write_opt(out, 0, opt);
     }
 }
 
@@ -179,12 +220,21 @@ fn write_header(out: &mut Vec<u8>, id: [u8; 2], flags: u16, rcode: u8, counts: [
     }
 }
 
-fn write_opt(out: &mut Vec<u8>, extended_rcode: u8, dnssec_ok: bool) {
+fn write_opt(out: &mut Vec<u8>, extended_rcode: u8, opt: Opt) {
     out.push(0); // root owner
     out.extend_from_slice(&TYPE_OPT.to_be_bytes());
     out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[extended_rcode, 0, if dnssec_ok { 0x80 } else { 0 }, 0]);
-    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&[extended_rcode, 0, if opt.dnssec_ok { 0x80 } else { 0 }, 0]);
+    match opt.nsid {
+        // At most 255 bytes (checked when configured), so the lengths fit.
+        Some(id) => {
+            out.extend_from_slice(&(4 + id.len() as u16).to_be_bytes());
+            out.extend_from_slice(&OPTION_NSID.to_be_bytes());
+            out.extend_from_slice(&(id.len() as u16).to_be_bytes());
+            out.extend_from_slice(id);
+        }
+        None => out.extend_from_slice(&[0, 0]),
+    }
 }
 
 fn parse(packet: &[u8]) -> Parse<'_> {
@@ -219,7 +269,8 @@ fn parse(packet: &[u8]) -> Parse<'_> {
     if (flags >> 11) & 0xF != 0 {
         return Parse::Error { rcode: Rcode::NotImp, question: Some(question), edns };
     }
-    if ancount != 0 || nscount != 0 {
+    // An IXFR query carries the client's SOA in the authority section (RFC 1995).
+    if ancount != 0 || (nscount != 0 && qtype != TYPE_IXFR) {
         return Parse::Error { rcode: Rcode::FormErr, question: Some(question), edns };
     }
     Parse::Query(Query {
@@ -279,11 +330,11 @@ fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<
             if i < skip || edns.is_some() || packet[owner_at] != 0 {
                 return Err(());
             }
-            check_options(&packet[at + 10..rdata_end])?;
             edns = Some(Edns {
                 udp_size: u16::from_be_bytes([fixed[2], fixed[3]]),
                 version: fixed[5],
                 dnssec_ok: fixed[6] & 0x80 != 0,
+                wants_nsid: read_options(&packet[at + 10..rdata_end])?,
             });
         }
         at = rdata_end;
@@ -295,14 +346,17 @@ fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<
     Ok(edns)
 }
 
-/// EDNS options are (code, length, data); unknown ones are ignored, but must be well formed.
-fn check_options(mut options: &[u8]) -> Result<(), ()> {
+/// EDNS options are (code, length, data); all must be well formed, unknown ones are
+/// ignored. Returns whether NSID is asked for.
+fn read_options(mut options: &[u8]) -> Result<bool, ()> {
+    let mut wants_nsid = false;
     while !options.is_empty() {
         let header = options.get(..4).ok_or(())?;
+        wants_nsid |= u16::from_be_bytes([header[0], header[1]]) == OPTION_NSID;
         let len = u16::from_be_bytes([header[2], header[3]]) as usize;
         options = options.get(4 + len..).ok_or(())?;
     }
-    Ok(())
+    Ok(wants_nsid)
 }
 
 /// Skips a possibly compressed name; returns the offset after it.

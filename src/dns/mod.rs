@@ -3,6 +3,7 @@
 //! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer through [`message::respond`] from the
 //! table currently published in a [`SharedTable`].
 
+mod identity;
 mod listen;
 pub mod message;
 mod rrl;
@@ -15,6 +16,7 @@ use arc_swap::ArcSwap;
 
 use crate::answer::AnswerTable;
 
+pub use identity::{Identity, MAX_TEXT as MAX_IDENTITY};
 pub use listen::{ACCEPT_BACKLOG, Bound, ListenPlan, bind};
 pub use message::{Outcome, Transport, respond, truncate};
 pub use rrl::{RateLimiter, RrlSettings, Verdict};

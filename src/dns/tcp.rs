@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::{SharedTable, Transport, respond};
+use super::{Identity, SharedTable, Transport, respond};
 use crate::metrics::{Metrics, QueryStats};
 
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +65,7 @@ impl Drop for ClientSlot {
 pub async fn serve_tcp(
     listener: TcpListener,
     table: SharedTable,
+    identity: Arc<Identity>,
     metrics: Arc<Metrics>,
     limits: TcpLimits,
     mut stop: watch::Receiver<bool>,
@@ -90,9 +91,9 @@ pub async fn serve_tcp(
         // Over either limit: close at once.
         let Some(client) = clients.claim(peer.ip().to_canonical(), limits.max_connections_per_ip) else { continue };
         let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
-        let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
+        let (table, identity, metrics, stop) = (table.clone(), identity.clone(), metrics.clone(), stop.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, table, metrics, limits.idle_timeout, stop).await;
+            let _ = connection(stream, table, &identity, metrics, limits.idle_timeout, stop).await;
             drop((permit, client));
         });
     }
@@ -108,6 +109,7 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 async fn connection(
     stream: TcpStream,
     table: SharedTable,
+    identity: &Identity,
     metrics: Arc<Metrics>,
     idle: Duration,
     mut stop: watch::Receiver<bool>,
@@ -137,7 +139,7 @@ async fn connection(
         tokio::time::timeout(idle, reader.read_exact(&mut packet[..len])).await.map_err(io::Error::other)??;
         let started = Instant::now();
         let table = table.load();
-        let Some(outcome) = respond(&table, &packet[..len], Transport::Tcp, &mut out) else { continue };
+        let Some(outcome) = respond(&table, identity, &packet[..len], Transport::Tcp, &mut out) else { continue };
         writer.write_all(&(out.len() as u16).to_be_bytes()).await?;
         writer.write_all(&out).await?;
         // Pipelined queries already buffered are answered before one flush.

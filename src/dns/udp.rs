@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{Outcome, RateLimiter, RrlSettings, SharedTable, Transport, Verdict, respond, truncate};
+use super::{Identity, Outcome, RateLimiter, RrlSettings, SharedTable, Transport, Verdict, respond, truncate};
 use crate::metrics::{Metrics, QueryStats};
 
 /// How often an idle worker wakes to flush counters and notice shutdown.
@@ -59,6 +59,7 @@ pub fn bind_udp(addr: SocketAddr, dual_stack: bool, workers: usize) -> io::Resul
 pub fn serve_udp(
     sockets: Vec<UdpSocket>,
     table: SharedTable,
+    identity: Arc<Identity>,
     metrics: Arc<Metrics>,
     rrl: Option<RrlSettings>,
     stop: Arc<AtomicBool>,
@@ -67,9 +68,9 @@ pub fn serve_udp(
         .into_iter()
         .enumerate()
         .map(|(i, socket)| {
-            let (table, metrics, stop) = (table.clone(), metrics.clone(), stop.clone());
+            let (table, identity, metrics, stop) = (table.clone(), identity.clone(), metrics.clone(), stop.clone());
             let limiter = rrl.map(RateLimiter::new);
-            let run = move || worker(socket, table, metrics, limiter, stop);
+            let run = move || worker(socket, table, &identity, metrics, limiter, stop);
             std::thread::Builder::new().name(format!("udp-{i}")).spawn(run)
         })
         .collect()
@@ -87,6 +88,7 @@ fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
 fn worker(
     socket: UdpSocket,
     table: SharedTable,
+    identity: &Identity,
     metrics: Arc<Metrics>,
     mut limiter: Option<RateLimiter>,
     stop: Arc<AtomicBool>,
@@ -124,7 +126,9 @@ fn worker(
                 // Longer than any real query: not worth an answer.
                 let truncated = message.flags.contains(MsgFlags::MSG_TRUNC);
                 let Some(packet) = message.iovs().next().filter(|_| !truncated) else { continue };
-                let Some(outcome) = respond(&current, packet, Transport::Udp, &mut replies[answered]) else { continue };
+                let Some(outcome) = respond(&current, identity, packet, Transport::Udp, &mut replies[answered]) else {
+                    continue;
+                };
                 if let Some(limiter) = &mut limiter {
                     match message.address.as_ref().and_then(peer_ip).map(|ip| limiter.check(ip, started)) {
                         Some(Verdict::Drop) => {
