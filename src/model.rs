@@ -277,6 +277,16 @@ pub enum Check {
     Http(HttpCheck),
 }
 
+impl Check {
+    /// What the probe does, for people: `tcp connect`, `http GET /health`, `https GET /`.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::Tcp => "tcp connect".into(),
+            Check::Http(http) => format!("{} GET {}", if http.tls { "https" } else { "http" }, http.path),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HttpCheck {
     pub tls: bool,

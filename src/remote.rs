@@ -41,6 +41,7 @@ impl Client {
         url
     }
 
+    /// Sends a request; a refused token is an error of its own (not a refused change).
     async fn send(&self, method: Method, url: Url, body: Option<Value>) -> anyhow::Result<(bool, Value, String)> {
         let mut request = self.http.request(method, url.clone());
         if let Some(token) = &self.token {
@@ -50,8 +51,21 @@ impl Client {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string());
         }
         let response = request.send().await.with_context(|| format!("cannot reach switchyard at {url}"))?;
-        let ok = response.status().is_success();
+        let status = response.status();
         let text = response.text().await?;
+        if matches!(status.as_u16(), 401 | 403) {
+            let said = serde_json::from_str::<Value>(&text).ok();
+            let said = said.as_ref().and_then(|v| v["errors"][0].as_str()).unwrap_or(text.trim()).to_string();
+            anyhow::bail!(
+                "not authorised ({status}): {}; {}",
+                printable(&said),
+                match self.token {
+                    Some(_) => "the token in --token-file (or SWITCHYARD_TOKEN_FILE) was not accepted",
+                    None => "pass the admin token with --token-file FILE (or SWITCHYARD_TOKEN_FILE)",
+                }
+            );
+        }
+        let ok = status.is_success();
         Ok((ok, serde_json::from_str(&text).unwrap_or(Value::Null), text))
     }
 }
@@ -60,8 +74,8 @@ impl Client {
 fn refused(what: &str, body: &Value, text: &str) -> ExitCode {
     eprintln!("{what}");
     match body["errors"].as_array() {
-        Some(errors) => errors.iter().for_each(|e| eprintln!("{}", e.as_str().unwrap_or_default())),
-        None => eprintln!("{}", text.trim()),
+        Some(errors) => errors.iter().for_each(|e| eprintln!("{}", printable(e.as_str().unwrap_or_default()))),
+        None => eprintln!("{}", printable(text.trim())),
     }
     ExitCode::FAILURE
 }
@@ -84,7 +98,7 @@ pub async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     if !ok {
         return Ok(refused("cannot explain:", &body, &text));
     }
-    print!("{text}");
+    text.lines().for_each(|line| println!("{}", printable(line)));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -109,7 +123,7 @@ pub async fn set_override(args: OverrideArgs) -> anyhow::Result<ExitCode> {
             "{} forced {} ({}){}",
             describe(&applied["subject"]),
             o["state"].as_str().unwrap_or_default(),
-            o["reason"].as_str().unwrap_or_default(),
+            printable(o["reason"].as_str().unwrap_or_default()),
             if o["until"].is_null() { String::new() } else { format!(" for {}", args.duration.unwrap_or_default()) }
         ),
         None => println!("{}: back to its health checks", describe(&applied["subject"])),
@@ -144,8 +158,11 @@ pub async fn status(args: RemoteArgs) -> anyhow::Result<ExitCode> {
 
 /// `/status` as aligned text: per zone, the dynamic records and then every pool's endpoints.
 fn status_table(status: &Value) -> String {
-    let s =
-        |v: &Value| v.as_str().map_or_else(|| if v.is_null() { String::new() } else { v.to_string() }, String::from);
+    let s = |v: &Value| match v {
+        Value::String(text) => printable(text),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
     let mut out = String::new();
     for zone in status["zones"].as_array().into_iter().flatten() {
         let _ = writeln!(out, "zone {} (serial {})", s(&zone["origin"]), zone["serial"]);
@@ -165,7 +182,7 @@ fn status_table(status: &Value) -> String {
                 vec![["ENDPOINT".to_string(), "STATE".into(), "FOR".into(), "LATENCY".into(), "REASON".into()]];
             for e in pool["endpoints"].as_array().into_iter().flatten() {
                 let reason = match e["override"]["reason"].as_str() {
-                    Some(r) => format!("override: {r} (checks: {})", s(&e["checked_state"])),
+                    Some(r) => format!("override: {} (checks: {})", printable(r), s(&e["checked_state"])),
                     None => s(&e["reason"]),
                 };
                 rows.push([
@@ -182,6 +199,21 @@ fn status_table(status: &Value) -> String {
         }
     }
     out
+}
+
+/// Text from the server (operator-written reasons, names) made safe for a terminal: control
+/// characters, which could move the cursor or recolour the screen, are shown escaped.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(super::printable("bad \x1b[2Jdeploy\r\nnext"), "bad \\u{1b}[2Jdeploy\\r\\nnext");
+        assert_eq!(super::printable("plain: café"), "plain: café");
+    }
 }
 
 fn table<const N: usize>(out: &mut String, indent: &str, rows: &[[String; N]]) {

@@ -8,6 +8,11 @@ pub fn seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// A wall-clock time as people and logs read it: `2026-11-30T15:07:16Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 pub fn now() -> f64 {
     seconds(SystemTime::now())
 }

@@ -120,7 +120,8 @@ impl Served {
         Served::start_config(dir, &format!("listen: [127.0.0.1:0]\nhttp: 127.0.0.1:0\nzones: {zones}\n"), env)
     }
 
-    /// Starts `serve` with this config text; `dns` is the first address it serves on.
+    /// Starts `serve` with this config text; `dns` is the first address it serves on. Its
+    /// log goes to `DIR/stderr.log`.
     fn start_config(dir: &Path, text: &str, env: &[(&str, &str)]) -> Served {
         let config = dir.join("switchyard.yaml");
         std::fs::write(&config, text).unwrap();
@@ -128,7 +129,7 @@ impl Served {
             .args(["serve", "--config", config.to_str().unwrap()])
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -285,7 +286,7 @@ fn the_shipped_production_config_serves_both_families() {
         .replace("zones: zones", &format!("zones: {zones}"))
         .replace("/var/lib/switchyard/state.json", state.to_str().unwrap());
     assert!(config.contains(&format!("[::]:{port}")), "the shipped config listens on [::]:53: {shipped}");
-    let _served = Served::start_config(dir.path(), &config, &[]);
+    let _served = Served::start_config(dir.path(), &config, &[("NO_COLOR", "")]);
     let (ok, _, stderr) = switchyard(&["check", "--config", dir.path().join("switchyard.yaml").to_str().unwrap()]);
     assert!(ok, "{stderr}");
     for server in [format!("127.0.0.1:{port}"), format!("[::1]:{port}")] {
@@ -294,4 +295,10 @@ fn the_shipped_production_config_serves_both_families() {
         assert_eq!(answers_udp(server, "db.gslb.example.test."), expected, "UDP {server}");
         assert_eq!(answers_tcp(server, "db.gslb.example.test."), expected, "TCP {server}");
     }
+    // The log, written to a file: no colour codes, first verdicts at INFO, readable fields.
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(!log.contains('\u{1b}'), "{log}");
+    let first = log.lines().find(|l| l.contains("endpoint changed state")).unwrap_or_else(|| panic!("{log}"));
+    assert!(first.contains(" INFO ") && first.contains("from=\"unknown\""), "{first}");
+    assert!(log.contains(&format!("dns=0.0.0.0:{port}, [::]:{port}")), "{log}");
 }

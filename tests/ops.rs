@@ -142,8 +142,27 @@ async fn overrides_force_answers_show_everywhere_expire_and_survive_a_restart() 
     assert_eq!((endpoint["state"].as_str(), endpoint["checked_state"].as_str()), (Some("down"), Some("up")));
     assert_eq!(endpoint["override"]["reason"], "emergency: bad deploy");
     assert_eq!(endpoint["override_on"], "pool");
+    // Time in the effective (forced) state, not in the probe's; what probes it; when.
+    assert!(endpoint["seconds_in_state"].as_f64().unwrap() < 5.0, "{endpoint}");
+    assert!(endpoint["seconds_in_checked_state"].as_f64().is_some(), "{endpoint}");
+    assert_eq!(endpoint["monitor"], "http GET /");
+    assert_eq!(endpoint["probe"], format!("127.0.0.1:{}", primary.addr.port()));
+    let age = switchyard::unix_time::now() - status_json["generated_at"].as_f64().unwrap();
+    assert!((0.0..5.0).contains(&age), "generated_at is now: {status_json}");
+    let route = &status_json["zones"][0]["records"][0]["families"]["A"];
+    assert_eq!((route["summary"].as_str(), route["failed_over_to"].as_str()), (Some("failed over to dr"), Some("dr")));
     let (_, page) = s.http_get("/").await;
-    assert!(page.contains("emergency: bad deploy") && page.contains("192.0.2.11"), "{page}");
+    for shown in ["emergency: bad deploy", "192.0.2.11", "failed over to dr", "http GET /", "Generated 20"] {
+        assert!(page.contains(shown), "{shown:?} missing from {page}");
+    }
+    // Both pools down: the answer is the fail-open one, and says so.
+    let body_dr = r#"{"state": "down", "reason": "drill"}"#;
+    assert_eq!(post(s.running.http, "/pools/dr", body_dr, None).await.0, 200);
+    let (_, status_json) = s.http_get("/status").await;
+    let status_json: serde_json::Value = serde_json::from_str(&status_json).unwrap();
+    let summary = &status_json["zones"][0]["records"][0]["families"]["A"]["summary"];
+    assert_eq!(summary, "ALL DOWN, failing open: answering primary anyway");
+    assert_eq!(post(s.running.http, "/pools/dr", r#"{"state": "auto"}"#, None).await.0, 200);
 
     // Refusals: no reason, unknown names, bad bodies.
     let (status, reply) = post(s.running.http, "/pools/primary", r#"{"state": "down"}"#, None).await;
@@ -175,6 +194,17 @@ async fn overrides_force_answers_show_everywhere_expire_and_survive_a_restart() 
     assert!(reply["applied"]["override"].is_null());
     assert_eq!(app(&s).await, ["192.0.2.11"]);
     assert_eq!(s.metric("switchyard_endpoint_override", &[("pool", "primary")]).await, None);
+
+    // Terminal escapes in a reason reach `switchyard status` only as visible text.
+    let body = r#"{"state": "up", "reason": "ok \u001b[2J\u001b[31mred"}"#;
+    assert_eq!(post(s.running.http, "/pools/dr", body, None).await.0, 200);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["status", "--http", &s.running.http.to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(r"override: ok \u{1b}[2J\u{1b}[31mred"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,11 +264,24 @@ async fn changes_need_the_token_or_a_loopback_only_listener() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "s3cret-token-0123456789\n").unwrap();
     let zone = "origin: example.test.\nsoa: {mname: ns1, rname: hostmaster}\nrecords:\n  \"@\": {NS: [ns1]}\n  ns1: {A: 127.0.0.1}\n";
-    let s = Server::start_with(&[("z.yaml", zone)], |settings| settings.admin_token_file = Some(token_file)).await;
+    let s =
+        Server::start_with(&[("z.yaml", zone)], |settings| settings.admin_token_file = Some(token_file.clone())).await;
     assert_eq!(post(s.running.http, "/reload", "", None).await.0, 401);
     assert_eq!(post(s.running.http, "/reload", "", Some("wrong-token-0123456789")).await.0, 401);
     assert_eq!(post(s.running.http, "/reload", "", Some("s3cret-token-0123456789")).await.0, 200);
     assert_eq!(s.http_get("/status").await.0, 200, "reading needs no token");
+    // The CLI says what is wrong: a token, not the configuration.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard")).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let http_addr = s.running.http.to_string();
+    let (ok, stderr) = cli(&["reload", "--http", &http_addr]);
+    assert!(!ok && stderr.contains("not authorised (401 Unauthorized)"), "{stderr}");
+    assert!(stderr.contains("pass the admin token with --token-file FILE"), "{stderr}");
+    assert!(!stderr.contains("rejected"), "not mistaken for a rejected configuration: {stderr}");
+    let (ok, stderr) = cli(&["reload", "--http", &http_addr, "--token-file", token_file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
     // Oversized bodies are refused unread.
     let big = format!(r#"{{"state": "down", "reason": "{}"}}"#, "x".repeat(64 * 1024));
     assert_eq!(post(s.running.http, "/pools/any", &big, Some("s3cret-token-0123456789")).await.0, 413);

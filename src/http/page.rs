@@ -16,7 +16,9 @@ pub fn render(status: &Value) -> String {
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta http-equiv=refresh content=5>\
          <meta name=viewport content='width=device-width,initial-scale=1'><title>switchyard status</title>\
          <style>{STYLE}</style></head><body><h1>switchyard</h1>\
-         <p class=muted>Refreshes every 5 s. Raw data: <a href=/status>/status</a> · <a href=/metrics>/metrics</a></p>"
+         <p class=muted>Generated {} · refreshes every 5 s. Raw data: <a href=/status>/status</a> · \
+         <a href=/metrics>/metrics</a></p>",
+        status["generated_at"].as_f64().map_or("—".into(), timestamp)
     );
     let overrides = status["overrides"].as_array().map_or(&[][..], Vec::as_slice);
     if !overrides.is_empty() {
@@ -69,8 +71,8 @@ pub fn render(status: &Value) -> String {
                 text(&pool["name"]),
                 pool["min_healthy"]
             );
-            out += "<table><tr><th>endpoint</th><th>state</th><th>reason</th><th>for</th><th>last check</th>\
-                    <th>latency</th><th>weight</th><th>recent transitions</th></tr>";
+            out += "<table><tr><th>endpoint</th><th>state</th><th>reason</th><th>for</th><th>probe</th>\
+                    <th>last check</th><th>latency</th><th>weight</th><th>recent transitions</th></tr>";
             for e in pool["endpoints"].as_array().into_iter().flatten() {
                 let state = e["state"].as_str().unwrap_or("unknown");
                 let class = state.split(' ').next().unwrap_or("unknown");
@@ -100,10 +102,14 @@ pub fn render(status: &Value) -> String {
                     .collect();
                 let _ = write!(
                     out,
-                    "<tr class={class}><td><code>{}</code></td><td>{}</td><td>{reason}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr class={class}><td><code>{}</code></td><td>{}</td><td>{reason}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     text(&e["endpoint"]),
                     escape(state),
                     e["seconds_in_state"].as_f64().map_or(String::new(), ago),
+                    match e["probe"].as_str() {
+                        Some(target) => format!("{} <code>{}</code>", text(&e["monitor"]), escape(target)),
+                        None => "<span class=muted>not monitored</span>".into(),
+                    },
                     e["last_check"]["at"]
                         .as_f64()
                         .map_or("—".into(), |t| format!("{} ago", ago(seconds_from_now(t)))),
@@ -119,6 +125,12 @@ pub fn render(status: &Value) -> String {
     }
     out += "</body></html>\n";
     out
+}
+
+/// A Unix time as people read it: `2026-11-30 15:07:16 UTC`.
+fn timestamp(unix: f64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(unix.max(0.0));
+    crate::unix_time::rfc3339(time).replace('T', " ").replace('Z', " UTC")
 }
 
 /// Seconds since a Unix time (negative for the future).

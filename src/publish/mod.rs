@@ -143,6 +143,12 @@ impl Publisher {
         let (report_tx, reports) = mpsc::unbounded_channel();
         let (command_tx, commands) = mpsc::unbounded_channel();
         let saved = state_path.as_deref().map(state_file::load).unwrap_or_default();
+        let restored = (saved.overrides.iter().count(), saved.endpoints.len(), saved.routes.len());
+        if let Some(path) = state_path.as_deref().filter(|_| restored != (0, 0, 0)) {
+            let (overrides, verdicts, failover_choices) = restored;
+            let path = path.display().to_string();
+            tracing::info!(path, overrides, verdicts, failover_choices, "restored state from the state file");
+        }
         let mut publisher = Publisher {
             zones,
             compiler: Compiler::new(Arc::new(Model::default())),
@@ -318,7 +324,13 @@ impl Publisher {
             self.metrics.health_check_duration.with_label_values(&labels).observe(report.result.latency.as_secs_f64());
             if let Some(new) = changed {
                 self.metrics.endpoint_transitions.with_label_values(&[&labels[..], &[new.label()]].concat()).inc();
-                tracing::warn!(zone, pool, endpoint, from = old.label(), to = new.label(), reason = %report.result.reason, "endpoint changed state");
+                let (from, to, reason) = (old.label(), new.label(), &report.result.reason);
+                // A failure is a warning; a recovery or a first verdict is news.
+                if new == Status::Down && old != Status::Unknown {
+                    tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down");
+                } else {
+                    tracing::info!(zone, pool, endpoint, from, to, %reason, "endpoint changed state");
+                }
             }
         }
         changed.is_some()
@@ -335,7 +347,8 @@ impl Publisher {
                 }
                 let until = request.duration.map(|d| now + d);
                 let value = Override { state, reason: reason.into(), set_at: now, until };
-                tracing::warn!(%subject, state = state.label(), reason, until = ?until.map(unix_time::seconds), "override set");
+                let expires = until.map_or("never".into(), unix_time::rfc3339);
+                tracing::warn!(%subject, state = state.label(), reason, %expires, "override set");
                 self.overrides.set(subject.clone(), value);
             }
             None => match self.overrides.clear(&subject) {
@@ -452,14 +465,24 @@ impl Publisher {
                     let key = (z, node.name.clone(), family);
                     let Some(route) = routes.get(&key).filter(|r| r.has_family()) else { continue };
                     let pools = |r: &answer::route::Route| {
-                        r.answering.iter().map(|&p| zone.pools[p].name.clone()).collect::<Vec<_>>()
+                        r.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect::<Vec<_>>().join(",")
                     };
                     let before = self.routes.get(&key);
                     if before.is_some_and(|b| b.answering != route.answering || b.all_down != route.all_down) {
-                        tracing::warn!(
-                            record = %node.name, family = family_label(family), from = ?before.map(pools),
-                            to = ?pools(route), all_down = route.all_down, "record changed its answering pools"
-                        );
+                        let (record, family) = (node.name.to_string(), family_label(family));
+                        let (from, to) = (before.map(pools).unwrap_or_default(), pools(route));
+                        if route.degraded || route.all_down {
+                            tracing::warn!(
+                                record,
+                                family,
+                                from,
+                                to,
+                                route.all_down,
+                                "record changed its answering pools"
+                            );
+                        } else {
+                            tracing::info!(record, family, from, to, "record is answered normally again");
+                        }
                     }
                     let record = [zone.origin.to_string(), node.name.to_string(), family_label(family).into()];
                     let first = route::primary_pool(dynamic, &zone.pools, family);

@@ -2,7 +2,7 @@
 //! contents and `explain`.
 
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
@@ -10,7 +10,7 @@ use super::{ExplainRequest, Publisher, Refusal, Snapshot, Verdicts};
 use crate::answer::ZoneHealth;
 use crate::answer::route::{self, Served};
 use crate::health::state::Status;
-use crate::model::{Family, Name, Policy, RecordType, Target, Zone};
+use crate::model::{AllDown, Family, Name, Policy, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
 use crate::state_file::{Saved, SavedEndpoint, SavedRoute};
 use crate::unix_time;
@@ -48,11 +48,21 @@ impl Publisher {
                                 let route = self.routes.get(&(z, node.name.clone(), *f)).filter(|r| r.has_family())?;
                                 let pools: Vec<&str> =
                                     route.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();
+                                let dynamic = node.dynamic.as_ref().expect("records listed here are dynamic");
+                                let primary = route::primary_pool(dynamic, &zone.pools, *f);
+                                let failed_over_to = route.pool.filter(|&p| Some(p) != primary);
                                 // One line for people (status page, `switchyard status`).
-                                let mut summary = match (route.all_down, route.degraded) {
-                                    (true, _) => "ALL DOWN".to_string(),
-                                    (false, true) => "degraded".to_string(),
-                                    (false, false) => "normal".to_string(),
+                                let mut summary = match (route.all_down, failed_over_to, route.degraded) {
+                                    (true, _, _) => match dynamic.when_all_down {
+                                        AllDown::First | AllDown::All => {
+                                            format!("ALL DOWN, failing open: answering {} anyway", pools.join(", "))
+                                        }
+                                        AllDown::Nodata => "ALL DOWN, answering NODATA".to_string(),
+                                        AllDown::Servfail => "ALL DOWN, answering SERVFAIL".to_string(),
+                                    },
+                                    (false, Some(p), _) => format!("failed over to {}", zone.pools[p].name),
+                                    (false, None, true) => "degraded".to_string(),
+                                    (false, None, false) => "normal".to_string(),
                                 };
                                 if let Some(wait) = route.recheck_after {
                                     summary += &format!(", failback held {}s", wait.as_secs());
@@ -63,6 +73,7 @@ impl Publisher {
                                         "answering_pools": pools,
                                         "degraded": route.degraded,
                                         "all_down": route.all_down,
+                                        "failed_over_to": failed_over_to.map(|p| zone.pools[p].name.as_str()),
                                         "failback_pending": route.recheck_after.map(|d| d.as_secs_f64()),
                                         "summary": summary,
                                     }),
@@ -85,16 +96,22 @@ impl Publisher {
                                 let state = probe.and_then(|p| self.states.get(p));
                                 let forced = self.overrides.for_endpoint(&origin, &pool.name, &label);
                                 let checked = state.map_or("up (not monitored)", |s| s.status.label());
+                                let in_checked_state = state.map(|s| (now - s.since).as_secs_f64());
+                                let in_override = forced.map(|(_, o)| {
+                                    SystemTime::now().duration_since(o.set_at).unwrap_or_default().as_secs_f64()
+                                });
                                 json!({
                                     "endpoint": label,
                                     "weight": e.weight,
                                     "probe": probe.map(|p| p.target.to_string()),
+                                    "monitor": probe.map(|p| p.check.describe()),
                                     "state": forced.map_or(checked, |(_, o)| o.state.label()),
                                     "checked_state": checked,
                                     "override": override_json(forced.map(|(_, o)| o)),
                                     "override_on": forced.map(|(s, _)| if s.endpoint.is_some() { "endpoint" } else { "pool" }),
                                     "reason": state.map(|s| s.reason.clone()),
-                                    "seconds_in_state": state.map(|s| (now - s.since).as_secs_f64()),
+                                    "seconds_in_state": in_override.or(in_checked_state),
+                                    "seconds_in_checked_state": in_checked_state,
                                     "last_check": state.and_then(|s| s.last_check).map(|(at, latency)| json!({
                                         "at": unix_time::seconds(at),
                                         "latency_seconds": latency.as_secs_f64(),
@@ -123,7 +140,8 @@ impl Publisher {
             .collect();
         let overrides: Vec<Value> =
             self.overrides.iter().map(|(s, o)| json!({"subject": s, "override": override_json(Some(o))})).collect();
-        json!({ "zones": zones, "overrides": overrides })
+        let generated_at = unix_time::seconds(SystemTime::now());
+        json!({ "generated_at": generated_at, "zones": zones, "overrides": overrides })
     }
 
     /// What the state file keeps: overrides, endpoint verdicts, failover pools in use.
