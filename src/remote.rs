@@ -207,19 +207,19 @@ fn printable(text: &str) -> String {
     text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
+fn table<const N: usize>(out: &mut String, indent: &str, rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let _ = writeln!(out, "{indent}{}", cells.join("  ").trim_end());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn control_characters_are_shown_escaped() {
         assert_eq!(super::printable("bad \x1b[2Jdeploy\r\nnext"), "bad \\u{1b}[2Jdeploy\\r\\nnext");
         assert_eq!(super::printable("plain: café"), "plain: café");
-    }
-}
-
-fn table<const N: usize>(out: &mut String, indent: &str, rows: &[[String; N]]) {
-    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-        let _ = writeln!(out, "{indent}{}", cells.join("  ").trim_end());
     }
 }
