@@ -6,7 +6,19 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "switchyard", version, about = "Health-checking, failover-capable authoritative DNS server")]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Health-checking, failover-capable authoritative DNS server",
+    long_about = "switchyard is an authoritative DNS server that probes the endpoints behind its dynamic \
+records and answers with the healthy ones, failing over from a primary to a disaster-recovery pool \
+(or across a weighted pool) atomically. Zones are YAML files in a directory; `switchyard check` \
+validates them, `serve` answers over UDP and TCP, SIGHUP or `switchyard reload` reloads them. \
+Metrics, status and the admin API are served over HTTP (default 127.0.0.1:9153).\n\n\
+Files: /etc/switchyard/switchyard.yaml (settings), /etc/switchyard/zones/*.yaml (zones), \
+/var/lib/switchyard/state.json (overrides and last verdicts). Signals: SIGHUP reloads, \
+SIGTERM and SIGINT stop after answering the queries in progress."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -36,6 +48,18 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Force a pool or one endpoint up or down (or back to its health checks with `auto`).
     Override(OverrideArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `switchyard manpage | man -l -`, or write
+    /// it and one page per command (switchyard-serve.1, ...) into a directory.
+    Manpage {
+        /// Write switchyard.1 and switchyard-COMMAND.1 here instead of printing.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug, Default)]

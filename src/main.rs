@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, ServeArgs};
 use switchyard::config::{Settings, SettingsOverrides};
 
@@ -14,6 +14,11 @@ fn main() -> ExitCode {
         Command::Status(args) => remote(switchyard::remote::status(args)),
         Command::Explain(args) => remote(switchyard::remote::explain(args)),
         Command::Override(args) => remote(switchyard::remote::set_override(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "switchyard", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Manpage { dir } => manpages(dir.as_deref()).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -86,6 +91,22 @@ fn check(args: CheckArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The man page on stdout, or it and one page per command (`switchyard-serve.1`, ...) in `dir`.
+fn manpages(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let command = Cli::command();
+    let Some(dir) = dir else { return Ok(clap_mangen::Man::new(command).render(&mut std::io::stdout())?) };
+    std::fs::create_dir_all(dir)?;
+    let write = |name: &str, page: clap::Command| -> anyhow::Result<()> {
+        let mut file = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        Ok(clap_mangen::Man::new(page).render(&mut file)?)
+    };
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("switchyard-{}", sub.get_name());
+        write(&name, sub.clone().display_name(name.clone()).bin_name(format!("switchyard {}", sub.get_name())))?;
+    }
+    write("switchyard", command)
 }
 
 /// Runs one of the commands that talk to a running server.

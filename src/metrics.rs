@@ -45,6 +45,9 @@ impl Metrics {
         let gauge = |name: &str, help: &str, labels: &[&str]| {
             register(&r, IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
         };
+        // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, ...
+        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("process metric names are unique");
         let build_info = gauge("switchyard_build_info", "Build information; always 1.", &["version"]);
         build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         let fast = vec![0.000_002, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.005];

@@ -302,3 +302,20 @@ fn the_shipped_production_config_serves_both_families() {
     assert!(first.contains(" INFO ") && first.contains("from=\"unknown\""), "{first}");
     assert!(log.contains(&format!("dns=0.0.0.0:{port}, [::]:{port}")), "{log}");
 }
+
+/// Shell completions and man pages come from the same clap definitions as the parser.
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let (ok, bash, _) = switchyard(&["completions", "bash"]);
+    assert!(ok && bash.contains("_switchyard()") && bash.contains("explain"), "{bash}");
+    let (ok, zsh, _) = switchyard(&["completions", "zsh"]);
+    assert!(ok && zsh.starts_with("#compdef switchyard"), "{zsh}");
+    let (ok, page, _) = switchyard(&["manpage"]);
+    assert!(ok && page.contains(".TH switchyard 1") && page.contains("SIGHUP reloads"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = switchyard(&["manpage", "--dir", dir.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let serve = std::fs::read_to_string(dir.path().join("switchyard-serve.1")).unwrap();
+    assert!(serve.contains(".TH switchyard-serve 1") && serve.contains("\\-\\-listen"), "{serve}");
+    assert!(dir.path().join("switchyard-override.1").exists());
+}

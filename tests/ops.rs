@@ -64,6 +64,11 @@ async fn metrics_move_with_queries_probes_and_failover() {
     assert_eq!(common::sample(&scrape, "switchyard_config_reloads_total", &[("result", "success")]), Some(1.0));
     assert_eq!(common::sample(&scrape, "switchyard_config_last_reload_successful", &[]), Some(1.0));
     assert!(common::sample(&scrape, "switchyard_config_last_reload_success_timestamp_seconds", &[]).unwrap() > 1.7e9);
+    // The standard process metrics.
+    assert!(common::sample(&scrape, "process_start_time_seconds", &[]).unwrap() > 1.7e9);
+    assert!(common::sample(&scrape, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
+    assert!(common::sample(&scrape, "process_open_fds", &[]).unwrap() >= 10.0);
+    assert!(common::sample(&scrape, "process_cpu_seconds_total", &[]).is_some());
 
     // Queries are counted by zone, type, rcode and transport (UDP workers flush within 1 s).
     for _ in 0..5 {
