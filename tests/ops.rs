@@ -26,7 +26,8 @@ fn zone(primary: &Backend, dr: &Backend) -> String {
         "origin: {ZONE}\nsoa: {{mname: ns1, rname: hostmaster}}\nmonitors:\n  web: {{type: http, path: /, interval: 200ms, \
          timeout: 150ms, rise: 1, fall: 1, flap_hold: 0s}}\npools:\n{}{}records:\n  \"@\": {{NS: [ns1]}}\n  ns1: \
          {{A: 127.0.0.1}}\n  app: {{dynamic: {{ttl: 30, failover: [primary, dr], rto: 10s}}}}\n  \
-         www: {{A: 192.0.2.80}}\n",
+         www: {{A: 192.0.2.80}}\n  \"*.w\": {{CNAME: app}}\n  \"*.loop\": {{CNAME: x.loop}}\n  \
+         sub: {{NS: ns.example.net.}}\n  mid.deep: {{A: 192.0.2.81}}\n",
         pool("primary", "192.0.2.11", primary),
         pool("dr", "192.0.2.21", dr)
     )
@@ -259,6 +260,39 @@ async fn explain_shows_pools_endpoints_answer_and_worst_case_failover() {
 
     let (_, text) = s.http_get("/explain?name=www.gslb.example.test").await;
     assert_eq!(text, "www.gslb.example.test. A: static, 1 record(s), TTL 300\n");
+    // Names resolve as the answers resolve them: wildcards, loops, delegations, NXDOMAIN.
+    let (_, text) = s.http_get("/explain?name=any.w.gslb.example.test").await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            "any.w.gslb.example.test.: answered by the wildcard *.w.gslb.example.test.",
+            "any.w.gslb.example.test.: CNAME app.gslb.example.test. (TTL 300)"
+        ],
+        "{text}"
+    );
+    assert!(lines[2].starts_with("app.gslb.example.test. A: health-checked record"), "{text}");
+    let dig = s.query("any.w.gslb.example.test.", RecordType::A).await;
+    assert_eq!(
+        dig.answers.iter().map(|r| r.data.to_string()).collect::<Vec<_>>(),
+        ["app.gslb.example.test.", "192.0.2.11"]
+    );
+    let (_, text) = s.http_get("/explain?name=a.loop.gslb.example.test").await;
+    assert_eq!(
+        text,
+        "a.loop.gslb.example.test.: answered by the wildcard *.loop.gslb.example.test.\n\
+        a.loop.gslb.example.test.: CNAME x.loop.gslb.example.test. (TTL 300)\n\
+        x.loop.gslb.example.test.: leads back to *.loop.gslb.example.test. (a loop): the answer stops here\n"
+    );
+    let (_, text) = s.http_get("/explain?name=host.sub.gslb.example.test").await;
+    assert_eq!(
+        text,
+        "host.sub.gslb.example.test.: delegated at sub.gslb.example.test.: answered with a referral to its NS\n"
+    );
+    let (_, text) = s.http_get("/explain?name=deep.gslb.example.test").await;
+    assert_eq!(text, "deep.gslb.example.test.: exists only above other names: no data (NODATA)\n");
+    let (_, text) = s.http_get("/explain?name=nope.gslb.example.test").await;
+    assert_eq!(text, "nope.gslb.example.test.: no such name in gslb.example.test. (NXDOMAIN)\n");
     let (status, _) = s.http_get("/explain?name=app.gslb.example.test&assume_down=nowhere").await;
     assert_eq!(status, 404);
 }

@@ -101,6 +101,20 @@ impl Compiler {
         &self.model
     }
 
+    /// Where `name` (inside zone `z`) leads, decided exactly as answers decide it.
+    pub fn locate(&self, z: usize, name: &Name) -> Located {
+        let index = &self.zones[z];
+        if let Some((cut, _)) = index.cut_above(name) {
+            return Located::Delegated(cut.clone());
+        }
+        match index.resolve(name) {
+            Some(Resolved::Node(i)) => Located::Node { node: i, wildcard: false },
+            Some(Resolved::Wildcard(i)) => Located::Node { node: i, wildcard: true },
+            Some(Resolved::EmptyNonTerminal) => Located::EmptyNonTerminal,
+            Some(Resolved::NxDomain) | None => Located::NxDomain,
+        }
+    }
+
     /// The table with every endpoint up (benchmarks, property tests and fuzzing).
     pub fn table_all_up(&self) -> AnswerTable {
         self.table(&NoHealth, &Routes::new()).0
@@ -443,6 +457,21 @@ struct Pass<'a, H> {
     health: &'a H,
     previous: &'a Routes,
     routes: Routes,
+}
+
+/// What a name inside a zone leads to (see [`Compiler::locate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Located {
+    /// A node of the zone (an index into `Zone::nodes`), itself or a wildcard matching it.
+    Node {
+        node: usize,
+        wildcard: bool,
+    },
+    /// A name that exists only because names below it do: NODATA for every type.
+    EmptyNonTerminal,
+    NxDomain,
+    /// At or below this delegation point: answered with a referral.
+    Delegated(Name),
 }
 
 enum Resolved {

@@ -6,6 +6,6 @@ pub mod route;
 mod table;
 pub mod template;
 
-pub use compile::{Compiler, Health, RouteKey, Routes, ZoneHealth};
+pub use compile::{Compiler, Health, Located, RouteKey, Routes, ZoneHealth};
 pub use table::{Answer, AnswerSet, AnswerTable};
 pub use template::{Rcode, Template};

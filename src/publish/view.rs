@@ -7,8 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::{ExplainRequest, Publisher, Refusal, Snapshot, Verdicts};
-use crate::answer::ZoneHealth;
 use crate::answer::route::{self, Served};
+use crate::answer::{Located, ZoneHealth};
 use crate::health::state::Status;
 use crate::model::{AllDown, Family, Name, Policy, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
@@ -212,16 +212,40 @@ impl Publisher {
         let verdicts = Verdicts::new(model, &self.states, &overrides);
         let health = Snapshot { verdicts, pool_up_since: &self.pool_up_since, now: Instant::now() };
         let mut out = String::new();
+        let mut visited = Vec::new();
         let mut current = name;
-        for _ in 0..8 {
-            let Some(node) = zone.nodes.iter().find(|n| n.name == current) else {
-                let _ =
-                    writeln!(out, "{current}: no such name in {} (NXDOMAIN, or a wildcard or referral)", zone.origin);
-                break;
+        for _ in 0..crate::model::MAX_CNAME_CHAIN {
+            // Resolved by the compiler, so wildcards and delegations match the answers.
+            let node = match self.compiler.locate(z, &current) {
+                Located::Node { node, wildcard } => {
+                    let node = &zone.nodes[node];
+                    if visited.contains(&&node.name) {
+                        let _ = writeln!(out, "{current}: leads back to {} (a loop): the answer stops here", node.name);
+                        break;
+                    }
+                    visited.push(&node.name);
+                    if wildcard {
+                        let _ = writeln!(out, "{current}: answered by the wildcard {}", node.name);
+                    }
+                    node
+                }
+                Located::EmptyNonTerminal => {
+                    let _ = writeln!(out, "{current}: exists only above other names: no data (NODATA)");
+                    break;
+                }
+                Located::NxDomain => {
+                    let _ = writeln!(out, "{current}: no such name in {} (NXDOMAIN)", zone.origin);
+                    break;
+                }
+                Located::Delegated(cut) => {
+                    let _ = writeln!(out, "{current}: delegated at {cut}: answered with a referral to its NS");
+                    break;
+                }
             };
             if let Some(cname) = node.rrset(RecordType::CNAME) {
                 let crate::model::Rdata::Cname(target) = &cname.rdatas[0] else { break };
                 let _ = writeln!(out, "{current}: CNAME {target} (TTL {})", cname.ttl);
+
                 if !zone.origin.zone_of(target) {
                     break;
                 }
@@ -245,9 +269,11 @@ impl Publisher {
                 }
                 break;
             }
+            // A pool of cname targets answers every type with its CNAME.
+            let aliases = node.alias_targets(&zone.pools).next().is_some();
             let family = match request.rtype {
-                RecordType::A => Family::V4,
-                RecordType::AAAA => Family::V6,
+                RecordType::A if !aliases => Family::V4,
+                RecordType::AAAA if !aliases => Family::V6,
                 _ => Family::Cname,
             };
             self.explain_dynamic(&mut out, z, node, family, &health, &request.assume_down);
