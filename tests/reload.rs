@@ -232,7 +232,7 @@ async fn reloads_do_not_undo_a_failover_or_a_held_failback() {
     primary.restart().await;
     let status = || async { s.http_get("/status").await.1 };
     eventually(Duration::from_secs(5), || async { status().await.contains("\"failback_pending\":3") }).await;
-    assert!(status().await.contains("\"summary\":\"degraded, failback held 3"), "{}", status().await);
+    assert!(status().await.contains("\"summary\":\"failed over to dr, failback held 3"), "{}", status().await);
     reload_watching(&s, &primary, &dr, 6, "192.0.2.21").await;
     assert_eq!(app().await, ["30 192.0.2.21"]);
 }
