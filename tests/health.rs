@@ -303,3 +303,57 @@ async fn an_endless_body_is_read_only_up_to_its_bound() {
     let per_request = flood.flooded.load(std::sync::atomic::Ordering::SeqCst) / requests;
     assert!(per_request < 8 << 20, "a check reads a bounded amount, not a gigabyte: {per_request} bytes");
 }
+
+/// Default flap damping: one or two outages recover as fast as the probes allow; the third
+/// quick flap suppresses the endpoint (traffic stays on its healthy peer), and a suppressed
+/// endpoint that passes its probes still beats the all-down fallback.
+#[tokio::test(flavor = "multi_thread")]
+async fn damping_suppresses_from_the_third_flap_and_never_prefers_dead_endpoints() {
+    let mut a = Backend::start().await;
+    let mut b = Backend::start().await;
+    let port = |backend: &Backend| backend.addr.port();
+    let yaml = format!(
+        "origin: gslb.example.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nmonitors:\n  \
+         web: {{type: http, path: /, interval: 100ms, timeout: 80ms, rise: 1, fall: 1}}\npools:\n  \
+         web:\n    monitor: web\n    endpoints:\n      - {{address: 192.0.2.1, check_address: 127.0.0.1, port: {}}}\n      \
+         - {{address: 192.0.2.2, check_address: 127.0.0.1, port: {}}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  \
+         ns1: {{A: 127.0.0.1}}\n  app: {{dynamic: {{pool: web, when_all_down: servfail}}}}\n",
+        port(&a),
+        port(&b)
+    );
+    let s = Server::start(&[("z.yaml", &yaml)]).await;
+    let both = vec!["192.0.2.1".to_string(), "192.0.2.2".into()];
+    let now = || async { s.query(APP, RecordType::A).await };
+    let addresses = |m: hickory_proto::op::Message| {
+        let mut data: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        data.sort();
+        data
+    };
+    assert_eq!(addresses(now().await), both);
+    for outage in 1..=3 {
+        a.stop();
+        eventually(Duration::from_secs(2), || async { addresses(now().await) == ["192.0.2.2"] }).await;
+        a.restart().await;
+        if outage < 3 {
+            // rise x interval = 100 ms: back well within a second, not after a hold.
+            let took = eventually(Duration::from_secs(1), || async { addresses(now().await) == both }).await;
+            assert!(took < Duration::from_secs(1), "outage {outage}: recovery took {took:?}");
+        }
+    }
+    // Third flap within seconds: suppressed while its probes pass.
+    let status = || async {
+        let (_, body) = s.http_get("/status").await;
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["zones"][0]["pools"][0]["endpoints"][0].clone()
+    };
+    eventually(Duration::from_secs(2), || async { status().await["checked_state"] == "up" }).await;
+    let endpoint = status().await;
+    assert_eq!(endpoint["state"], "suppressed", "{endpoint}");
+    assert!(endpoint["flap_penalty"].as_f64().unwrap() >= 2500.0, "{endpoint}");
+    assert!(endpoint["suppressed_seconds_left"].as_f64().unwrap() > 60.0, "{endpoint}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(addresses(now().await), ["192.0.2.2"], "traffic stays on the healthy peer");
+    // The peer dies: the suppressed but passing endpoint answers, not SERVFAIL.
+    b.stop();
+    eventually(Duration::from_secs(2), || async { addresses(now().await) == ["192.0.2.1"] }).await;
+    assert_eq!(rcode(&now().await), ResponseCode::NoError);
+}

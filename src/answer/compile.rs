@@ -17,7 +17,12 @@ const MAX_VARIANTS: usize = 4096;
 
 /// Health as the compiler sees it: per endpoint, and per pool for failback damping.
 pub trait Health {
+    /// Up and not suppressed for flapping.
     fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool;
+    /// Probes pass, flap damping aside (see [`HealthView::passing`]).
+    fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
+        self.endpoint_up(zone, pool, endpoint)
+    }
     fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration>;
 }
 
@@ -562,6 +567,9 @@ pub struct ZoneHealth<'a, H> {
 impl<H: Health> HealthView for ZoneHealth<'_, H> {
     fn up(&self, pool: usize, endpoint: &Endpoint) -> bool {
         self.health.endpoint_up(self.zone, pool, endpoint)
+    }
+    fn passing(&self, pool: usize, endpoint: &Endpoint) -> bool {
+        self.health.endpoint_passing(self.zone, pool, endpoint)
     }
     fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration> {
         self.health.pool_up_for(self.zone, pool, family)

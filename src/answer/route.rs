@@ -51,7 +51,12 @@ pub enum Served {
 
 /// Health as routing sees it.
 pub trait HealthView {
+    /// Whether routing should use the endpoint: up, and not suppressed for flapping.
     fn up(&self, pool: usize, endpoint: &Endpoint) -> bool;
+    /// Whether its probes pass (flap damping aside): used only when nothing is `up`.
+    fn passing(&self, pool: usize, endpoint: &Endpoint) -> bool {
+        self.up(pool, endpoint)
+    }
     /// How long `pool` has been continuously up for `family`; `None` when it is down.
     fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration>;
 }
@@ -77,10 +82,32 @@ pub fn primary_pool(dynamic: &Dynamic, pools: &[Pool], family: Family) -> Option
     }
 }
 
+/// Routes with the endpoints that are `up`; when that leaves every pool down, with those
+/// whose probes pass: flap damping may move traffic to other healthy endpoints or pools,
+/// never to dead ones.
 pub fn route(
     dynamic: &Dynamic,
     pools: &[Pool],
     family: Family,
+    health: &impl HealthView,
+    previous: Option<usize>,
+) -> Route {
+    let preferred = route_by(dynamic, pools, family, &|p, e| health.up(p, e), health, previous);
+    if !preferred.all_down {
+        return preferred;
+    }
+    let passing = route_by(dynamic, pools, family, &|p, e| health.passing(p, e), health, previous);
+    match passing.all_down {
+        true => preferred,
+        false => Route { degraded: true, ..passing },
+    }
+}
+
+fn route_by(
+    dynamic: &Dynamic,
+    pools: &[Pool],
+    family: Family,
+    up: &dyn Fn(usize, &Endpoint) -> bool,
     health: &impl HealthView,
     previous: Option<usize>,
 ) -> Route {
@@ -97,8 +124,8 @@ pub fn route(
     if relevant.is_empty() {
         return route;
     }
-    let is_up = |p: usize| pool_up(&pools[p], family, &|e| health.up(p, e));
-    let healthy = |p: usize| members(&pools[p], family).filter(|e| health.up(p, e)).collect::<Vec<_>>();
+    let is_up = |p: usize| pool_up(&pools[p], family, &|e| up(p, e));
+    let healthy = |p: usize| members(&pools[p], family).filter(|e| up(p, e)).collect::<Vec<_>>();
     let missing = |p: usize| healthy(p).len() < members(&pools[p], family).count();
     match &dynamic.policy {
         Policy::Failover(_) => {

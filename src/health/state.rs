@@ -4,11 +4,18 @@
 //! Rules:
 //! - The first result after start (or after the endpoint appears) counts directly.
 //! - Up -> Down after `fall` consecutive failures; Down -> Up after `rise` consecutive
-//!   successes.
-//! - Flap damping: going down less than `FLAP_WINDOW_FACTOR x flap_hold` after coming up is a
-//!   flap. The n-th flap in a row holds the endpoint down for `flap_hold x 2^(n-1)` (at most
-//!   `MAX_HOLD_FACTOR x flap_hold`), even if probes succeed meanwhile. Staying up longer than
-//!   the window forgives all flaps. `flap_hold: 0s` turns damping off.
+//!   successes. That is the probes' verdict ([`Status`]); it is never delayed.
+//! - Flap damping, in the spirit of BGP route-flap damping (RFC 2439): every Up -> Down
+//!   transition adds [`FLAP_PENALTY`] to a penalty that halves every
+//!   `HALF_LIFE_FACTOR x flap_hold` (60 s by default). An endpoint whose penalty reaches
+//!   [`SUPPRESS_AT`] is *suppressed*: routing prefers other healthy endpoints (or pools) to
+//!   it until the penalty has decayed below [`REUSE_BELOW`]. One or two outages never reach
+//!   the threshold; the third flap within about a minute does (flaps 17 s apart or closer,
+//!   or e.g. at 0, 20 and 30 s). The penalty is capped at [`PENALTY_CEILING`], so an
+//!   endpoint that stops flapping is released at most 3 half-lives (180 s) later.
+//!   Suppression only moves traffic to healthy endpoints: when nothing else passes its
+//!   probes, a suppressed endpoint that passes is still used before any all-down fallback.
+//!   `flap_hold: 0s` turns damping off.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,8 +24,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Probe;
 
-pub const FLAP_WINDOW_FACTOR: u32 = 6;
-pub const MAX_HOLD_FACTOR: u32 = 32;
+/// The penalty's half-life, in multiples of `flap_hold`.
+pub const HALF_LIFE_FACTOR: u32 = 6;
+/// Added at every Up -> Down transition.
+pub const FLAP_PENALTY: f64 = 1000.0;
+/// Suppressed from this penalty on: the third flap in quick succession.
+pub const SUPPRESS_AT: f64 = 2500.0;
+/// Released once the penalty has decayed below this.
+pub const REUSE_BELOW: f64 = 750.0;
+/// The penalty never exceeds this (at most log2(6000 / 750) = 3 half-lives of suppression
+/// after the last flap).
+pub const PENALTY_CEILING: f64 = 6000.0;
 /// Transitions remembered per endpoint for `/status`.
 const HISTORY: usize = 10;
 
@@ -69,9 +85,44 @@ pub struct EndpointState {
     pub transitions: VecDeque<Transition>,
     successes: u32,
     failures: u32,
-    up_at: Option<Instant>,
-    flaps: u32,
-    held_until: Option<Instant>,
+    damping: Damping,
+}
+
+/// The decaying flap penalty of one endpoint.
+#[derive(Clone, Copy, Debug, Default)]
+struct Damping {
+    /// The penalty as it was at `at`.
+    penalty: f64,
+    at: Option<Instant>,
+    suppressed: bool,
+}
+
+impl Damping {
+    fn penalty(&self, now: Instant, half_life: Duration) -> f64 {
+        match self.at {
+            Some(at) if !half_life.is_zero() => {
+                let half_lives = now.saturating_duration_since(at).as_secs_f64() / half_life.as_secs_f64();
+                self.penalty * 0.5f64.powf(half_lives)
+            }
+            _ => 0.0,
+        }
+    }
+
+    fn flap(&mut self, now: Instant, half_life: Duration) {
+        if half_life.is_zero() {
+            return;
+        }
+        self.penalty = (self.penalty(now, half_life) + FLAP_PENALTY).min(PENALTY_CEILING);
+        self.at = Some(now);
+        self.suppressed |= self.penalty >= SUPPRESS_AT;
+    }
+
+    /// How long a suppression still lasts (`None` when not suppressed).
+    fn left(&self, now: Instant, half_life: Duration) -> Option<Duration> {
+        let penalty = self.penalty(now, half_life);
+        (self.suppressed && penalty >= REUSE_BELOW)
+            .then(|| half_life.mul_f64((penalty / REUSE_BELOW).log2()).max(Duration::from_millis(1)))
+    }
 }
 
 impl EndpointState {
@@ -85,9 +136,7 @@ impl EndpointState {
             transitions: VecDeque::new(),
             successes: 0,
             failures: 0,
-            up_at: None,
-            flaps: 0,
-            held_until: None,
+            damping: Damping::default(),
         }
     }
 
@@ -97,8 +146,24 @@ impl EndpointState {
         EndpointState { status, reason: "restored from the state file".into(), ..EndpointState::new(now) }
     }
 
+    /// Whether the probes say up (or have not spoken yet).
     pub fn is_up(&self) -> bool {
         self.status != Status::Down
+    }
+
+    /// Up and not suppressed for flapping: what routing prefers.
+    pub fn is_routable(&self, probe: &Probe, now: Instant) -> bool {
+        self.is_up() && self.suppressed_for(probe, now).is_none()
+    }
+
+    /// How much longer the endpoint stays suppressed for flapping, if it is.
+    pub fn suppressed_for(&self, probe: &Probe, now: Instant) -> Option<Duration> {
+        self.damping.left(now, half_life(probe))
+    }
+
+    /// The current flap penalty (see the module docs).
+    pub fn penalty(&self, probe: &Probe, now: Instant) -> f64 {
+        self.damping.penalty(now, half_life(probe))
     }
 
     /// Feeds one result; returns the new status when it changed.
@@ -112,27 +177,23 @@ impl EndpointState {
             self.failures += 1;
             self.successes = 0;
         }
-        let held = self.held_until.is_some_and(|until| now < until);
+        if self.damping.suppressed && self.suppressed_for(probe, now).is_none() {
+            self.damping.suppressed = false; // decayed below the reuse threshold
+        }
         let next = match (self.status, result.ok) {
             (Status::Unknown, true) => Status::Up,
             (Status::Unknown, false) => Status::Down,
             (Status::Up, false) if self.failures >= probe.fall => Status::Down,
-            (Status::Down, true) if self.successes >= probe.rise && !held => Status::Up,
+            (Status::Down, true) if self.successes >= probe.rise => Status::Up,
             (status, _) => {
-                if status == Status::Down && result.ok && held {
-                    self.reason =
-                        format!("held down for flapping ({} s left)", (self.held_until.unwrap() - now).as_secs());
-                } else if status == self.verdict_for(result.ok) {
+                if status == self.verdict_for(result.ok) {
                     self.reason = result.reason.clone();
                 }
                 return None;
             }
         };
         if next == Status::Down && self.status == Status::Up {
-            self.damp(probe.flap_hold, now);
-        }
-        if next == Status::Up {
-            self.up_at = Some(now);
+            self.damping.flap(now, half_life(probe));
         }
         let from = self.status;
         self.status = next;
@@ -148,18 +209,10 @@ impl EndpointState {
     fn verdict_for(&self, ok: bool) -> Status {
         if ok { Status::Up } else { Status::Down }
     }
+}
 
-    fn damp(&mut self, flap_hold: Duration, now: Instant) {
-        if flap_hold.is_zero() {
-            return;
-        }
-        let flapped = self.up_at.is_some_and(|up| now - up < flap_hold * FLAP_WINDOW_FACTOR);
-        self.flaps = if flapped { self.flaps + 1 } else { 0 };
-        self.held_until = (self.flaps > 0).then(|| {
-            let factor = 1u32 << (self.flaps - 1).min(MAX_HOLD_FACTOR.trailing_zeros());
-            now + flap_hold * factor
-        });
-    }
+fn half_life(probe: &Probe) -> Duration {
+    probe.flap_hold * HALF_LIFE_FACTOR
 }
 
 #[cfg(test)]
@@ -209,27 +262,61 @@ mod tests {
         assert_eq!(s.reason, "refused");
     }
 
+    /// Feeds (second, ok) results; returns (status, routable) after the last one.
+    fn feed(s: &mut EndpointState, p: &Probe, t: Instant, results: &[(u64, bool)]) -> (Status, bool) {
+        for &(secs, ok) in results {
+            s.observe(&result(ok), p, t + Duration::from_secs(secs), SystemTime::now());
+        }
+        let last = t + Duration::from_secs(results.last().map_or(0, |r| r.0));
+        (s.status, s.is_routable(p, last))
+    }
+
     #[test]
-    fn flapping_endpoint_is_held_down_longer_each_time() {
+    fn one_or_two_outages_never_delay_a_recovery() {
         let p = probe(1, 1, 10);
         let t = Instant::now();
+        for outages in [1, 2] {
+            let mut s = EndpointState::new(t);
+            // Up at start (a start-up verdict is no "coming up"), then quick outages.
+            let mut results = vec![(0, true)];
+            for i in 0..outages {
+                results.extend([(1 + 2 * i, false), (2 + 2 * i, true)]);
+            }
+            assert_eq!(feed(&mut s, &p, t, &results), (Status::Up, true), "{outages} outage(s)");
+        }
+    }
+
+    #[test]
+    fn the_third_quick_flap_suppresses_until_the_penalty_decays() {
+        use Status::{Down, Up};
+        let p = probe(1, 1, 10); // half-life 60 s
+        let t = Instant::now();
         let mut s = EndpointState::new(t);
-        let at = |secs| t + Duration::from_secs(secs);
-        s.observe(&result(true), &p, at(0), SystemTime::now());
-        s.observe(&result(false), &p, at(5), SystemTime::now()); // flap 1: held 10 s
-        s.observe(&result(true), &p, at(6), SystemTime::now());
-        assert_eq!(s.status, Status::Down);
-        assert!(s.reason.starts_with("held down"), "{}", s.reason);
-        s.observe(&result(true), &p, at(15), SystemTime::now());
-        assert_eq!(s.status, Status::Up);
-        s.observe(&result(false), &p, at(20), SystemTime::now()); // flap 2: held 20 s
-        s.observe(&result(true), &p, at(39), SystemTime::now());
-        assert_eq!(s.status, Status::Down);
-        s.observe(&result(true), &p, at(40), SystemTime::now());
-        assert_eq!(s.status, Status::Up);
-        // Up longer than the window (60 s): the next failure is not a flap.
-        s.observe(&result(false), &p, at(101), SystemTime::now());
-        s.observe(&result(true), &p, at(102), SystemTime::now());
-        assert_eq!(s.status, Status::Up);
+        let flaps = [(0, true), (2, false), (3, true), (5, false), (6, true), (8, false)];
+        assert_eq!(feed(&mut s, &p, t, &flaps), (Down, false));
+        assert!(s.penalty(&p, t + Duration::from_secs(8)) > SUPPRESS_AT);
+        // Passing again: the probes say up at once, routing still avoids it.
+        assert_eq!(feed(&mut s, &p, t, &[(9, true)]), (Up, false));
+        let left = s.suppressed_for(&p, t + Duration::from_secs(9)).unwrap();
+        // ~2977 after three flaps -> 750 takes log2(2977/750) = 1.99 half-lives, ~119 s.
+        assert!((110..125).contains(&left.as_secs()), "{left:?}");
+        let released = t + Duration::from_secs(9) + left;
+        assert!(s.is_routable(&p, released), "released once below the reuse threshold");
+        // A fourth flap later only adds to what is left of the penalty.
+        assert!(s.penalty(&p, released) < REUSE_BELOW + 1.0);
+    }
+
+    #[test]
+    fn flaps_spread_over_minutes_are_forgiven_and_zero_hold_disables_damping() {
+        let t = Instant::now();
+        let p = probe(1, 1, 10);
+        let mut s = EndpointState::new(t);
+        let slow = [(0, true), (1, false), (2, true), (61, false), (62, true), (121, false), (122, true)];
+        assert_eq!(feed(&mut s, &p, t, &slow), (Status::Up, true));
+        let p = probe(1, 1, 0);
+        let mut s = EndpointState::new(t);
+        let fast: Vec<(u64, bool)> = (0..20).map(|i| (i, i % 2 == 0)).collect();
+        assert_eq!(feed(&mut s, &p, t, &fast), (Status::Down, false));
+        assert_eq!(feed(&mut s, &p, t, &[(20, true)]), (Status::Up, true));
     }
 }

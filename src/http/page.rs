@@ -8,7 +8,7 @@ use serde_json::Value;
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}\
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}table{border-collapse:collapse;margin:.4em 0 1em}\
 th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f3f3f3}\
-.up{background:#d9f2d9}.down{background:#f8d0d0}.unknown{background:#eee}.warn{background:#fde8b4}\
+.up{background:#d9f2d9}.down{background:#f8d0d0}.unknown{background:#eee}.warn,.suppressed{background:#fde8b4}\
 .muted{color:#777}code{font-size:.95em}";
 
 pub fn render(status: &Value) -> String {
@@ -82,7 +82,15 @@ pub fn render(status: &Value) -> String {
                         text(&o["reason"]),
                         text(&e["checked_state"])
                     ),
-                    None => text(&e["reason"]),
+                    None => match e["suppressed_seconds_left"].as_f64() {
+                        Some(left) => format!(
+                            "{} <span class=muted>(suppressed for flapping: penalty {}, released in {})</span>",
+                            text(&e["reason"]),
+                            e["flap_penalty"],
+                            ago(left)
+                        ),
+                        None => text(&e["reason"]),
+                    },
                 };
                 let transitions: Vec<String> = e["transitions"]
                     .as_array()

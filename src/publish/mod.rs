@@ -125,7 +125,8 @@ pub struct Publisher {
     reports: mpsc::UnboundedReceiver<Report>,
     commands: mpsc::UnboundedReceiver<Command>,
     state_file: Option<state_file::Writer>,
-    /// When routing must be looked at again: a held failback or an override expiring.
+    /// When routing must be looked at again: a held failback, an override expiring, or a
+    /// flapping endpoint's suppression ending.
     wake: Option<Instant>,
 }
 
@@ -424,7 +425,13 @@ impl Publisher {
         let failback = routes.values().filter_map(|r| r.recheck_after).min().map(|after| now + after);
         let expiry =
             self.overrides.next_expiry().map(|at| now + at.duration_since(SystemTime::now()).unwrap_or_default());
-        self.wake = failback.into_iter().chain(expiry).min();
+        let release = model
+            .probes
+            .iter()
+            .filter_map(|p| self.states.get(p).and_then(|s| s.suppressed_for(p, now)))
+            .min()
+            .map(|left| now + left);
+        self.wake = failback.into_iter().chain(expiry).chain(release).min();
         self.routes = routes;
         if let Some(writer) = &self.state_file {
             writer.save(self.saved());
@@ -435,16 +442,15 @@ impl Publisher {
     fn report_endpoints(&self, model: &Model, health: &Verdicts) {
         self.metrics.endpoint_override.reset();
         for (z, zone) in model.zones.iter().enumerate() {
-            for pool in &zone.pools {
+            for (p, pool) in zone.pools.iter().enumerate() {
                 for e in &pool.endpoints {
                     let labels = [health.origins[z].clone(), pool.name.clone(), e.label()];
                     let forced = self.overrides.for_endpoint(&labels[0], &labels[1], &labels[2]).map(|(_, o)| o.state);
-                    let value = match (forced, e.probe.and_then(|id| self.states.get(&model.probes[id]))) {
-                        (Some(forced), _) => (forced == Forced::Up) as i64,
-                        (None, Some(state)) if state.status == Status::Unknown => -1,
-                        (None, Some(state)) => state.is_up() as i64,
-                        (None, None) => 1,
-                    };
+                    let unknown = e
+                        .probe
+                        .and_then(|id| self.states.get(&model.probes[id]))
+                        .is_some_and(|state| state.status == Status::Unknown);
+                    let value = if forced.is_none() && unknown { -1 } else { health.endpoint_up(z, p, e) as i64 };
                     self.metrics.endpoint_up.with_label_values(&labels).set(value);
                     if let Some(forced) = forced {
                         let with_state = [&labels[0], &labels[1], &labels[2], forced.label()];
@@ -590,16 +596,21 @@ async fn sleep_until(at: Option<Instant>) {
 /// Endpoint health as routing sees it: probe verdicts (by probe id), overrides on top.
 struct Verdicts<'a> {
     model: &'a Model,
-    up: Vec<bool>,
+    /// Per probe: up and not suppressed for flapping.
+    routable: Vec<bool>,
+    /// Per probe: the probes pass.
+    passing: Vec<bool>,
     origins: Vec<String>,
     overrides: &'a Overrides,
 }
 
 impl<'a> Verdicts<'a> {
     fn new(model: &'a Model, states: &HashMap<Probe, EndpointState>, overrides: &'a Overrides) -> Verdicts<'a> {
-        let up = model.probes.iter().map(|p| states.get(p).is_none_or(EndpointState::is_up)).collect();
+        let now = Instant::now();
+        let routable = model.probes.iter().map(|p| states.get(p).is_none_or(|s| s.is_routable(p, now))).collect();
+        let passing = model.probes.iter().map(|p| states.get(p).is_none_or(EndpointState::is_up)).collect();
         let origins = model.zones.iter().map(|z| z.origin.to_string()).collect();
-        Verdicts { model, up, origins, overrides }
+        Verdicts { model, routable, passing, origins, overrides }
     }
 
     fn forced(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> Option<Forced> {
@@ -610,7 +621,14 @@ impl<'a> Verdicts<'a> {
     fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
         match self.forced(zone, pool, endpoint) {
             Some(forced) => forced == Forced::Up,
-            None => endpoint.probe.is_none_or(|id| self.up[id]),
+            None => endpoint.probe.is_none_or(|id| self.routable[id]),
+        }
+    }
+
+    fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
+        match self.forced(zone, pool, endpoint) {
+            Some(forced) => forced == Forced::Up,
+            None => endpoint.probe.is_none_or(|id| self.passing[id]),
         }
     }
 }
@@ -625,6 +643,10 @@ struct Snapshot<'a> {
 impl answer::Health for Snapshot<'_> {
     fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
         self.verdicts.endpoint_up(zone, pool, endpoint)
+    }
+
+    fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
+        self.verdicts.endpoint_passing(zone, pool, endpoint)
     }
 
     /// A pool forced up counts as up for ever: forcing it is how an operator approves a

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{ExplainRequest, Publisher, Refusal, Snapshot, Verdicts};
 use crate::answer::route::{self, Served};
 use crate::answer::{Located, ZoneHealth};
-use crate::health::state::Status;
+use crate::health::state::{EndpointState, Status};
 use crate::model::{AllDown, Family, Name, Policy, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
 use crate::state_file::{Saved, SavedEndpoint, SavedRoute};
@@ -96,6 +96,13 @@ impl Publisher {
                                 let state = probe.and_then(|p| self.states.get(p));
                                 let forced = self.overrides.for_endpoint(&origin, &pool.name, &label);
                                 let checked = state.map_or("up (not monitored)", |s| s.status.label());
+                                let suppressed = probe.zip(state).and_then(|(p, s)| s.suppressed_for(p, now));
+                                let penalty = probe.zip(state).map(|(p, s)| s.penalty(p, now).round());
+                                let effective = match (forced, suppressed) {
+                                    (Some((_, o)), _) => o.state.label(),
+                                    (None, Some(_)) if state.is_some_and(EndpointState::is_up) => "suppressed",
+                                    _ => checked,
+                                };
                                 let in_checked_state = state.map(|s| (now - s.since).as_secs_f64());
                                 let in_override = forced.map(|(_, o)| {
                                     SystemTime::now().duration_since(o.set_at).unwrap_or_default().as_secs_f64()
@@ -105,8 +112,10 @@ impl Publisher {
                                     "weight": e.weight,
                                     "probe": probe.map(|p| p.target.to_string()),
                                     "monitor": probe.map(|p| p.check.describe()),
-                                    "state": forced.map_or(checked, |(_, o)| o.state.label()),
+                                    "state": effective,
                                     "checked_state": checked,
+                                    "flap_penalty": penalty,
+                                    "suppressed_seconds_left": suppressed.map(|d| d.as_secs_f64()),
                                     "override": override_json(forced.map(|(_, o)| o)),
                                     "override_on": forced.map(|(s, _)| if s.endpoint.is_some() { "endpoint" } else { "pool" }),
                                     "reason": state.map(|s| s.reason.clone()),
@@ -335,10 +344,20 @@ impl Publisher {
                 let forced =
                     health.verdicts.overrides.for_endpoint(&health.verdicts.origins[z], &pool.name, &e.label());
                 let state = e.probe.and_then(|id| self.states.get(&model.probes[id]));
-                let why = match (forced, state) {
-                    (Some((_, o)), _) => format!("forced {}: {}", o.state.label(), o.reason),
-                    (None, Some(s)) => format!("{} ({})", s.status.label(), s.reason),
-                    (None, None) => "up (not monitored)".into(),
+                let probe = e.probe.map(|id| &model.probes[id]);
+                let suppressed = probe
+                    .zip(state)
+                    .and_then(|(p, s)| Some((s.suppressed_for(p, health.now)?, s.penalty(p, health.now))));
+                let why = match (forced, state, suppressed) {
+                    (Some((_, o)), _, _) => format!("forced {}: {}", o.state.label(), o.reason),
+                    (None, Some(s), Some((left, penalty))) => format!(
+                        "{} ({}), suppressed for flapping: penalty {penalty:.0}, released in {}",
+                        s.status.label(),
+                        s.reason,
+                        humantime::format_duration(Duration::from_secs(left.as_secs()))
+                    ),
+                    (None, Some(s), None) => format!("{} ({})", s.status.label(), s.reason),
+                    (None, None, _) => "up (not monitored)".into(),
                 };
                 let _ = writeln!(out, "    {:<40} {}", e.label(), why);
             }
