@@ -483,7 +483,7 @@ impl Publisher {
                                 family,
                                 from,
                                 to,
-                                route.all_down,
+                                all_down = route.all_down,
                                 "record changed its answering pools"
                             );
                         } else {
