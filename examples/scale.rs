@@ -126,7 +126,7 @@ async fn main() {
     for round in 2..=6 {
         std::fs::write(&file, zone(names, endpoints, port, round)).expect("write zone");
         let started = Instant::now();
-        let summary = running.publisher.reload().await.expect("reload succeeds");
+        let summary = running.control.reload().await.expect("reload succeeds");
         let reload = started.elapsed();
         let (rss, peak) = memory();
         println!("reload {}: {reload:.2?} ({summary}); {rss:.0} MiB resident, peak {peak:.0}", round - 1);

@@ -11,12 +11,12 @@ use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, watch};
 
-use crate::answer::AnswerTable;
+use crate::answer::{Published, Shared};
 use crate::config::Settings;
-use crate::dns::{self, SharedTable, TcpLimits};
+use crate::control::{self, Handle};
+use crate::dns::{self, TcpLimits};
 use crate::http::{self, Admin, HttpState};
 use crate::metrics::Metrics;
-use crate::publish::{Handle, Publisher};
 use crate::systemd;
 
 /// Longest wait at shutdown for TCP connections to finish their queries.
@@ -29,8 +29,8 @@ pub struct Running {
     /// The DNS addresses as logged, e.g. `[::]:53 (IPv4 and IPv6), 127.0.0.1:53`.
     pub listening: String,
     pub http: SocketAddr,
-    pub publisher: Handle,
-    pub table: SharedTable,
+    pub control: Handle,
+    pub published: Shared,
     pub metrics: Arc<Metrics>,
     stop_udp: Arc<AtomicBool>,
     stop: watch::Sender<bool>,
@@ -48,7 +48,7 @@ impl Running {
         for task in self.tcp_tasks {
             let _ = task.await;
         }
-        self.publisher.shutdown().await;
+        self.control.shutdown().await;
         self.stop_udp.store(true, Ordering::Relaxed);
         let threads = self.udp_threads;
         let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
@@ -63,24 +63,22 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let metrics = Metrics::new();
     let (stop, stop_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
-    let publisher_cell = Arc::new(OnceCell::new());
+    let control_cell = Arc::new(OnceCell::new());
     let http_listener =
         TcpListener::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
     let admin = Admin { token: admin_token(settings)?, loopback_only: http_addr.ip().is_loopback() };
-    let http_state =
-        HttpState { metrics: metrics.clone(), ready: ready.clone(), publisher: publisher_cell.clone(), admin };
+    let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), control: control_cell.clone(), admin };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
 
-    let table: SharedTable = Arc::new(ArcSwap::from_pointee(AnswerTable::default()));
+    let published: Shared = Arc::new(ArcSwap::from_pointee(Published::default()));
     let (zones, probes) = (model.zones.len(), model.probes.len());
-    let publisher =
-        Publisher::start(model, settings.zone_source(), settings.state_file.clone(), table.clone(), metrics.clone())
-            .await;
-    let _ = publisher_cell.set(publisher.clone());
+    let state_file = settings.state_file.clone();
+    let control = control::start(model, settings.zone_source(), state_file, published.clone(), metrics.clone()).await;
+    let _ = control_cell.set(control.clone());
     let watcher = match settings.watch {
         true => {
-            Some(crate::watch::start(&settings.zones, publisher.clone()).context("cannot watch the zones directory")?)
+            Some(crate::watch::start(&settings.zones, control.clone()).context("cannot watch the zones directory")?)
         }
         false => None,
     };
@@ -106,10 +104,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         dns_addrs.push(bound);
         described.push(plan.describe(bound));
         let serve_udp =
-            dns::serve_udp(udp, table.clone(), identity.clone(), metrics.clone(), settings.rrl, stop_udp.clone());
+            dns::serve_udp(udp, published.clone(), identity.clone(), metrics.clone(), settings.rrl, stop_udp.clone());
         udp_threads.extend(serve_udp?);
-        let serve =
-            dns::serve_tcp(tcp, table.clone(), identity.clone(), metrics.clone(), limits, stop_rx.clone(), TCP_DRAIN);
+        let serve = dns::serve_tcp(
+            tcp,
+            published.clone(),
+            identity.clone(),
+            metrics.clone(),
+            limits,
+            stop_rx.clone(),
+            TCP_DRAIN,
+        );
         tcp_tasks.push(tokio::spawn(serve));
     }
     ready.store(true, Ordering::Release);
@@ -119,8 +124,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         dns: dns_addrs,
         listening,
         http: http_addr,
-        publisher,
-        table,
+        control,
+        published,
         metrics,
         stop_udp,
         stop,
@@ -151,10 +156,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let serving = format!("serving DNS on {} (UDP and TCP), HTTP on {}", running.listening, running.http);
     println!("switchyard: {serving}");
     systemd::ready(&serving);
-    systemd::start_watchdog(running.publisher.clone());
+    systemd::start_watchdog(running.control.clone());
     loop {
         tokio::select! {
-            _ = hangup.recv() => match running.publisher.reload().await {
+            _ = hangup.recv() => match running.control.reload().await {
                 Ok(summary) => {
                     tracing::info!(%summary, "reloaded on SIGHUP");
                     systemd::status(&format!("{serving}; last reload: {summary}"));

@@ -1,16 +1,16 @@
 //! Prometheus metrics, created once and shared. The query path never touches a shared
-//! counter: each UDP worker counts into a [`QueryStats`] it owns and flushes in batches.
+//! counter: each UDP worker counts into a `dns::QueryStats` it owns and flushes in batches.
+//! The gauges are set from the published [`Status`], so they describe the same snapshot as
+//! `/status` and the answers; every family is present from the start.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use prometheus::core::Collector;
-use prometheus::local::LocalHistogram;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::dns::{Outcome, Transport};
+use crate::status::Status;
 
 pub struct Metrics {
     registry: Registry,
@@ -148,126 +148,86 @@ impl Metrics {
         })
     }
 
+    /// Sets the per-endpoint, per-pool and per-record gauges from a published status.
+    pub fn set_gauges(&self, status: &Status) {
+        self.endpoint_override.reset();
+        for zone in &status.zones {
+            let origin = zone.origin.as_str();
+            for pool in &zone.pools {
+                let mut healthy = 0;
+                for e in &pool.endpoints {
+                    let labels = [origin, pool.name.as_str(), e.endpoint.as_str()];
+                    let up = match e.state.as_str() {
+                        "unknown" => -1,
+                        state if state.starts_with("up") => 1,
+                        _ => 0,
+                    };
+                    healthy += i64::from(up == 1 && e.weight > 0);
+                    self.endpoint_up.with_label_values(&labels).set(up);
+                    if let Some(forced) = &e.forced {
+                        let with_state = [labels[0], labels[1], labels[2], forced.state.label()];
+                        self.endpoint_override.with_label_values(&with_state).set(1);
+                    }
+                }
+                self.pool_healthy_endpoints.with_label_values(&[origin, &pool.name]).set(healthy);
+            }
+            for record in &zone.records {
+                for (family, route) in &record.families {
+                    let labels = [origin, record.name.as_str(), family.as_str()];
+                    self.record_failed_over.with_label_values(&labels).set(route.failed_over_to.is_some() as i64);
+                    self.record_all_down.with_label_values(&labels).set(route.all_down as i64);
+                    for pool in &record.pools {
+                        let active = route.answering_pools.contains(pool) as i64;
+                        self.record_active_pool.with_label_values(&[labels[0], labels[1], labels[2], pool]).set(active);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates at zero the series known when a configuration is loaded, so that every family
+    /// is there from the first scrape (`rate()` and `absent()` need them): queries per zone
+    /// and transport, probe results and transitions per endpoint, reload results, RRL actions.
+    pub fn announce(&self, status: &Status) {
+        let zones = status.zones.iter().map(|z| z.origin.as_str()).chain(["none"]);
+        for zone in zones {
+            for transport in ["udp", "tcp"] {
+                self.queries.with_label_values(&[zone, "A", "NOERROR", transport]).inc_by(0);
+            }
+        }
+        for zone in &status.zones {
+            for pool in &zone.pools {
+                for e in pool.endpoints.iter().filter(|e| e.probe.is_some()) {
+                    let labels = [zone.origin.as_str(), pool.name.as_str(), e.endpoint.as_str()];
+                    self.health_checks.with_label_values(&[labels[0], labels[1], labels[2], "success"]).inc_by(0);
+                    self.health_check_duration.with_label_values(&labels);
+                    for to in ["up", "down"] {
+                        self.endpoint_transitions.with_label_values(&[labels[0], labels[1], labels[2], to]).inc_by(0);
+                    }
+                }
+            }
+        }
+        for result in ["success", "failure"] {
+            self.config_reloads.with_label_values(&[result]).inc_by(0);
+        }
+        for action in ["dropped", "slipped"] {
+            self.rrl_actions.with_label_values(&[action]).inc_by(0);
+        }
+    }
+
+    /// Drops gauge series of endpoints, pools and records that a reload removed.
+    pub fn reset_gauges(&self) {
+        self.endpoint_up.reset();
+        self.pool_healthy_endpoints.reset();
+        self.record_active_pool.reset();
+        self.record_failed_over.reset();
+        self.record_all_down.reset();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("text exposition is UTF-8")
-    }
-}
-
-const QTYPES: [(u16, &str); 16] = [
-    (1, "A"),
-    (28, "AAAA"),
-    (5, "CNAME"),
-    (15, "MX"),
-    (16, "TXT"),
-    (33, "SRV"),
-    (257, "CAA"),
-    (2, "NS"),
-    (12, "PTR"),
-    (6, "SOA"),
-    (255, "ANY"),
-    (65, "HTTPS"),
-    (64, "SVCB"),
-    (43, "DS"),
-    (48, "DNSKEY"),
-    (0, "other"),
-];
-const RCODES: [(u16, &str); 8] = [
-    (0, "NOERROR"),
-    (1, "FORMERR"),
-    (2, "SERVFAIL"),
-    (3, "NXDOMAIN"),
-    (4, "NOTIMP"),
-    (5, "REFUSED"),
-    (16, "BADVERS"),
-    (u16::MAX, "other"),
-];
-const TRANSPORTS: usize = 2;
-const PER_ZONE: usize = QTYPES.len() * RCODES.len() * TRANSPORTS;
-/// Queries counted before a worker flushes to the shared metrics.
-const FLUSH_EVERY: u32 = 4096;
-/// Longest time counts wait before they are flushed while queries keep coming.
-const FLUSH_AFTER: Duration = Duration::from_secs(1);
-
-/// One worker's query counts since its last flush, by (zone, qtype, rcode, transport).
-/// Label values are bounded: known types and codes, the rest as "other".
-pub struct QueryStats {
-    metrics: Arc<Metrics>,
-    zones: Arc<[String]>,
-    /// Zone slots (the last one is "none"), then qtype, rcode, transport.
-    counts: Vec<u64>,
-    pending: u32,
-    last_flush: Instant,
-    durations: LocalHistogram,
-}
-
-impl QueryStats {
-    pub fn new(metrics: Arc<Metrics>) -> QueryStats {
-        let durations = metrics.query_duration.local();
-        QueryStats {
-            metrics,
-            zones: Arc::from([]),
-            counts: vec![0; PER_ZONE],
-            pending: 0,
-            last_flush: Instant::now(),
-            durations,
-        }
-    }
-
-    /// Counts one query answered from a table whose zones are `zones`.
-    /// Counts one query answered from a table whose zones are `zones`; `started` is when
-    /// the query arrived, `now` when its response was sent.
-    pub fn record(
-        &mut self,
-        zones: &Arc<[String]>,
-        outcome: &Outcome,
-        transport: Transport,
-        started: Instant,
-        now: Instant,
-    ) {
-        if !Arc::ptr_eq(zones, &self.zones) {
-            self.flush();
-            self.zones = zones.clone();
-            self.counts = vec![0; PER_ZONE * (zones.len() + 1)];
-        }
-        let zone = outcome.zone.map_or(self.zones.len(), |z| z as usize);
-        let qtype = QTYPES.iter().position(|&(t, _)| t == outcome.qtype).unwrap_or(QTYPES.len() - 1);
-        let rcode = RCODES.iter().position(|&(r, _)| r == outcome.rcode).unwrap_or(RCODES.len() - 1);
-        let transport = match transport {
-            Transport::Udp => 0,
-            Transport::Tcp => 1,
-        };
-        self.counts[((zone * QTYPES.len() + qtype) * RCODES.len() + rcode) * TRANSPORTS + transport] += 1;
-        self.durations.observe((now - started).as_secs_f64());
-        self.pending += 1;
-        if self.pending >= FLUSH_EVERY || now - self.last_flush >= FLUSH_AFTER {
-            self.flush();
-        }
-    }
-
-    /// Adds the counts gathered so far to the shared metrics.
-    pub fn flush(&mut self) {
-        if self.pending == 0 {
-            return;
-        }
-        self.pending = 0;
-        self.last_flush = Instant::now();
-        self.durations.flush();
-        for (i, count) in self.counts.iter_mut().enumerate().filter(|(_, c)| **c > 0) {
-            let transport = ["udp", "tcp"][i % TRANSPORTS];
-            let rcode = RCODES[(i / TRANSPORTS) % RCODES.len()].1;
-            let qtype = QTYPES[(i / TRANSPORTS / RCODES.len()) % QTYPES.len()].1;
-            let zone = self.zones.get(i / PER_ZONE).map_or("none", String::as_str);
-            self.metrics.queries.with_label_values(&[zone, qtype, rcode, transport]).inc_by(*count);
-            *count = 0;
-        }
-    }
-}
-
-impl Drop for QueryStats {
-    fn drop(&mut self) {
-        self.flush();
     }
 }

@@ -246,6 +246,15 @@ impl Family {
         }
     }
 
+    /// The record type's name: `A`, `AAAA`, `CNAME`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Family::V4 => "A",
+            Family::V6 => "AAAA",
+            Family::Cname => "CNAME",
+        }
+    }
+
     pub fn rtype(self) -> RecordType {
         match self {
             Family::V4 => RecordType::A,

@@ -9,6 +9,7 @@ use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
 use crate::cli::{ExplainArgs, OverrideArgs, RemoteArgs};
+use crate::status::Status;
 
 struct Client {
     base: Url,
@@ -152,46 +153,39 @@ pub async fn status(args: RemoteArgs) -> anyhow::Result<ExitCode> {
     if !ok {
         return Ok(refused("cannot read the status:", &body, &text));
     }
-    print!("{}", status_table(&body));
+    let status: Status = serde_json::from_value(body).context("the server's /status is not a status document")?;
+    print!("{}", status_table(&status));
     Ok(ExitCode::SUCCESS)
 }
 
 /// `/status` as aligned text: per zone, the dynamic records and then every pool's endpoints.
-fn status_table(status: &Value) -> String {
-    let s = |v: &Value| match v {
-        Value::String(text) => printable(text),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
+fn status_table(status: &Status) -> String {
     let mut out = String::new();
-    for zone in status["zones"].as_array().into_iter().flatten() {
-        let _ = writeln!(out, "zone {} (serial {})", s(&zone["origin"]), zone["serial"]);
+    for zone in &status.zones {
+        let _ = writeln!(out, "zone {} (serial {})", printable(&zone.origin), zone.serial);
         let mut rows = vec![["RECORD".to_string(), "TYPE".into(), "ANSWERING".into(), "STATE".into()]];
-        for record in zone["records"].as_array().into_iter().flatten() {
-            for (family, route) in record["families"].as_object().into_iter().flatten() {
-                let pools: Vec<String> = route["answering_pools"].as_array().into_iter().flatten().map(s).collect();
-                let state = s(&route["summary"]);
-                rows.push([s(&record["name"]), family.clone(), pools.join(","), state]);
+        for record in &zone.records {
+            for (family, route) in &record.families {
+                let pools = printable(&route.answering_pools.join(","));
+                rows.push([printable(&record.name), family.clone(), pools, printable(&route.summary)]);
             }
         }
         table(&mut out, "  ", &rows);
-        for pool in zone["pools"].as_array().into_iter().flatten() {
-            let forced = pool["override"]["state"].as_str().map_or(String::new(), |f| format!(", forced {f}"));
-            let _ = writeln!(out, "  pool {} (min_healthy {}{forced})", s(&pool["name"]), pool["min_healthy"]);
+        for pool in &zone.pools {
+            let forced = pool.forced.as_ref().map_or(String::new(), |f| format!(", forced {}", f.state.label()));
+            let _ = writeln!(out, "  pool {} (min_healthy {}{forced})", printable(&pool.name), pool.min_healthy);
             let mut rows =
                 vec![["ENDPOINT".to_string(), "STATE".into(), "FOR".into(), "LATENCY".into(), "REASON".into()]];
-            for e in pool["endpoints"].as_array().into_iter().flatten() {
-                let reason = match e["override"]["reason"].as_str() {
-                    Some(r) => format!("override: {} (checks: {})", printable(r), s(&e["checked_state"])),
-                    None => s(&e["reason"]),
+            for e in &pool.endpoints {
+                let reason = match &e.forced {
+                    Some(o) => format!("override: {} (checks: {})", printable(&o.reason), e.checked_state),
+                    None => e.reason.as_deref().map_or(String::new(), printable),
                 };
                 rows.push([
-                    s(&e["endpoint"]),
-                    s(&e["state"]),
-                    e["seconds_in_state"].as_f64().map_or(String::new(), |t| format!("{t:.0}s")),
-                    e["last_check"]["latency_seconds"]
-                        .as_f64()
-                        .map_or(String::new(), |l| format!("{:.1}ms", l * 1000.0)),
+                    printable(&e.endpoint),
+                    e.state.clone(),
+                    e.seconds_in_state.map_or(String::new(), |t| format!("{t:.0}s")),
+                    e.last_check.as_ref().map_or(String::new(), |c| format!("{:.1}ms", c.latency_seconds * 1000.0)),
                     reason,
                 ]);
             }

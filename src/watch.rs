@@ -12,7 +12,7 @@ use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, ne
 use tokio::sync::mpsc;
 
 use crate::config;
-use crate::publish::Handle;
+use crate::control::Handle;
 
 /// Quiet time after the last change before reloading.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -21,7 +21,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 pub type Watcher = Debouncer<RecommendedWatcher, RecommendedCache>;
 
 /// Watches `dir` until the returned watcher is dropped.
-pub fn start(dir: &Path, publisher: Handle) -> anyhow::Result<Watcher> {
+pub fn start(dir: &Path, control: Handle) -> anyhow::Result<Watcher> {
     let (changed, mut changes) = mpsc::unbounded_channel();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |events: DebounceEventResult| match events {
         Ok(events) => {
@@ -40,7 +40,7 @@ pub fn start(dir: &Path, publisher: Handle) -> anyhow::Result<Watcher> {
     tokio::spawn(async move {
         while changes.recv().await.is_some() {
             while changes.try_recv().is_ok() {} // one reload covers every change so far
-            match publisher.reload().await {
+            match control.reload().await {
                 Ok(summary) => tracing::info!(%summary, "reloaded after a zone file change"),
                 Err(problems) => tracing::error!(errors = problems.len(), "reload after a zone file change rejected"),
             }

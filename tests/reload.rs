@@ -272,7 +272,8 @@ async fn removed_endpoints_stop_being_probed_and_unchanged_ones_keep_their_state
     assert_eq!(s.reload().await.0, 200);
     // The new endpoint is down: never served, and the record is degraded (half TTL).
     assert_eq!(answer_lines(&s.query(APP, RecordType::A).await), ["15 192.0.2.1"]);
-    assert!(checks(&s, "192.0.2.1").await.unwrap() >= before, "the unchanged endpoint kept its counters");
+    let after = checks(&s, "192.0.2.1").await;
+    assert!(after.unwrap() >= before, "the unchanged endpoint kept its counters: {before} -> {after:?}");
     assert_eq!(checks(&s, "192.0.2.2").await, None);
 
     let probed = removed.requests.load(Ordering::SeqCst);
@@ -298,4 +299,47 @@ async fn the_watcher_reloads_after_an_edit_and_ignores_a_broken_save() {
     assert_eq!(www().await, expected(1));
     s.write_zone("example.yaml", &versioned(2, ""));
     eventually(Duration::from_secs(5), || async { www().await == expected(2) }).await;
+}
+
+/// A reload that adds a black-holed probe stalls nothing: `/status` answers at once and a
+/// failover of another record is published on time; the reload itself completes when the
+/// new probe's first verdict is in (here: its timeout), and never serves it before.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_waiting_for_a_slow_new_probe_stalls_nothing() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let hole = Backend::start().await;
+    hole.set(common::Mode::BlackHole);
+    let s = Server::start(&[("z.yaml", &failover_zone(&primary, &dr, false, ""))]).await;
+    let app = || async { answer_lines(&s.query(APP, RecordType::A).await) };
+    assert_eq!(app().await, ["30 192.0.2.11"]);
+    let with_slow = failover_zone(&primary, &dr, false, "  slow: {dynamic: {pool: slow}}\n").replace(
+        "pools:\n",
+        &format!(
+            "pools:\n  slow:\n    monitor: blackhole\n    endpoints: [{{address: 192.0.2.99, check_address: 127.0.0.1, port: {}}}]\n",
+            hole.addr.port()
+        ),
+    ).replace("monitors:\n", "monitors:\n  blackhole: {type: http, path: /, interval: 10s, timeout: 3s}\n");
+    s.write_zone("z.yaml", &with_slow);
+    let reload = {
+        let http = s.running.http;
+        tokio::spawn(async move { common::http(http, "POST", "/reload").await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!reload.is_finished(), "the reload waits for the new probe's first verdict");
+    let started = std::time::Instant::now();
+    let (status, _) = s.http_get("/status").await;
+    let took = started.elapsed();
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_millis(500), "/status took {took:?} during the reload");
+    // interval 200 ms x fall 2 (+ timeout): published well within the reload's 3 s.
+    primary.stop();
+    let failover = eventually(Duration::from_secs(2), || async { app().await == ["30 192.0.2.21"] }).await;
+    assert!(!reload.is_finished(), "failed over in {failover:?} while the reload was still pending");
+    let (code, body) = reload.await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    let slow = s.query("slow.gslb.example.test.", RecordType::A).await;
+    assert_eq!(answer_lines(&slow), ["150 192.0.2.99"], "all down after its verdict: failing open, TTL halved");
+    let (_, status) = s.http_get("/status").await;
+    assert!(status.contains("\"reason\":\"timeout\""), "{status}");
 }

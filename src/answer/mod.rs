@@ -9,3 +9,20 @@ pub mod template;
 pub use compile::{Compiler, Health, Located, RouteKey, Routes, ZoneHealth};
 pub use table::{Answer, AnswerSet, AnswerTable};
 pub use template::{Rcode, Template};
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+/// One publication of the control plane: the answers and the status document that describes
+/// them, swapped in together so that they always agree. (Between two decisions the status
+/// alone may be refreshed with the latest probe details, beside the same answers.)
+#[derive(Default)]
+pub struct Published {
+    pub answers: Arc<AnswerTable>,
+    pub status: crate::status::Status,
+}
+
+/// The current publication: one atomic pointer, swapped whole by the control task and read
+/// without locks by the query path and the HTTP API.
+pub type Shared = Arc<ArcSwap<Published>>;

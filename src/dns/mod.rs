@@ -1,27 +1,20 @@
 //! The DNS front-end: sockets and wire format. UDP is served by one blocking thread per
 //! `SO_REUSEPORT` socket (batched `recvmmsg`/`sendmmsg`, no task spawn, optional rate
-//! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer through [`message::respond`] from the
-//! table currently published in a [`SharedTable`].
+//! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer
+//! through [`message::respond`] from the answers currently published in an [`answer::Shared`](crate::answer::Shared).
 
 mod identity;
 mod listen;
 pub mod message;
 mod rrl;
+mod stats;
 mod tcp;
 mod udp;
-
-use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-
-use crate::answer::AnswerTable;
 
 pub use identity::{Identity, MAX_TEXT as MAX_IDENTITY};
 pub use listen::{ACCEPT_BACKLOG, Bound, ListenPlan, bind};
 pub use message::{Outcome, Transport, respond, truncate};
 pub use rrl::{RateLimiter, RrlSettings, Verdict};
+pub use stats::QueryStats;
 pub use tcp::{TcpLimits, serve_tcp};
 pub use udp::serve_udp;
-
-/// The published answer table: one atomic pointer, swapped whole by the publisher.
-pub type SharedTable = Arc<ArcSwap<AnswerTable>>;

@@ -14,8 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::{Identity, SharedTable, Transport, respond};
-use crate::metrics::{Metrics, QueryStats};
+use super::{Identity, QueryStats, Transport, respond};
+use crate::answer::Shared;
+use crate::metrics::Metrics;
 
 #[derive(Clone, Copy, Debug)]
 pub struct TcpLimits {
@@ -64,7 +65,7 @@ impl Drop for ClientSlot {
 /// connections to finish the query they are answering.
 pub async fn serve_tcp(
     listener: TcpListener,
-    table: SharedTable,
+    table: Shared,
     identity: Arc<Identity>,
     metrics: Arc<Metrics>,
     limits: TcpLimits,
@@ -108,7 +109,7 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 
 async fn connection(
     stream: TcpStream,
-    table: SharedTable,
+    table: Shared,
     identity: &Identity,
     metrics: Arc<Metrics>,
     idle: Duration,
@@ -138,15 +139,17 @@ async fn connection(
         }
         tokio::time::timeout(idle, reader.read_exact(&mut packet[..len])).await.map_err(io::Error::other)??;
         let started = Instant::now();
-        let table = table.load();
-        let Some(outcome) = respond(&table, identity, &packet[..len], Transport::Tcp, &mut out) else { continue };
+        let current = table.load();
+        let Some(outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
+            continue;
+        };
         writer.write_all(&(out.len() as u16).to_be_bytes()).await?;
         writer.write_all(&out).await?;
         // Pipelined queries already buffered are answered before one flush.
         if reader.buffer().is_empty() {
             writer.flush().await?;
         }
-        stats.record(table.zones(), &outcome, Transport::Tcp, started, Instant::now());
+        stats.record(current.answers.zones(), &outcome, Transport::Tcp, started, Instant::now());
     }
     writer.flush().await
 }

@@ -16,8 +16,9 @@ use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{Identity, Outcome, RateLimiter, RrlSettings, SharedTable, Transport, Verdict, respond, truncate};
-use crate::metrics::{Metrics, QueryStats};
+use super::{Identity, Outcome, QueryStats, RateLimiter, RrlSettings, Transport, Verdict, respond, truncate};
+use crate::answer::Shared;
+use crate::metrics::Metrics;
 
 /// How often an idle worker wakes to flush counters and notice shutdown.
 const IDLE_WAKE: Duration = Duration::from_millis(200);
@@ -58,7 +59,7 @@ pub fn bind_udp(addr: SocketAddr, dual_stack: bool, workers: usize) -> io::Resul
 /// Serves each socket on its own thread until `stop` is set.
 pub fn serve_udp(
     sockets: Vec<UdpSocket>,
-    table: SharedTable,
+    table: Shared,
     identity: Arc<Identity>,
     metrics: Arc<Metrics>,
     rrl: Option<RrlSettings>,
@@ -87,7 +88,7 @@ fn peer_ip(address: &SockaddrStorage) -> Option<IpAddr> {
 
 fn worker(
     socket: UdpSocket,
-    table: SharedTable,
+    table: Shared,
     identity: &Identity,
     metrics: Arc<Metrics>,
     mut limiter: Option<RateLimiter>,
@@ -126,7 +127,8 @@ fn worker(
                 // Longer than any real query: not worth an answer.
                 let truncated = message.flags.contains(MsgFlags::MSG_TRUNC);
                 let Some(packet) = message.iovs().next().filter(|_| !truncated) else { continue };
-                let Some(outcome) = respond(&current, identity, packet, Transport::Udp, &mut replies[answered]) else {
+                let Some(outcome) = respond(&current.answers, identity, packet, Transport::Udp, &mut replies[answered])
+                else {
                     continue;
                 };
                 if let Some(limiter) = &mut limiter {
@@ -160,7 +162,7 @@ fn worker(
         }
         let now = Instant::now();
         for outcome in outcomes[..answered].iter().flatten() {
-            stats.record(current.zones(), outcome, Transport::Udp, started, now);
+            stats.record(current.answers.zones(), outcome, Transport::Udp, started, now);
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use crate::model::Probe;
 use probe::Prober;
-use state::CheckResult;
+use state::{CheckResult, Failure};
 
 /// Probes in flight at once, across all endpoints.
 const MAX_CONCURRENT_PROBES: usize = 256;
@@ -86,25 +86,10 @@ async fn run(probe: Arc<Probe>, reports: mpsc::UnboundedSender<Report>, limit: A
                 let Ok(_permit) = limit.acquire().await else { return };
                 prober.check().await
             }
-            Err(e) => CheckResult { ok: false, reason: e.clone(), latency: Duration::ZERO },
+            Err(e) => CheckResult::failed(Failure::Other(e.clone()), Duration::ZERO),
         };
         if reports.send(Report { probe: probe.clone(), result }).is_err() {
             return;
         }
-    }
-}
-
-/// A bounded label for a result: `success` or the kind of failure.
-pub fn result_label(result: &CheckResult) -> &'static str {
-    let reason = result.reason.as_str();
-    match () {
-        _ if result.ok => "success",
-        _ if reason == "timeout" => "timeout",
-        _ if reason == "refused" => "refused",
-        _ if reason.starts_with("HTTP ") => "bad_status",
-        _ if reason == "body mismatch" => "body_mismatch",
-        _ if reason.starts_with("TLS") => "tls_error",
-        _ if reason == "connection closed" => "connection_closed",
-        _ => "error",
     }
 }

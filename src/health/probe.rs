@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use reqwest::redirect::Policy;
 
-use super::state::CheckResult;
+use super::state::{CheckResult, Failure};
 use crate::model::{Check, HttpCheck, Probe};
 
 /// Most of a response body read when looking for `expect_body`.
@@ -35,20 +35,20 @@ impl Prober {
             }
         })
         .await
-        .unwrap_or_else(|_| Err("timeout".to_string()));
+        .unwrap_or(Err(Failure::Timeout));
         let latency = started.elapsed();
         match outcome {
-            Ok(reason) => CheckResult { ok: true, reason, latency },
-            Err(reason) => CheckResult { ok: false, reason, latency },
+            Ok(reason) => CheckResult::passed(reason, latency),
+            Err(failure) => CheckResult::failed(failure, latency),
         }
     }
 }
 
-async fn tcp_check(probe: &Probe) -> Result<String, String> {
+async fn tcp_check(probe: &Probe) -> Result<String, Failure> {
     match tokio::net::TcpStream::connect(probe.target).await {
         Ok(_) => Ok("connected".into()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err("refused".into()),
-        Err(e) => Err(format!("connect error: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(Failure::Refused),
+        Err(e) => Err(Failure::Other(format!("connect: {e}"))),
     }
 }
 
@@ -83,7 +83,7 @@ fn http_client(probe: &Probe, check: &HttpCheck) -> Result<(reqwest::Client, Str
     Ok((client, url))
 }
 
-async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> Result<String, String> {
+async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> Result<String, Failure> {
     let mut request = client.get(url);
     for (name, value) in &check.headers {
         request = request.header(name, value);
@@ -96,7 +96,7 @@ async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> R
         check.expect_status.contains(&status)
     };
     if !accepted {
-        return Err(format!("HTTP {status}"));
+        return Err(Failure::BadStatus(status));
     }
     if let Some(expected) = &check.expect_body {
         let mut body = Vec::new();
@@ -110,7 +110,7 @@ async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> R
             }
         }
         if !contains(&body, expected.as_bytes()) {
-            return Err("body mismatch".into());
+            return Err(Failure::BodyMismatch);
         }
     }
     Ok(format!("HTTP {status}"))
@@ -120,8 +120,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A short reason for a failed request: timeout, refused, TLS error, ...
-fn describe(e: &reqwest::Error) -> String {
+/// What kind of failure a failed request is: timeout, refused, TLS error, ...
+fn describe(e: &reqwest::Error) -> Failure {
     let mut chain = String::new();
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = source {
@@ -130,15 +130,15 @@ fn describe(e: &reqwest::Error) -> String {
         source = err.source();
     }
     if e.is_timeout() || chain.contains("timed out") {
-        "timeout".into()
+        Failure::Timeout
     } else if chain.contains("refused") {
-        "refused".into()
+        Failure::Refused
     } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("handshake") {
-        format!("TLS error: {}", last_cause(e))
+        Failure::Tls(last_cause(e))
     } else if chain.contains("connection closed") || chain.contains("reset") || chain.contains("incomplete message") {
-        "connection closed".into()
+        Failure::ConnectionClosed
     } else {
-        format!("error: {}", last_cause(e))
+        Failure::Other(last_cause(e))
     }
 }
 

@@ -56,16 +56,80 @@ impl Status {
     }
 }
 
+/// Why a probe failed. The metric label ([`Failure::label`]) and the human reason (its
+/// `Display`) both come from here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    Timeout,
+    Refused,
+    /// An HTTP status the check does not accept.
+    BadStatus(u16),
+    BodyMismatch,
+    Tls(String),
+    ConnectionClosed,
+    /// Anything else (a connect error, an unusable check), with its description.
+    Other(String),
+}
+
+impl Failure {
+    /// The bounded `result` label of `switchyard_health_checks_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::Refused => "refused",
+            Failure::BadStatus(_) => "bad_status",
+            Failure::BodyMismatch => "body_mismatch",
+            Failure::Tls(_) => "tls_error",
+            Failure::ConnectionClosed => "connection_closed",
+            Failure::Other(_) => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout => f.write_str("timeout"),
+            Failure::Refused => f.write_str("refused"),
+            Failure::BadStatus(code) => write!(f, "HTTP {code}"),
+            Failure::BodyMismatch => f.write_str("body mismatch"),
+            Failure::Tls(detail) => write!(f, "TLS error: {detail}"),
+            Failure::ConnectionClosed => f.write_str("connection closed"),
+            Failure::Other(detail) => write!(f, "error: {detail}"),
+        }
+    }
+}
+
 /// One probe's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckResult {
-    pub ok: bool,
-    /// Short reason: `HTTP 200`, `connected`, `timeout`, `refused`, `HTTP 503`, `body mismatch`, ...
+    /// `None` when the check passed.
+    pub failure: Option<Failure>,
+    /// For people: `HTTP 200`, `connected`, or the failure's text.
     pub reason: String,
     pub latency: Duration,
 }
 
-#[derive(Clone, Debug, Serialize)]
+impl CheckResult {
+    pub fn passed(reason: impl Into<String>, latency: Duration) -> CheckResult {
+        CheckResult { failure: None, reason: reason.into(), latency }
+    }
+
+    pub fn failed(failure: Failure, latency: Duration) -> CheckResult {
+        CheckResult { reason: failure.to_string(), failure: Some(failure), latency }
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// The metric label: `success` or the failure's.
+    pub fn label(&self) -> &'static str {
+        self.failure.as_ref().map_or("success", Failure::label)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Transition {
     #[serde(with = "crate::unix_time")]
     pub at: SystemTime,
@@ -170,7 +234,7 @@ impl EndpointState {
     pub fn observe(&mut self, result: &CheckResult, probe: &Probe, now: Instant, wall: SystemTime) -> Option<Status> {
         self.checks += 1;
         self.last_check = Some((wall, result.latency));
-        if result.ok {
+        if result.ok() {
             self.successes += 1;
             self.failures = 0;
         } else {
@@ -180,13 +244,13 @@ impl EndpointState {
         if self.damping.suppressed && self.suppressed_for(probe, now).is_none() {
             self.damping.suppressed = false; // decayed below the reuse threshold
         }
-        let next = match (self.status, result.ok) {
+        let next = match (self.status, result.ok()) {
             (Status::Unknown, true) => Status::Up,
             (Status::Unknown, false) => Status::Down,
             (Status::Up, false) if self.failures >= probe.fall => Status::Down,
             (Status::Down, true) if self.successes >= probe.rise => Status::Up,
             (status, _) => {
-                if status == self.verdict_for(result.ok) {
+                if status == self.verdict_for(result.ok()) {
                     self.reason = result.reason.clone();
                 }
                 return None;
@@ -233,7 +297,10 @@ mod tests {
     }
 
     fn result(ok: bool) -> CheckResult {
-        CheckResult { ok, reason: if ok { "connected" } else { "refused" }.into(), latency: Duration::ZERO }
+        match ok {
+            true => CheckResult::passed("connected", Duration::ZERO),
+            false => CheckResult::failed(Failure::Refused, Duration::ZERO),
+        }
     }
 
     /// Feeds results one second apart; returns the status after each.

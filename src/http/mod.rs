@@ -19,10 +19,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, watch};
 
+use crate::control::{ExplainRequest, Handle, OverrideRequest, Refusal};
 use crate::metrics::Metrics;
 use crate::model::RecordType;
 use crate::overrides::Forced;
-use crate::publish::{ExplainRequest, Handle, OverrideRequest, Refusal};
 
 /// Largest request body accepted (override requests are a few hundred bytes).
 const MAX_BODY: usize = 16 * 1024;
@@ -32,8 +32,8 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     /// Set once zones are loaded, first verdicts are in and DNS sockets are bound.
     pub ready: Arc<AtomicBool>,
-    /// The publisher, once started.
-    pub publisher: Arc<OnceCell<Handle>>,
+    /// The control task, once started.
+    pub control: Arc<OnceCell<Handle>>,
     pub admin: Admin,
 }
 
@@ -96,7 +96,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The answer while the publisher is not running yet.
+/// The answer while the control task is not running yet.
 fn starting() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ok": false, "errors": ["starting"]}))).into_response()
 }
@@ -115,17 +115,17 @@ async fn readyz(State(state): State<HttpState>) -> Response {
 }
 
 async fn status(State(state): State<HttpState>) -> Response {
-    let Some(handle) = state.publisher.get() else { return starting() };
-    Json(handle.status().await).into_response()
+    let Some(handle) = state.control.get() else { return starting() };
+    Json(handle.status()).into_response()
 }
 
 async fn page(State(state): State<HttpState>) -> Response {
-    let Some(handle) = state.publisher.get() else { return starting() };
-    Html(page::render(&handle.status().await)).into_response()
+    let Some(handle) = state.control.get() else { return starting() };
+    Html(page::render(&handle.status())).into_response()
 }
 
 async fn reload(State(state): State<HttpState>) -> Response {
-    let Some(handle) = state.publisher.get() else { return starting() };
+    let Some(handle) = state.control.get() else { return starting() };
     match handle.reload().await {
         Ok(message) => Json(json!({"ok": true, "message": message})).into_response(),
         Err(problems) => {
@@ -176,7 +176,7 @@ async fn set_override(
     endpoint: Option<String>,
     body: &[u8],
 ) -> Response {
-    let Some(handle) = state.publisher.get() else { return starting() };
+    let Some(handle) = state.control.get() else { return starting() };
     let invalid =
         |message: String| (StatusCode::BAD_REQUEST, Json(json!({"ok": false, "errors": [message]}))).into_response();
     let body: OverrideBody = match serde_json::from_slice(body) {
@@ -227,7 +227,7 @@ fn default_type() -> String {
 }
 
 async fn explain(State(state): State<HttpState>, Query(params): Query<ExplainParams>) -> Response {
-    let Some(handle) = state.publisher.get() else { return starting() };
+    let Some(handle) = state.control.get() else { return starting() };
     let Ok(rtype) = params.rtype.to_ascii_uppercase().parse::<RecordType>() else {
         return refusal_response(Refusal::Invalid(format!("unknown record type {:?}", params.rtype)));
     };

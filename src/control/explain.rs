@@ -1,199 +1,31 @@
-//! Read-only views of the publisher's state: the `/status` document, the state file's
-//! contents and `explain`.
+//! `explain`: how a name is answered and why, under the current health or with pools and
+//! endpoints assumed down. Names resolve through the compiler and records route through the
+//! router, the same code that builds the answers.
 
 use std::fmt::Write;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-use super::{ExplainRequest, Publisher, Refusal, Snapshot, Verdicts};
+use super::Control;
+use super::decide::{Refusal, Snapshot};
 use crate::answer::route::{self, Served};
 use crate::answer::{Located, ZoneHealth};
-use crate::health::state::{EndpointState, Status};
-use crate::model::{AllDown, Family, Name, Policy, RecordType, Target, Zone};
+use crate::model::{Family, Name, Policy, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
-use crate::state_file::{Saved, SavedEndpoint, SavedRoute};
-use crate::unix_time;
 
-pub fn family_label(family: Family) -> &'static str {
-    match family {
-        Family::V4 => "A",
-        Family::V6 => "AAAA",
-        Family::Cname => "CNAME",
-    }
+/// Which pool and endpoints would answer `name`, under the current health or with some
+/// pools or endpoints (by name or label, or `pool/endpoint`) assumed down.
+#[derive(Debug)]
+pub struct ExplainRequest {
+    pub name: String,
+    pub rtype: RecordType,
+    pub assume_down: Vec<String>,
 }
 
-fn override_json(o: Option<&Override>) -> Value {
-    o.map_or(Value::Null, |o| serde_json::to_value(o).expect("overrides serialise"))
-}
-
-impl Publisher {
-    pub(super) fn status(&self) -> Value {
-        let model = self.compiler.model();
-        let now = Instant::now();
-        let zones: Vec<Value> = model
-            .zones
-            .iter()
-            .enumerate()
-            .map(|(z, zone)| {
-                let origin = zone.origin.to_string();
-                let records: Vec<Value> = zone
-                    .nodes
-                    .iter()
-                    .filter(|n| n.dynamic.is_some())
-                    .map(|node| {
-                        let families: serde_json::Map<String, Value> = Family::ALL
-                            .iter()
-                            .filter_map(|f| {
-                                let route = self.routes.get(&(z, node.name.clone(), *f)).filter(|r| r.has_family())?;
-                                let pools: Vec<&str> =
-                                    route.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();
-                                let dynamic = node.dynamic.as_ref().expect("records listed here are dynamic");
-                                let primary = route::primary_pool(dynamic, &zone.pools, *f);
-                                let failed_over_to = route.pool.filter(|&p| Some(p) != primary);
-                                // One line for people (status page, `switchyard status`).
-                                let mut summary = match (route.all_down, failed_over_to, route.degraded) {
-                                    (true, _, _) => match dynamic.when_all_down {
-                                        AllDown::First | AllDown::All => {
-                                            format!("ALL DOWN, failing open: answering {} anyway", pools.join(", "))
-                                        }
-                                        AllDown::Nodata => "ALL DOWN, answering NODATA".to_string(),
-                                        AllDown::Servfail => "ALL DOWN, answering SERVFAIL".to_string(),
-                                    },
-                                    (false, Some(p), _) => format!("failed over to {}", zone.pools[p].name),
-                                    (false, None, true) => "degraded".to_string(),
-                                    (false, None, false) => "normal".to_string(),
-                                };
-                                if let Some(wait) = route.recheck_after {
-                                    summary += &format!(", failback held {}s", wait.as_secs());
-                                }
-                                Some((
-                                    family_label(*f).to_string(),
-                                    json!({
-                                        "answering_pools": pools,
-                                        "degraded": route.degraded,
-                                        "all_down": route.all_down,
-                                        "failed_over_to": failed_over_to.map(|p| zone.pools[p].name.as_str()),
-                                        "failback_pending": route.recheck_after.map(|d| d.as_secs_f64()),
-                                        "summary": summary,
-                                    }),
-                                ))
-                            })
-                            .collect();
-                        json!({"name": node.name.to_string(), "families": families})
-                    })
-                    .collect();
-                let pools: Vec<Value> = zone
-                    .pools
-                    .iter()
-                    .map(|pool| {
-                        let endpoints: Vec<Value> = pool
-                            .endpoints
-                            .iter()
-                            .map(|e| {
-                                let label = e.label();
-                                let probe = e.probe.map(|id| &model.probes[id]);
-                                let state = probe.and_then(|p| self.states.get(p));
-                                let forced = self.overrides.for_endpoint(&origin, &pool.name, &label);
-                                let checked = state.map_or("up (not monitored)", |s| s.status.label());
-                                let suppressed = probe.zip(state).and_then(|(p, s)| s.suppressed_for(p, now));
-                                let penalty = probe.zip(state).map(|(p, s)| s.penalty(p, now).round());
-                                let effective = match (forced, suppressed) {
-                                    (Some((_, o)), _) => o.state.label(),
-                                    (None, Some(_)) if state.is_some_and(EndpointState::is_up) => "suppressed",
-                                    _ => checked,
-                                };
-                                let in_checked_state = state.map(|s| (now - s.since).as_secs_f64());
-                                let in_override = forced.map(|(_, o)| {
-                                    SystemTime::now().duration_since(o.set_at).unwrap_or_default().as_secs_f64()
-                                });
-                                json!({
-                                    "endpoint": label,
-                                    "weight": e.weight,
-                                    "probe": probe.map(|p| p.target.to_string()),
-                                    "monitor": probe.map(|p| p.check.describe()),
-                                    "state": effective,
-                                    "checked_state": checked,
-                                    "flap_penalty": penalty,
-                                    "suppressed_seconds_left": suppressed.map(|d| d.as_secs_f64()),
-                                    "override": override_json(forced.map(|(_, o)| o)),
-                                    "override_on": forced.map(|(s, _)| if s.endpoint.is_some() { "endpoint" } else { "pool" }),
-                                    "reason": state.map(|s| s.reason.clone()),
-                                    "seconds_in_state": in_override.or(in_checked_state),
-                                    "seconds_in_checked_state": in_checked_state,
-                                    "last_check": state.and_then(|s| s.last_check).map(|(at, latency)| json!({
-                                        "at": unix_time::seconds(at),
-                                        "latency_seconds": latency.as_secs_f64(),
-                                    })),
-                                    "checks": state.map_or(0, |s| s.checks),
-                                    "transitions": state.map(|s| s.transitions.iter().collect::<Vec<_>>()),
-                                })
-                            })
-                            .collect();
-                        json!({
-                            "name": pool.name,
-                            "min_healthy": pool.min_healthy,
-                            "override": override_json(self.overrides.for_pool(&origin, &pool.name)),
-                            "endpoints": endpoints,
-                        })
-                    })
-                    .collect();
-                json!({
-                    "origin": origin,
-                    "file": zone.file.display().to_string(),
-                    "serial": zone.soa.serial,
-                    "records": records,
-                    "pools": pools,
-                })
-            })
-            .collect();
-        let overrides: Vec<Value> =
-            self.overrides.iter().map(|(s, o)| json!({"subject": s, "override": override_json(Some(o))})).collect();
-        let generated_at = unix_time::seconds(SystemTime::now());
-        json!({ "generated_at": generated_at, "zones": zones, "overrides": overrides })
-    }
-
-    /// What the state file keeps: overrides, endpoint verdicts, failover pools in use.
-    pub(super) fn saved(&self) -> Saved {
-        let model = self.compiler.model();
-        let mut saved = Saved { overrides: self.overrides.clone(), ..Saved::default() };
-        for zone in &model.zones {
-            for pool in &zone.pools {
-                for e in &pool.endpoints {
-                    let Some(state) = e.probe.and_then(|id| self.states.get(&model.probes[id])) else { continue };
-                    if state.status != Status::Unknown {
-                        saved.endpoints.push(SavedEndpoint {
-                            zone: zone.origin.to_string(),
-                            pool: pool.name.clone(),
-                            endpoint: e.label(),
-                            state: state.status,
-                        });
-                    }
-                }
-            }
-        }
-        let mut routes: Vec<SavedRoute> = self
-            .routes
-            .iter()
-            .filter_map(|((z, name, family), route)| {
-                let zone = &model.zones[*z];
-                Some(SavedRoute {
-                    zone: zone.origin.to_string(),
-                    record: name.to_string(),
-                    family: family_label(*family).into(),
-                    pool: zone.pools[route.pool?].name.clone(),
-                })
-            })
-            .collect();
-        routes.sort_by(|a, b| (&a.zone, &a.record, &a.family).cmp(&(&b.zone, &b.record, &b.family)));
-        saved.routes = routes;
-        saved
-    }
-
+impl Control {
     /// A human explanation of how `request.name` is answered, under current health or with
     /// some pools or endpoints assumed down.
-    pub(super) fn explain(&self, request: &ExplainRequest) -> Result<String, Refusal> {
-        let model = self.compiler.model();
+    pub fn explain(&self, request: &ExplainRequest, now: Instant) -> Result<String, Refusal> {
+        let model = self.model();
         let mut name = Name::from_ascii(&request.name)
             .map_err(|e| Refusal::Invalid(format!("invalid name {:?}: {e}", request.name)))?
             .to_lowercase();
@@ -205,7 +37,7 @@ impl Publisher {
             .filter(|(_, zone)| zone.origin.zone_of(&name))
             .max_by_key(|(_, zone)| zone.origin.num_labels())
             .ok_or_else(|| Refusal::NotFound(format!("{name} is in no zone served here (a query gets REFUSED)")))?;
-        let mut overrides = self.overrides.clone();
+        let mut overrides = self.overrides().clone();
         for item in &request.assume_down {
             let subject = assumed(zone, item).ok_or_else(|| {
                 Refusal::NotFound(format!("--assume-down {item:?}: no such pool or endpoint in {}", zone.origin))
@@ -218,14 +50,14 @@ impl Publisher {
             };
             overrides.set(subject, value);
         }
-        let verdicts = Verdicts::new(model, &self.states, &overrides);
-        let health = Snapshot { verdicts, pool_up_since: &self.pool_up_since, now: Instant::now() };
+        let verdicts = self.verdicts(&overrides, now);
+        let health = Snapshot { verdicts, pool_up_since: self.pool_up_since(), now };
         let mut out = String::new();
         let mut visited = Vec::new();
         let mut current = name;
         for _ in 0..crate::model::MAX_CNAME_CHAIN {
             // Resolved by the compiler, so wildcards and delegations match the answers.
-            let node = match self.compiler.locate(z, &current) {
+            let node = match self.compiler().locate(z, &current) {
                 Located::Node { node, wildcard } => {
                     let node = &zone.nodes[node];
                     if visited.contains(&&node.name) {
@@ -301,7 +133,7 @@ impl Publisher {
         health: &Snapshot,
         assumed: &[String],
     ) {
-        let model = self.compiler.model();
+        let model = self.model();
         let zone = &model.zones[z];
         let dynamic = node.dynamic.as_ref().expect("explained records are dynamic");
         let pools = dynamic.policy.pools();
@@ -321,7 +153,7 @@ impl Publisher {
             out,
             "{} {}: health-checked record in {}, {policy}, TTL {} (degraded {}){}",
             node.name,
-            family_label(family),
+            family.label(),
             zone.origin,
             dynamic.ttl,
             dynamic.ttl_degraded,
@@ -341,9 +173,8 @@ impl Publisher {
                 pool.min_healthy.min(members.len().max(1))
             );
             for e in &members {
-                let forced =
-                    health.verdicts.overrides.for_endpoint(&health.verdicts.origins[z], &pool.name, &e.label());
-                let state = e.probe.and_then(|id| self.states.get(&model.probes[id]));
+                let forced = health.verdicts.overrides.for_endpoint(self.origin(z), &pool.name, &e.label());
+                let state = e.probe.map(|id| self.state(id));
                 let probe = e.probe.map(|id| &model.probes[id]);
                 let suppressed = probe
                     .zip(state)
@@ -362,7 +193,7 @@ impl Publisher {
                 let _ = writeln!(out, "    {:<40} {}", e.label(), why);
             }
         }
-        let previous = self.routes.get(&(z, node.name.clone(), family)).and_then(|r| r.pool);
+        let previous = self.routes().get(&(z, node.name.clone(), family)).and_then(|r| r.pool);
         let view = ZoneHealth { zone: z, health };
         let decided = route::route(dynamic, &zone.pools, family, &view, previous);
         let answering: Vec<&str> = decided.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();

@@ -1,0 +1,462 @@
+//! The control task, the only writer: it receives probe reports, operator commands, finished
+//! reloads and timers, hands each to [`Control`], and publishes what Control decides (answer
+//! table and status together, one atomic store), then does the side effects: logs, metrics,
+//! the state file. It never awaits anything but its inputs: a reload is loaded and compiled
+//! in a blocking task and comes back as a message; its new probes run while the current
+//! answers stay published, and it is installed once they have reported (or a deadline passed).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::decide::{Applied, Control, OverrideRequest, Refusal};
+use super::explain::ExplainRequest;
+use crate::answer::{AnswerTable, Compiler, Published, Shared};
+use crate::config::{Problem, ZoneSource};
+use crate::health::state::{EndpointState, Status as Verdict};
+use crate::health::{Monitors, Report};
+use crate::metrics::Metrics;
+use crate::model::{Model, Probe};
+use crate::state_file::{self, Saved};
+use crate::status::Status;
+use crate::unix_time;
+
+type ReloadReply = oneshot::Sender<Result<String, Vec<Problem>>>;
+/// A reload's outcome once loaded and compiled.
+type Loaded = Result<Compiler, Vec<Problem>>;
+
+/// A reload being loaded and compiled in a blocking task, and who asked for it.
+struct Loading {
+    job: JoinHandle<Loaded>,
+    replies: Vec<ReloadReply>,
+}
+
+/// Longest time probe details that changed no verdict wait to show in the status.
+const STATUS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+enum Command {
+    Reload(ReloadReply),
+    Override(OverrideRequest, oneshot::Sender<Result<Applied, Refusal>>),
+    Explain(ExplainRequest, oneshot::Sender<Result<String, Refusal>>),
+    Ping(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// How the rest of the program talks to the control task, and reads what it published.
+#[derive(Clone)]
+pub struct Handle {
+    commands: mpsc::UnboundedSender<Command>,
+    published: Shared,
+}
+
+impl Handle {
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(command(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// Reloads the zones directory; on success a one-line summary, else every problem.
+    pub async fn reload(&self) -> Result<String, Vec<Problem>> {
+        self.ask(Command::Reload).await.unwrap_or_else(|| Ok("shutting down".into()))
+    }
+
+    /// The published status, as of now. Never waits for the writer.
+    pub fn status(&self) -> Status {
+        self.published.load().status.as_of(SystemTime::now())
+    }
+
+    pub async fn set_override(&self, request: OverrideRequest) -> Result<Applied, Refusal> {
+        let stopped = || Err(Refusal::Invalid("shutting down".into()));
+        self.ask(|reply| Command::Override(request, reply)).await.unwrap_or_else(stopped)
+    }
+
+    pub async fn explain(&self, request: ExplainRequest) -> Result<String, Refusal> {
+        let stopped = || Err(Refusal::Invalid("shutting down".into()));
+        self.ask(|reply| Command::Explain(request, reply)).await.unwrap_or_else(stopped)
+    }
+
+    /// Whether the task is running and responsive (for the watchdog).
+    pub async fn ping(&self) -> bool {
+        self.ask(Command::Ping).await.is_some()
+    }
+
+    /// Stops the task after the state file holds the latest state.
+    pub async fn shutdown(&self) {
+        self.ask(Command::Shutdown).await;
+    }
+}
+
+/// A reload whose zones are compiled, waiting for the first verdicts of its new probes.
+struct Staged {
+    compiler: Compiler,
+    first: HashMap<Probe, EndpointState>,
+    deadline: Instant,
+    replies: Vec<ReloadReply>,
+}
+
+struct Task {
+    control: Control,
+    zones: ZoneSource,
+    published: Shared,
+    metrics: Arc<Metrics>,
+    monitors: Monitors,
+    reports: mpsc::UnboundedReceiver<Report>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    state_file: Option<state_file::Writer>,
+    /// When to decide again: a held failback, an override expiring, a suppression ending.
+    wake: Option<Instant>,
+    /// The answers last published, and when the status beside them is due for a refresh
+    /// with probe details that changed no verdict (reasons, latencies, counts).
+    answers: Arc<AnswerTable>,
+    status_due: Option<Instant>,
+    loading: Option<Loading>,
+    staged: Option<Staged>,
+    /// Reload requests that arrived while another reload was under way.
+    waiting: Vec<ReloadReply>,
+}
+
+/// Restores what the state file remembers, starts probing `model`'s endpoints, waits for the
+/// first verdict of every endpoint (at most [`Monitors::first_round_bound`]; said loudly when
+/// that passes), publishes, then keeps the answers current in a background task.
+pub async fn start(
+    model: Model,
+    zones: ZoneSource,
+    state_path: Option<PathBuf>,
+    published: Shared,
+    metrics: Arc<Metrics>,
+) -> Handle {
+    let (report_tx, reports) = mpsc::unbounded_channel();
+    let (command_tx, commands) = mpsc::unbounded_channel();
+    let saved = state_path.as_deref().map(state_file::load).unwrap_or_default();
+    log_restored(state_path.as_deref(), &saved);
+    let probes = model.probes.clone();
+    let compiler = tokio::task::spawn_blocking(move || Compiler::new(Arc::new(model))).await.expect("compiles");
+    let (control, dropped) = Control::new(compiler, saved, Instant::now());
+    dropped.iter().for_each(|subject| tracing::warn!(%subject, "dropped an override for something no longer served"));
+    let mut task = Task {
+        control,
+        zones,
+        published: published.clone(),
+        metrics,
+        monitors: Monitors::new(report_tx),
+        reports,
+        commands,
+        state_file: state_path.map(state_file::Writer::start),
+        wake: None,
+        answers: Arc::default(),
+        status_due: None,
+        loading: None,
+        staged: None,
+        waiting: Vec::new(),
+    };
+    task.monitors.sync(&probes);
+    task.first_round(Monitors::first_round_bound(&probes)).await;
+    task.publish();
+    task.metrics.announce(&task.published.load().status);
+    task.metrics.config_reloads.with_label_values(&["success"]).inc();
+    task.metrics.last_reload_successful.set(1);
+    task.metrics.last_reload_success.set(unix_time::now());
+    tokio::spawn(task.run());
+    Handle { commands: command_tx, published }
+}
+
+fn log_restored(path: Option<&std::path::Path>, saved: &Saved) {
+    let (overrides, verdicts, failover_choices) =
+        (saved.overrides.iter().count(), saved.endpoints.len(), saved.routes.len());
+    if let Some(path) = path.filter(|_| overrides + verdicts + failover_choices > 0) {
+        let path = path.display().to_string();
+        tracing::info!(path, overrides, verdicts, failover_choices, "restored state from the state file");
+    }
+}
+
+impl Task {
+    /// Applies reports until every endpoint has a verdict or `bound` has passed.
+    async fn first_round(&mut self, bound: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + bound;
+        while self.control.any_unknown() {
+            match tokio::time::timeout_at(deadline, self.reports.recv()).await {
+                Ok(Some(report)) => {
+                    self.apply(report);
+                }
+                _ => {
+                    let unknown = (0..self.control.model().probes.len())
+                        .filter(|&id| self.control.state(id).status == Verdict::Unknown)
+                        .count();
+                    tracing::warn!(unknown, bound = ?bound, "serving before every endpoint has a first verdict: no verdict yet counts as up");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn run(mut self) {
+        loop {
+            let (wake, deadline) = (self.wake, self.staged.as_ref().map(|s| s.deadline));
+            let status_due = self.status_due;
+            tokio::select! {
+                Some(report) = self.reports.recv() => {
+                    let mut changed = self.apply(report);
+                    // Coalesce whatever else has arrived into one publication.
+                    while let Ok(report) = self.reports.try_recv() {
+                        changed |= self.apply(report);
+                    }
+                    if changed {
+                        self.publish();
+                    } else {
+                        self.status_due.get_or_insert_with(|| Instant::now() + STATUS_REFRESH);
+                    }
+                    self.install_when_ready(false);
+                }
+                _ = sleep_until(status_due) => self.refresh_status(),
+                Some(loaded) = finished(&mut self.loading) => self.loaded(loaded),
+                _ = sleep_until(deadline) => self.install_when_ready(true),
+                _ = sleep_until(wake) => {
+                    for (subject, expired) in self.control.expire(SystemTime::now()) {
+                        tracing::warn!(%subject, state = expired.state.label(), reason = %expired.reason, "override expired");
+                    }
+                    self.publish();
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::Reload(reply)) => self.reload(reply),
+                    Some(Command::Override(request, reply)) => {
+                        let _ = reply.send(self.set_override(request));
+                    }
+                    Some(Command::Explain(request, reply)) => {
+                        let _ = reply.send(self.control.explain(&request, Instant::now()));
+                    }
+                    Some(Command::Ping(reply)) => {
+                        let _ = reply.send(());
+                    }
+                    Some(Command::Shutdown(reply)) => {
+                        if let Some(writer) = self.state_file.take() {
+                            writer.flush().await;
+                        }
+                        let _ = reply.send(());
+                        return;
+                    }
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Feeds one probe result to Control (or to a staged reload's new probe); counts it and
+    /// logs a verdict change. Returns whether the current answers may have changed.
+    fn apply(&mut self, report: Report) -> bool {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let Some(id) = self.control.probe_id(&report.probe) else {
+            if let Some(state) = self.staged.as_mut().and_then(|s| s.first.get_mut(&*report.probe)) {
+                state.observe(&report.result, &report.probe, now, wall);
+            }
+            return false;
+        };
+        let changed = self.control.observe(id, &report.result, now, wall);
+        let result = report.result.label();
+        for [zone, pool, endpoint] in self.control.users(id) {
+            let labels = [zone.as_str(), pool.as_str(), endpoint.as_str()];
+            self.metrics.health_checks.with_label_values(&[&labels[..], &[result]].concat()).inc();
+            self.metrics.health_check_duration.with_label_values(&labels).observe(report.result.latency.as_secs_f64());
+            let Some(change) = &changed else { continue };
+            let (from, to, reason) = (change.from.label(), change.to.label(), &report.result.reason);
+            self.metrics.endpoint_transitions.with_label_values(&[&labels[..], &[to]].concat()).inc();
+            // A failure is a warning; a recovery or a first verdict is news.
+            if change.to == Verdict::Down && change.from != Verdict::Unknown {
+                tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down");
+            } else {
+                tracing::info!(zone, pool, endpoint, from, to, %reason, "endpoint changed state");
+            }
+        }
+        changed.is_some()
+    }
+
+    fn set_override(&mut self, request: OverrideRequest) -> Result<Applied, Refusal> {
+        let applied = self.control.set_override(request, SystemTime::now())?;
+        let subject = &applied.subject;
+        match (&applied.forced, &applied.cleared) {
+            (Some(o), _) => {
+                let expires = o.until.map_or("never".into(), unix_time::rfc3339);
+                tracing::warn!(%subject, state = o.state.label(), reason = o.reason, %expires, "override set");
+            }
+            (None, Some(old)) => {
+                tracing::warn!(%subject, was = old.state.label(), "override cleared; back to health checks")
+            }
+            (None, None) => tracing::info!(%subject, "no override to clear"),
+        }
+        self.publish();
+        Ok(applied)
+    }
+
+    /// Starts loading and compiling the zones in a blocking task, unless a reload is already
+    /// under way: then this request waits for the next one.
+    fn reload(&mut self, reply: ReloadReply) {
+        if self.loading.is_some() || self.staged.is_some() {
+            self.waiting.push(reply);
+            return;
+        }
+        let zones = self.zones.clone();
+        let current = self.control.model().clone();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut model = zones.load()?;
+            carry_serials(&current, &mut model);
+            Ok(Compiler::new(Arc::new(model)))
+        });
+        self.loading = Some(Loading { job, replies: vec![reply] });
+    }
+
+    /// A reload finished loading: rejected, or staged until its new probes have reported.
+    fn loaded(&mut self, (result, replies): (Loaded, Vec<ReloadReply>)) {
+        let compiler = match result {
+            Ok(compiler) => compiler,
+            Err(problems) => {
+                for problem in &problems {
+                    tracing::error!(%problem, "reload rejected; still serving the previous configuration");
+                }
+                self.metrics.config_reloads.with_label_values(&["failure"]).inc();
+                self.metrics.last_reload_successful.set(0);
+                replies.into_iter().for_each(|reply| drop(reply.send(Err(problems.clone()))));
+                self.next_reload();
+                return;
+            }
+        };
+        let model = compiler.model().clone();
+        let new: Vec<Probe> = model.probes.iter().filter(|p| self.control.probe_id(p).is_none()).cloned().collect();
+        let running: Vec<Probe> = self.control.model().probes.iter().chain(&new).cloned().collect();
+        self.monitors.sync(&running);
+        let now = Instant::now();
+        let first = new.iter().map(|p| (p.clone(), EndpointState::new(now))).collect();
+        let deadline = now + Monitors::first_round_bound(&new);
+        self.staged = Some(Staged { compiler, first, deadline, replies });
+        self.install_when_ready(false);
+    }
+
+    /// Installs the staged reload once its new probes all have a verdict, or when `force`d
+    /// (the deadline passed).
+    fn install_when_ready(&mut self, force: bool) {
+        let ready =
+            self.staged.as_ref().is_some_and(|s| force || s.first.values().all(|s| s.status != Verdict::Unknown));
+        if !ready {
+            return;
+        }
+        let Some(staged) = self.staged.take() else { return };
+        let model = staged.compiler.model().clone();
+        let zones: Vec<String> = model.zones.iter().map(|z| format!("{} serial {}", z.origin, z.soa.serial)).collect();
+        let summary =
+            format!("loaded {} zones ({}), {} health checks", zones.len(), zones.join(", "), model.probes.len());
+        let dropped = self.control.rebase(staged.compiler, staged.first, Instant::now());
+        dropped.iter().for_each(|subject| tracing::warn!(%subject, "reload removed an overridden pool or endpoint"));
+        self.monitors.sync(&model.probes);
+        self.metrics.reset_gauges();
+        self.publish();
+        self.metrics.announce(&self.published.load().status);
+        self.metrics.config_reloads.with_label_values(&["success"]).inc();
+        self.metrics.last_reload_successful.set(1);
+        self.metrics.last_reload_success.set(unix_time::now());
+        tracing::info!("{summary}");
+        staged.replies.into_iter().for_each(|reply| drop(reply.send(Ok(summary.clone()))));
+        self.next_reload();
+    }
+
+    /// Starts the reload that requests made while another one was under way are waiting for.
+    fn next_reload(&mut self) {
+        let mut waiting = std::mem::take(&mut self.waiting).into_iter();
+        if let Some(first) = waiting.next() {
+            self.reload(first);
+            self.waiting.extend(waiting);
+        }
+    }
+
+    /// Decides the answers for the current health and overrides, publishes them with their
+    /// status in one store, and reports what changed.
+    fn publish(&mut self) {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let decision = self.control.decide(now, wall);
+        for change in &decision.changes {
+            let (record, family) = (change.record.as_str(), change.family.label());
+            let (from, to) = (change.from.join(","), change.to.join(","));
+            if change.normal {
+                tracing::info!(record, family, from, to, "record is answered normally again");
+            } else {
+                tracing::warn!(
+                    record,
+                    family,
+                    from,
+                    to,
+                    all_down = change.all_down,
+                    "record changed its answering pools"
+                );
+            }
+        }
+        self.answers = Arc::new(decision.table);
+        self.refresh_status();
+        self.wake = decision.wake;
+        if let Some(writer) = &self.state_file {
+            writer.save(self.control.saved());
+        }
+    }
+
+    /// Publishes a fresh status beside the current answers.
+    fn refresh_status(&mut self) {
+        let status = self.control.status(Instant::now(), SystemTime::now());
+        self.metrics.set_gauges(&status);
+        self.published.store(Arc::new(Published { answers: self.answers.clone(), status }));
+        self.status_due = None;
+    }
+}
+
+/// The result of the reload being loaded, when there is one.
+async fn finished(loading: &mut Option<Loading>) -> Option<(Loaded, Vec<ReloadReply>)> {
+    let result = (&mut loading.as_mut()?.job).await.unwrap_or_else(|e| {
+        Err(vec![Problem::new("zones".as_ref(), Default::default(), format!("reload failed: {e}"))])
+    });
+    loading.take().map(|loading| (result, loading.replies))
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Gives each zone of `new` a serial that moved forward if its file changed: the previous
+/// serial when the text is the same, one more than it when the file sets no serial. An
+/// explicit serial that did not increase is kept (the operator's choice) with a warning.
+fn carry_serials(current: &Model, new: &mut Model) {
+    for zone in &mut new.zones {
+        let Some(before) = current.zones.iter().find(|z| z.origin == zone.origin) else { continue };
+        let serial = before.soa.serial;
+        if zone.fingerprint == before.fingerprint {
+            zone.set_serial(serial);
+        } else if !serial_after(zone.soa.serial, serial) {
+            if zone.serial_auto {
+                zone.set_serial(serial.wrapping_add(1));
+            } else {
+                tracing::warn!(zone = %zone.origin, serial, "zone changed but its explicit serial did not increase");
+            }
+        }
+    }
+}
+
+/// RFC 1982 serial number order: whether `a` comes after `b`.
+fn serial_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_after;
+
+    #[test]
+    fn serials_compare_in_rfc_1982_order() {
+        assert!(serial_after(2, 1));
+        assert!(!serial_after(1, 1));
+        assert!(!serial_after(1, 2));
+        assert!(serial_after(0, u32::MAX), "wraps around");
+        assert!(!serial_after(1 << 31, 0), "exactly half-way is undefined: not after");
+    }
+}

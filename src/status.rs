@@ -1,0 +1,141 @@
+//! The typed status document: what `/status` serves, the status page and `switchyard status`
+//! render, and the gauges describe. The control plane builds one with every publication and
+//! publishes it together with the answer table it describes, so readers never wait for the
+//! writer and never see answers and status disagree. Times inside are as of `generated_at`;
+//! [`Status::as_of`] moves them to the moment of reading.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::overrides::{Override, Subject};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Status {
+    /// Unix seconds.
+    pub generated_at: f64,
+    pub zones: Vec<ZoneStatus>,
+    pub overrides: Vec<OverrideEntry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ZoneStatus {
+    pub origin: String,
+    pub file: String,
+    pub serial: u32,
+    pub records: Vec<RecordStatus>,
+    pub pools: Vec<PoolStatus>,
+}
+
+/// A dynamic record: how it answers each record type it has (`A`, `AAAA`, `CNAME`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecordStatus {
+    pub name: String,
+    /// Every pool the record may answer from, in its policy's order.
+    pub pools: Vec<String>,
+    pub families: BTreeMap<String, RouteStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RouteStatus {
+    pub answering_pools: Vec<String>,
+    pub degraded: bool,
+    pub all_down: bool,
+    /// The `when_all_down` answer while all pools are down: `failing open`, `NODATA`, `SERVFAIL`.
+    pub all_down_answer: Option<String>,
+    /// The fallback pool answering instead of the first one.
+    pub failed_over_to: Option<String>,
+    /// Seconds until a held failback is looked at again.
+    pub failback_pending: Option<f64>,
+    /// One line for people (status page, `switchyard status`).
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PoolStatus {
+    pub name: String,
+    pub min_healthy: usize,
+    #[serde(rename = "override")]
+    pub forced: Option<Override>,
+    pub endpoints: Vec<EndpointStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EndpointStatus {
+    pub endpoint: String,
+    pub weight: u32,
+    /// The address probed, and how (`http GET /health`, `tcp connect`); none when unmonitored.
+    pub probe: Option<String>,
+    pub monitor: Option<String>,
+    /// What routing uses: `up`, `down`, `unknown`, `suppressed` (flapping), or the override.
+    pub state: String,
+    /// What the probes say.
+    pub checked_state: String,
+    pub flap_penalty: Option<f64>,
+    pub suppressed_seconds_left: Option<f64>,
+    #[serde(rename = "override")]
+    pub forced: Option<Override>,
+    /// `endpoint` or `pool`: where the override in force was set.
+    pub override_on: Option<String>,
+    pub reason: Option<String>,
+    /// Time in the effective state (an override counts from when it was set).
+    pub seconds_in_state: Option<f64>,
+    pub seconds_in_checked_state: Option<f64>,
+    pub last_check: Option<LastCheck>,
+    pub checks: u64,
+    pub transitions: Option<Vec<crate::health::state::Transition>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LastCheck {
+    /// Unix seconds.
+    pub at: f64,
+    pub latency_seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OverrideEntry {
+    pub subject: Subject,
+    #[serde(rename = "override")]
+    pub forced: Override,
+}
+
+impl RouteStatus {
+    /// The one-line summary from the other fields.
+    pub fn summarize(&self) -> String {
+        let mut summary = match (&self.all_down_answer, &self.failed_over_to, self.degraded) {
+            (Some(answer), _, _) => format!("ALL DOWN, {answer}"),
+            (None, Some(pool), _) => format!("failed over to {pool}"),
+            (None, None, true) => "degraded".into(),
+            (None, None, false) => "normal".into(),
+        };
+        if let Some(wait) = self.failback_pending {
+            summary += &format!(", failback held {wait:.0}s");
+        }
+        summary
+    }
+}
+
+impl Status {
+    /// This document with its relative times (time in state, time left) moved to `now`.
+    pub fn as_of(&self, now: SystemTime) -> Status {
+        let now = crate::unix_time::seconds(now);
+        let elapsed = (now - self.generated_at).max(0.0);
+        let mut status = self.clone();
+        status.generated_at = now;
+        for zone in &mut status.zones {
+            for route in zone.records.iter_mut().flat_map(|r| r.families.values_mut()) {
+                route.failback_pending = route.failback_pending.map(|s| (s - elapsed).max(0.0));
+                route.summary = route.summarize();
+            }
+            for e in zone.pools.iter_mut().flat_map(|p| &mut p.endpoints) {
+                let later = |s: &mut Option<f64>| *s = s.map(|s| s + elapsed);
+                later(&mut e.seconds_in_state);
+                later(&mut e.seconds_in_checked_state);
+                e.suppressed_seconds_left = e.suppressed_seconds_left.map(|s| (s - elapsed).max(0.0));
+            }
+        }
+        status
+    }
+}
