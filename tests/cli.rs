@@ -266,7 +266,9 @@ fn sighup_and_the_reload_command_apply_edits_and_report_errors() {
     assert!(ok, "{stdout}");
     assert_eq!(
         stdout,
-        "www.example.test.: CNAME ns1.example.test. (TTL 300)\nns1.example.test. A: static, 1 record(s), TTL 300\n"
+        "www.example.test.: CNAME ns1.example.test. (TTL 300)\nns1.example.test. A: static, 1 record(s), TTL 300\n\
+         answer: NOERROR, authoritative\n  ANSWER www.example.test. 300 IN CNAME ns1.example.test.\n  \
+         ANSWER ns1.example.test. 300 IN A 192.0.2.1\n"
     );
     assert_eq!(served.answers("www.example.test."), ["ns1.example.test.", "192.0.2.1"]);
 }

@@ -251,7 +251,7 @@ async fn explain_shows_pools_endpoints_answer_and_worst_case_failover() {
     assert!(lines[1].starts_with("  pool primary: DOWN (0 of 1 endpoints up"), "{text}");
     assert!(lines[2].contains("192.0.2.11") && lines[2].contains("forced down: assumed down"), "{text}");
     assert!(lines[3].starts_with("  pool dr: up (1 of 1 endpoints up"), "{text}");
-    assert_eq!(lines[5], "answer: pools [dr], TTL 15 (degraded): 192.0.2.21");
+    assert_eq!(lines[5], "route: pools [dr], TTL 15 (degraded): 192.0.2.21");
     // interval 200ms x fall 1 + timeout 150ms = 350ms, + TTL 30 s; over the 10 s rto.
     assert!(lines[6].starts_with("worst-case failover: 30s 350ms = detection 350ms"), "{text}");
     assert!(lines[7].starts_with("WARNING: exceeds the record's rto of 10s"), "{text}");
@@ -259,7 +259,7 @@ async fn explain_shows_pools_endpoints_answer_and_worst_case_failover() {
     assert_eq!(app(&s).await, ["192.0.2.11"]);
 
     let (_, text) = s.http_get("/explain?name=www.gslb.example.test").await;
-    assert_eq!(text, "www.gslb.example.test. A: static, 1 record(s), TTL 300\n");
+    assert_eq!(description(&text), "www.gslb.example.test. A: static, 1 record(s), TTL 300\n");
     // Names resolve as the answers resolve them: wildcards, loops, delegations, NXDOMAIN.
     let (_, text) = s.http_get("/explain?name=any.w.gslb.example.test").await;
     let lines: Vec<&str> = text.lines().collect();
@@ -279,20 +279,20 @@ async fn explain_shows_pools_endpoints_answer_and_worst_case_failover() {
     );
     let (_, text) = s.http_get("/explain?name=a.loop.gslb.example.test").await;
     assert_eq!(
-        text,
+        description(&text),
         "a.loop.gslb.example.test.: answered by the wildcard *.loop.gslb.example.test.\n\
         a.loop.gslb.example.test.: CNAME x.loop.gslb.example.test. (TTL 300)\n\
         x.loop.gslb.example.test.: leads back to *.loop.gslb.example.test. (a loop): the answer stops here\n"
     );
     let (_, text) = s.http_get("/explain?name=host.sub.gslb.example.test").await;
     assert_eq!(
-        text,
+        description(&text),
         "host.sub.gslb.example.test.: delegated at sub.gslb.example.test.: answered with a referral to its NS\n"
     );
     let (_, text) = s.http_get("/explain?name=deep.gslb.example.test").await;
-    assert_eq!(text, "deep.gslb.example.test.: exists only above other names: no data (NODATA)\n");
+    assert_eq!(description(&text), "deep.gslb.example.test.: exists only above other names: no data (NODATA)\n");
     let (_, text) = s.http_get("/explain?name=nope.gslb.example.test").await;
-    assert_eq!(text, "nope.gslb.example.test.: no such name in gslb.example.test. (NXDOMAIN)\n");
+    assert_eq!(description(&text), "nope.gslb.example.test.: no such name in gslb.example.test. (NXDOMAIN)\n");
     let (status, _) = s.http_get("/explain?name=app.gslb.example.test&assume_down=nowhere").await;
     assert_eq!(status, 404);
 }
@@ -332,4 +332,106 @@ async fn changes_need_the_token_or_a_loopback_only_listener() {
     let (status, reply) = post(local, "/reload", "", None).await;
     assert_eq!(status, 403, "{reply}");
     assert_eq!(http(local, "GET", "/healthz").await, (200, "ok\n".into()));
+}
+
+/// What `explain` says before the answer itself.
+fn description(text: &str) -> String {
+    text.lines().take_while(|l| !l.starts_with("answer")).map(|l| format!("{l}\n")).collect()
+}
+
+/// One answer as `explain` prints it: the rcode line's code and AA, then the records.
+type Shown = (String, Vec<String>);
+
+/// The alternatives in `explain`'s answer block.
+fn explained(text: &str) -> Vec<Shown> {
+    let mut shown: Vec<Shown> = Vec::new();
+    for line in text.lines() {
+        if let Some(head) = line.strip_prefix("answer") {
+            let head = head.split_once(": ").map_or(head, |(_, h)| h);
+            shown.push((head.to_string(), Vec::new()));
+        } else if let (Some(last), Some(record)) = (shown.last_mut(), line.strip_prefix("  ")) {
+            last.1.push(record.to_string());
+        }
+    }
+    shown
+}
+
+/// The same for a real answer.
+fn dug(m: &hickory_proto::op::Message) -> Shown {
+    let rcode = match u16::from(m.metadata.response_code) {
+        0 => "NOERROR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        5 => "REFUSED",
+        other => panic!("rcode {other}"),
+    };
+    let aa = if m.metadata.authoritative { ", authoritative" } else { "" };
+    let sections = [("ANSWER", &m.answers), ("AUTHORITY", &m.authorities), ("ADDITIONAL", &m.additionals)];
+    let records = sections.iter().flat_map(|(s, records)| records.iter().map(move |r| format!("{s} {r}"))).collect();
+    (format!("{rcode}{aa}"), records)
+}
+
+/// `explain` describes exactly what `dig` gets, for every name and type of the bundled zone,
+/// with every endpoint up and with each pool down (explained with `--assume-down` before the
+/// pool is really forced down).
+#[tokio::test(flavor = "multi_thread")]
+async fn explain_agrees_with_the_answers_for_the_whole_bundled_zone() {
+    use RecordType::*;
+    let port = common::free_port();
+    let mut backends = Vec::new();
+    for host in ["127.0.0.11", "127.0.0.12", "127.0.0.21"] {
+        backends.push(Backend::start_at(format!("{host}:{port}").parse().unwrap()).await);
+    }
+    let zone = include_str!("../zones/gslb.example.test.yaml").replace("port: 8080", &format!("port: {port}"));
+    let s = Server::start(&[("gslb.yaml", &zone)]).await;
+    let names = [
+        "gslb.example.test.",
+        "ns1",
+        "mx",
+        "www",
+        "db",
+        "x.wild",
+        "wild",
+        "_sip._tcp",
+        "5.2.0",
+        "sub",
+        "host.sub",
+        "ns.sub",
+        "app",
+        "canary",
+        "nope",
+    ];
+    let types = [A, AAAA, CNAME, MX, TXT, CAA, SRV, PTR, NS, SOA];
+    for down in [None, Some("primary"), Some("dr")] {
+        let mut explanations = Vec::new();
+        for name in names {
+            let name = if name.ends_with('.') { name.to_string() } else { format!("{name}.gslb.example.test.") };
+            for rtype in types {
+                let assume = down.map_or(String::new(), |pool| format!("&assume_down={pool}"));
+                let (status, text) = s.http_get(&format!("/explain?name={name}&type={rtype}{assume}")).await;
+                assert_eq!(status, 200, "{text}");
+                explanations.push((name.clone(), rtype, explained(&text), text));
+            }
+        }
+        if let Some(pool) = down {
+            let (status, _) = post(
+                s.running.http,
+                &format!("/pools/{pool}"),
+                r#"{"state": "down", "reason": "agreement test"}"#,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200);
+        }
+        for (name, rtype, shown, text) in explanations {
+            let real = dug(&s.ask_tcp(&query(&name, rtype, None)).await);
+            assert!(
+                shown.contains(&real),
+                "{name} {rtype} with {down:?} down: dig says {real:?}, explain says\n{text}"
+            );
+        }
+        if let Some(pool) = down {
+            assert_eq!(post(s.running.http, &format!("/pools/{pool}"), r#"{"state": "auto"}"#, None).await.0, 200);
+        }
+    }
 }

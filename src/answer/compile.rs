@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::route::{self, HealthView, Route, Served};
+use super::route::{self, Health, Route, Served};
 use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
 use super::template::{self, Owner, Rcode, Section, Template, TemplateBuilder};
 use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Target, Zone};
@@ -14,17 +14,6 @@ use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet
 use crate::model::MAX_CNAME_CHAIN as MAX_CHAIN;
 /// Most weighted alternatives kept for one answer.
 const MAX_VARIANTS: usize = 4096;
-
-/// Health as the compiler sees it: per endpoint, and per pool for failback damping.
-pub trait Health {
-    /// Up and not suppressed for flapping.
-    fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool;
-    /// Probes pass, flap damping aside (see [`HealthView::passing`]).
-    fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
-        self.endpoint_up(zone, pool, endpoint)
-    }
-    fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration>;
-}
 
 /// Identifies one dynamic record's routing for one family.
 pub type RouteKey = (usize, Name, Family);
@@ -93,7 +82,8 @@ impl Compiler {
                         Slot::Static(compiler.answer_set(z, &w, name, &mut pass))
                     }
                 });
-                let entry = Entry { answers, wildcard, delegated, nxdomain: index.nxdomain.clone() };
+                let nxdomain = Answer::single(index.nxdomain.clone());
+                let entry = Entry { answers, wildcard, delegated, nxdomain };
                 names.insert(template::wire_key(name), entry);
             }
         }
@@ -147,10 +137,10 @@ impl Compiler {
     fn route<'p, H: Health>(&self, z: usize, node: &Node, family: Family, pass: &'p mut Pass<'_, H>) -> &'p Route {
         let key = (z, node.name.clone(), family);
         let prior = pass.previous.get(&key).and_then(|r| r.pool);
-        let view = ZoneHealth { zone: z, health: pass.health };
+
         pass.routes.entry(key).or_insert_with(|| {
             let dynamic = node.dynamic.as_ref().expect("routed nodes are dynamic");
-            route::route(dynamic, &self.model.zones[z].pools, family, &view, prior)
+            route::route(dynamic, &self.model.zones[z].pools, family, (z, pass.health), prior)
         })
     }
 
@@ -555,24 +545,6 @@ impl ZoneIndex {
             }
             encloser = encloser.base_name();
         }
-    }
-}
-
-/// One zone's slice of a [`Health`], as routing sees it.
-pub struct ZoneHealth<'a, H> {
-    pub zone: usize,
-    pub health: &'a H,
-}
-
-impl<H: Health> HealthView for ZoneHealth<'_, H> {
-    fn up(&self, pool: usize, endpoint: &Endpoint) -> bool {
-        self.health.endpoint_up(self.zone, pool, endpoint)
-    }
-    fn passing(&self, pool: usize, endpoint: &Endpoint) -> bool {
-        self.health.endpoint_passing(self.zone, pool, endpoint)
-    }
-    fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration> {
-        self.health.pool_up_for(self.zone, pool, family)
     }
 }
 

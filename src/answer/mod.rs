@@ -6,7 +6,8 @@ pub mod route;
 mod table;
 pub mod template;
 
-pub use compile::{Compiler, Health, Located, RouteKey, Routes, ZoneHealth};
+pub use compile::{Compiler, Located, RouteKey, Routes};
+pub use route::Health;
 pub use table::{Answer, AnswerSet, AnswerTable};
 pub use template::{Rcode, Template};
 

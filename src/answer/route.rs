@@ -49,16 +49,16 @@ pub enum Served {
     ServFail,
 }
 
-/// Health as routing sees it.
-pub trait HealthView {
+/// Health as routing and compiling see it (zones and pools by index in the model).
+pub trait Health {
     /// Whether routing should use the endpoint: up, and not suppressed for flapping.
-    fn up(&self, pool: usize, endpoint: &Endpoint) -> bool;
-    /// Whether its probes pass (flap damping aside): used only when nothing is `up`.
-    fn passing(&self, pool: usize, endpoint: &Endpoint) -> bool {
-        self.up(pool, endpoint)
+    fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool;
+    /// Whether its probes pass (flap damping aside): used only when nothing is up.
+    fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
+        self.endpoint_up(zone, pool, endpoint)
     }
     /// How long `pool` has been continuously up for `family`; `None` when it is down.
-    fn pool_up_for(&self, pool: usize, family: Family) -> Option<Duration>;
+    fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration>;
 }
 
 /// The endpoints of `pool` that can serve `family`: right kind, not drained (weight 0).
@@ -89,14 +89,16 @@ pub fn route(
     dynamic: &Dynamic,
     pools: &[Pool],
     family: Family,
-    health: &impl HealthView,
+    (zone, health): (usize, &impl Health),
     previous: Option<usize>,
 ) -> Route {
-    let preferred = route_by(dynamic, pools, family, &|p, e| health.up(p, e), health, previous);
+    let up_for = |p| health.pool_up_for(zone, p, family);
+    let preferred = route_by(dynamic, pools, family, &|p, e| health.endpoint_up(zone, p, e), &up_for, previous);
     if !preferred.all_down {
         return preferred;
     }
-    let passing = route_by(dynamic, pools, family, &|p, e| health.passing(p, e), health, previous);
+    let passing = |p, e: &Endpoint| health.endpoint_passing(zone, p, e);
+    let passing = route_by(dynamic, pools, family, &passing, &up_for, previous);
     match passing.all_down {
         true => preferred,
         false => Route { degraded: true, ..passing },
@@ -108,7 +110,7 @@ fn route_by(
     pools: &[Pool],
     family: Family,
     up: &dyn Fn(usize, &Endpoint) -> bool,
-    health: &impl HealthView,
+    pool_up_for: &dyn Fn(usize) -> Option<Duration>,
     previous: Option<usize>,
 ) -> Route {
     let relevant: Vec<usize> =
@@ -133,7 +135,7 @@ fn route_by(
                 let mut chosen = first_up;
                 if let Some(prev) = previous.filter(|&prev| relevant.contains(&prev) && is_up(prev)) {
                     let rank = |p| relevant.iter().position(|&q| q == p);
-                    let up_for = health.pool_up_for(first_up, family).unwrap_or_default();
+                    let up_for = pool_up_for(first_up).unwrap_or_default();
                     if rank(first_up) < rank(prev) && up_for < dynamic.failback_after {
                         chosen = prev;
                         route.recheck_after = Some(dynamic.failback_after - up_for);
@@ -295,22 +297,22 @@ mod tests {
         }
     }
 
-    struct Health {
+    struct Fixed {
         down: HashSet<usize>,
         up_for: Duration,
     }
 
-    impl HealthView for Health {
-        fn up(&self, _: usize, e: &Endpoint) -> bool {
+    impl Health for Fixed {
+        fn endpoint_up(&self, _: usize, _: usize, e: &Endpoint) -> bool {
             !self.down.contains(&e.probe.unwrap())
         }
-        fn pool_up_for(&self, _: usize, _: Family) -> Option<Duration> {
+        fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
             Some(self.up_for)
         }
     }
 
-    fn health(down: &[usize]) -> Health {
-        Health { down: down.iter().copied().collect(), up_for: Duration::from_secs(3600) }
+    fn health(down: &[usize]) -> Fixed {
+        Fixed { down: down.iter().copied().collect(), up_for: Duration::from_secs(3600) }
     }
 
     fn ips(served: &Served) -> Vec<(f64, Vec<IpAddr>)> {
@@ -333,14 +335,14 @@ mod tests {
     #[test]
     fn failover_moves_to_dr_when_primary_is_down_and_cuts_nothing_else() {
         let d = dynamic(Policy::Failover(vec![0, 1]), Select::All);
-        let r = route(&d, &pools(), Family::V4, &health(&[]), None);
+        let r = route(&d, &pools(), Family::V4, (0, &health(&[])), None);
         assert_eq!(r.pool, Some(0));
         assert!(!r.degraded);
         assert_eq!(ips(&r.served)[0].1.len(), 2);
-        let r = route(&d, &pools(), Family::V4, &health(&[0, 1]), None);
+        let r = route(&d, &pools(), Family::V4, (0, &health(&[0, 1])), None);
         assert_eq!((r.pool, r.degraded), (Some(1), true));
         // AAAA still comes from the primary's v6 member.
-        let r = route(&d, &pools(), Family::V6, &health(&[0, 1]), None);
+        let r = route(&d, &pools(), Family::V6, (0, &health(&[0, 1])), None);
         assert_eq!(r.pool, Some(0));
     }
 
@@ -348,12 +350,12 @@ mod tests {
     fn weighted_probabilities_follow_weights_and_skip_drained() {
         let mut p = pools();
         let d = dynamic(Policy::Failover(vec![0, 1]), Select::Weighted);
-        let r = route(&d, &p, Family::V4, &health(&[]), None);
+        let r = route(&d, &p, Family::V4, (0, &health(&[])), None);
         let v = ips(&r.served);
         assert_eq!(v.len(), 2);
         assert!((v[0].0 - 0.75).abs() < 1e-9 && (v[1].0 - 0.25).abs() < 1e-9);
         p[0].endpoints[0].weight = 0;
-        let v = ips(&route(&d, &p, Family::V4, &health(&[]), None).served);
+        let v = ips(&route(&d, &p, Family::V4, (0, &health(&[])), None).served);
         assert_eq!(v, vec![(1.0, vec!["192.0.2.12".parse::<IpAddr>().unwrap()])]);
     }
 
@@ -371,9 +373,9 @@ mod tests {
     #[test]
     fn cross_pool_weights_use_healthy_pools_only() {
         let d = dynamic(Policy::Weighted(vec![(0, 90), (1, 10)]), Select::First);
-        let v = ips(&route(&d, &pools(), Family::V4, &health(&[]), None).served);
+        let v = ips(&route(&d, &pools(), Family::V4, (0, &health(&[])), None).served);
         assert_eq!(v.iter().map(|(p, _)| (p * 100.0).round() as u32).collect::<Vec<_>>(), vec![90, 10]);
-        let r = route(&d, &pools(), Family::V4, &health(&[2]), None);
+        let r = route(&d, &pools(), Family::V4, (0, &health(&[2])), None);
         assert!(r.degraded);
         assert_eq!(ips(&r.served), vec![(1.0, vec!["192.0.2.11".parse::<IpAddr>().unwrap()])]);
     }
@@ -383,29 +385,29 @@ mod tests {
         let mut p = pools();
         p[0].min_healthy = 2;
         let mut d = dynamic(Policy::Failover(vec![0, 1]), Select::All);
-        assert_eq!(route(&d, &p, Family::V4, &health(&[1]), None).pool, Some(1));
+        assert_eq!(route(&d, &p, Family::V4, (0, &health(&[1])), None).pool, Some(1));
         let everything = health(&[0, 1, 2]);
-        let r = route(&d, &p, Family::V4, &everything, None);
+        let r = route(&d, &p, Family::V4, (0, &everything), None);
         assert!(r.all_down && r.degraded);
         assert_eq!(ips(&r.served)[0].1.len(), 2, "first: the first pool as if healthy");
         d.when_all_down = AllDown::All;
-        assert_eq!(ips(&route(&d, &p, Family::V4, &everything, None).served)[0].1.len(), 3);
+        assert_eq!(ips(&route(&d, &p, Family::V4, (0, &everything), None).served)[0].1.len(), 3);
         d.when_all_down = AllDown::Nodata;
-        assert_eq!(route(&d, &p, Family::V4, &everything, None).served, Served::NoData);
+        assert_eq!(route(&d, &p, Family::V4, (0, &everything), None).served, Served::NoData);
         d.when_all_down = AllDown::Servfail;
-        assert_eq!(route(&d, &p, Family::V4, &everything, None).served, Served::ServFail);
+        assert_eq!(route(&d, &p, Family::V4, (0, &everything), None).served, Served::ServFail);
     }
 
     #[test]
     fn failback_waits_until_the_primary_has_been_up_long_enough() {
         let mut d = dynamic(Policy::Failover(vec![0, 1]), Select::All);
         d.failback_after = Duration::from_secs(30);
-        let recovering = Health { down: HashSet::new(), up_for: Duration::from_secs(10) };
-        let r = route(&d, &pools(), Family::V4, &recovering, Some(1));
+        let recovering = Fixed { down: HashSet::new(), up_for: Duration::from_secs(10) };
+        let r = route(&d, &pools(), Family::V4, (0, &recovering), Some(1));
         assert_eq!((r.pool, r.recheck_after), (Some(1), Some(Duration::from_secs(20))));
-        let settled = Health { down: HashSet::new(), up_for: Duration::from_secs(30) };
-        assert_eq!(route(&d, &pools(), Family::V4, &settled, Some(1)).pool, Some(0));
+        let settled = Fixed { down: HashSet::new(), up_for: Duration::from_secs(30) };
+        assert_eq!(route(&d, &pools(), Family::V4, (0, &settled), Some(1)).pool, Some(0));
         // With no memory (a fresh start) the primary answers at once.
-        assert_eq!(route(&d, &pools(), Family::V4, &recovering, None).pool, Some(0));
+        assert_eq!(route(&d, &pools(), Family::V4, (0, &recovering), None).pool, Some(0));
     }
 }

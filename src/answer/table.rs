@@ -49,6 +49,16 @@ impl Answer {
     pub fn variants(&self) -> impl Iterator<Item = &Template> {
         self.variants.iter().map(|(_, t)| &**t)
     }
+
+    /// Each alternative with the share of queries it answers (summing to 1).
+    pub fn shares(&self) -> impl Iterator<Item = (f64, &Template)> {
+        let mut previous = 0;
+        self.variants.iter().map(move |(cumulative, t)| {
+            let share = f64::from(cumulative - previous) / f64::from(Answer::TOTAL);
+            previous = *cumulative;
+            (share, &**t)
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -66,7 +76,7 @@ pub(super) struct Entry {
     /// At or below a zone cut: names under it get the referral in `answers.otherwise`.
     pub(super) delegated: bool,
     /// The zone's NXDOMAIN answer, for names under this one that do not exist.
-    pub(super) nxdomain: Arc<Template>,
+    pub(super) nxdomain: Answer,
 }
 
 /// The part of a table that only a reload changes.
@@ -89,23 +99,27 @@ impl AnswerTable {
     /// The answer for a lower-case wire-format query name, or `None` when no served zone
     /// contains it.
     pub fn lookup(&self, qname: &[u8], qtype: u16) -> Option<&Template> {
+        self.find(qname, qtype).map(Answer::pick)
+    }
+
+    /// The answer with all its alternatives (what [`AnswerTable::lookup`] picks from).
+    pub fn find(&self, qname: &[u8], qtype: u16) -> Option<&Answer> {
         let names = &self.statics.names;
         if let Some(entry) = names.get(qname) {
-            return Some(self.slot(&entry.answers).get(qtype).pick());
+            return Some(self.slot(&entry.answers).get(qtype));
         }
         // Walk up to the closest encloser (RFC 4592): a delegation, a wildcard or NXDOMAIN.
         let mut rest = qname;
         while rest.len() > 1 {
             rest = &rest[1 + rest[0] as usize..];
             if let Some(entry) = names.get(rest) {
-                let answer = if entry.delegated {
+                return Some(if entry.delegated {
                     &self.slot(&entry.answers).otherwise
                 } else if let Some(wildcard) = &entry.wildcard {
                     self.slot(wildcard).get(qtype)
                 } else {
-                    return Some(&entry.nxdomain);
-                };
-                return Some(answer.pick());
+                    &entry.nxdomain
+                });
             }
         }
         None

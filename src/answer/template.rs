@@ -24,6 +24,20 @@ pub enum Rcode {
     Refused = 5,
 }
 
+impl Rcode {
+    /// The name `dig` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::FormErr => "FORMERR",
+            Rcode::ServFail => "SERVFAIL",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::NotImp => "NOTIMP",
+            Rcode::Refused => "REFUSED",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Section {
     Answer = 0,
@@ -65,6 +79,21 @@ impl Template {
 
     pub fn additional_required(&self) -> bool {
         self.additional_required
+    }
+
+    /// The whole response to `question` (wire format: name, type, class), ID 0, every
+    /// section included: what `explain` decodes to show an answer exactly as sent.
+    pub fn message(&self, question: &[u8]) -> Vec<u8> {
+        const QR: u16 = 1 << 15;
+        let flags = QR | u16::from(self.authoritative) << 10 | self.rcode as u16;
+        let mut out = vec![0, 0];
+        out.extend_from_slice(&flags.to_be_bytes());
+        for count in [1, self.counts[0], self.counts[1], self.counts[2]] {
+            out.extend_from_slice(&count.to_be_bytes());
+        }
+        out.extend_from_slice(question);
+        self.write_body(&mut out, question.len() - 4, true);
+        out
     }
 
     /// Appends the body for a query whose name is `qname_len` bytes long (a name that ends

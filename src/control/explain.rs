@@ -3,12 +3,14 @@
 //! router, the same code that builds the answers.
 
 use std::fmt::Write;
+
+use hickory_proto::op::Message;
 use std::time::{Duration, Instant};
 
 use super::Control;
 use super::decide::{Refusal, Snapshot};
+use crate::answer::Located;
 use crate::answer::route::{self, Served};
-use crate::answer::{Located, ZoneHealth};
 use crate::model::{Family, Name, Policy, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
 
@@ -54,6 +56,7 @@ impl Control {
         let health = Snapshot { verdicts, pool_up_since: self.pool_up_since(), now };
         let mut out = String::new();
         let mut visited = Vec::new();
+        let question = question(&name, request.rtype);
         let mut current = name;
         for _ in 0..crate::model::MAX_CNAME_CHAIN {
             // Resolved by the compiler, so wildcards and delegations match the answers.
@@ -120,7 +123,41 @@ impl Control {
             self.explain_dynamic(&mut out, z, node, family, &health, &request.assume_down);
             break;
         }
+        self.write_answer(&mut out, &health, &question);
         Ok(out)
+    }
+
+    /// The answer itself, from a table compiled under the (assumed) health exactly as the
+    /// server compiles its own and looked up as a query is: every alternative of a weighted
+    /// answer with its share, each section as `dig` shows it.
+    fn write_answer(&self, out: &mut String, health: &Snapshot, question: &[u8]) {
+        const SHOWN: usize = 16;
+        let (table, _) = self.compiler().table(health, self.routes());
+        let qtype = u16::from_be_bytes([question[question.len() - 4], question[question.len() - 3]]);
+        let Some(answer) = table.find(&question[..question.len() - 4], qtype) else { return };
+        let alternatives: Vec<_> = answer.shares().collect();
+        for (share, template) in alternatives.iter().take(SHOWN) {
+            let Ok(message) = Message::from_vec(&template.message(question)) else { continue };
+            let aa = if template.authoritative { ", authoritative" } else { "" };
+            let rcode = template.rcode.name();
+            let _ = match alternatives.len() {
+                1 => writeln!(out, "answer: {rcode}{aa}"),
+                _ => writeln!(out, "answer ({:.1}% of queries): {rcode}{aa}", share * 100.0),
+            };
+            let sections = [
+                ("ANSWER", &message.answers),
+                ("AUTHORITY", &message.authorities),
+                ("ADDITIONAL", &message.additionals),
+            ];
+            for (section, records) in sections {
+                for record in records.iter() {
+                    let _ = writeln!(out, "  {section} {record}");
+                }
+            }
+        }
+        if alternatives.len() > SHOWN {
+            let _ = writeln!(out, "(+{} more alternatives)", alternatives.len() - SHOWN);
+        }
     }
 
     /// The pools, endpoints, answer and worst-case failover time of a health-checked record.
@@ -194,8 +231,7 @@ impl Control {
             }
         }
         let previous = self.routes().get(&(z, node.name.clone(), family)).and_then(|r| r.pool);
-        let view = ZoneHealth { zone: z, health };
-        let decided = route::route(dynamic, &zone.pools, family, &view, previous);
+        let decided = route::route(dynamic, &zone.pools, family, (z, health), previous);
         let answering: Vec<&str> = decided.answering.iter().map(|&p| zone.pools[p].name.as_str()).collect();
         let ttl = if decided.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
         let answer = match &decided.served {
@@ -230,7 +266,7 @@ impl Control {
         }
         let _ = writeln!(
             out,
-            "answer: pools [{}], TTL {ttl}{}: {answer}",
+            "route: pools [{}], TTL {ttl}{}: {answer}",
             answering.join(", "),
             if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
         );
@@ -287,6 +323,14 @@ fn assumed(zone: &Zone, item: &str) -> Option<Subject> {
     }
     let pool = zone.pools.iter().find(|p| p.endpoints.iter().any(|e| e.label() == item))?;
     Some(subject(&pool.name, Some(item)))
+}
+
+/// The question section for `name` and `rtype` in class IN, in wire format.
+fn question(name: &Name, rtype: RecordType) -> Vec<u8> {
+    let mut question = crate::answer::template::wire_key(name).into_vec();
+    question.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    question.extend_from_slice(&1u16.to_be_bytes());
+    question
 }
 
 fn target_text(target: &Target) -> String {

@@ -244,6 +244,11 @@ impl Backend {
         Backend::with_tls(None).await
     }
 
+    /// A plain HTTP backend on a given loopback address and port.
+    pub async fn start_at(addr: SocketAddr) -> Backend {
+        Backend::listening(addr, None).await
+    }
+
     /// An HTTPS backend with a fresh self-signed certificate for `localhost`.
     pub async fn start_tls() -> Backend {
         switchyard::tls::install_crypto_provider();
@@ -257,8 +262,12 @@ impl Backend {
     }
 
     async fn with_tls(tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> Backend {
+        Backend::listening("127.0.0.1:0".parse().unwrap(), tls).await
+    }
+
+    async fn listening(addr: SocketAddr, tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>) -> Backend {
         let mut backend = Backend {
-            addr: "127.0.0.1:0".parse().unwrap(),
+            addr,
             tls,
             mode: Arc::new(Mutex::new(Mode::Healthy)),
             requests: Arc::default(),
