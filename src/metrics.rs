@@ -10,6 +10,7 @@ use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::overrides::Forced;
 use crate::status::Status;
 
 pub struct Metrics {
@@ -150,7 +151,6 @@ impl Metrics {
 
     /// Sets the per-endpoint, per-pool and per-record gauges from a published status.
     pub fn set_gauges(&self, status: &Status) {
-        self.endpoint_override.reset();
         for zone in &status.zones {
             let origin = zone.origin.as_str();
             for pool in &zone.pools {
@@ -164,9 +164,10 @@ impl Metrics {
                     };
                     healthy += i64::from(up == 1 && e.weight > 0);
                     self.endpoint_up.with_label_values(&labels).set(up);
-                    if let Some(forced) = &e.forced {
-                        let with_state = [labels[0], labels[1], labels[2], forced.state.label()];
-                        self.endpoint_override.with_label_values(&with_state).set(1);
+                    for state in [Forced::Up, Forced::Down] {
+                        let forced = e.forced.as_ref().is_some_and(|f| f.state == state);
+                        let with_state = [labels[0], labels[1], labels[2], state.label()];
+                        self.endpoint_override.with_label_values(&with_state).set(i64::from(forced));
                     }
                 }
                 self.pool_healthy_endpoints.with_label_values(&[origin, &pool.name]).set(healthy);
@@ -218,6 +219,7 @@ impl Metrics {
     /// Drops gauge series of endpoints, pools and records that a reload removed.
     pub fn reset_gauges(&self) {
         self.endpoint_up.reset();
+        self.endpoint_override.reset();
         self.pool_healthy_endpoints.reset();
         self.record_active_pool.reset();
         self.record_failed_over.reset();

@@ -54,6 +54,42 @@ async fn post(addr: std::net::SocketAddr, path: &str, body: &str, token: Option<
     (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
 }
 
+/// Every family the README documents is in `/metrics` from the first scrape (dashboards and
+/// `absent()` alerts need them), and `promtool check metrics` finds nothing to fix.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_documented_metric_family_is_there_from_the_start() {
+    let (primary, dr) = (Backend::start().await, Backend::start().await);
+    let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
+    let (_, text) = s.http_get("/metrics").await;
+    let readme = include_str!("../README.md");
+    let table = &readme[readme.find("## Metrics").unwrap()..readme.find("## DNS behaviour").unwrap()];
+    let families: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| l.split(" | ").next().unwrap().split('`').skip(1).step_by(2))
+        .collect();
+    assert!(families.len() > 20, "{families:?}");
+    for family in families {
+        assert!(text.contains(&format!("\n# TYPE {family} ")), "{family} missing from\n{text}");
+    }
+    match std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(mut promtool) => {
+            use std::io::Write;
+            promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            let out = promtool.wait_with_output().unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
+        }
+        Err(e) => eprintln!("SKIPPED: promtool check metrics (install Debian's prometheus package): {e}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_move_with_queries_probes_and_failover() {
     let mut primary = Backend::start().await;
@@ -199,7 +235,7 @@ async fn overrides_force_answers_show_everywhere_expire_and_survive_a_restart() 
     assert_eq!(status, 200);
     assert!(reply["applied"]["override"].is_null());
     assert_eq!(app(&s).await, ["192.0.2.11"]);
-    assert_eq!(s.metric("switchyard_endpoint_override", &[("pool", "primary")]).await, None);
+    assert_eq!(s.metric("switchyard_endpoint_override", &[("pool", "primary"), ("state", "down")]).await, Some(0.0));
 
     // Terminal escapes in a reason reach `switchyard status` only as visible text.
     let body = r#"{"state": "up", "reason": "ok \u001b[2J\u001b[31mred"}"#;
