@@ -8,7 +8,6 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
-use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, watch};
 
 use crate::answer::{Published, Shared};
@@ -65,7 +64,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let ready = Arc::new(AtomicBool::new(false));
     let control_cell = Arc::new(OnceCell::new());
     let http_listener =
-        TcpListener::bind(settings.http).await.with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
+        dns::tcp_listener(settings.http).with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
     let admin = Admin { token: admin_token(settings)?, loopback_only: http_addr.ip().is_loopback() };
     let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), control: control_cell.clone(), admin };

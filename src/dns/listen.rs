@@ -75,6 +75,11 @@ pub fn bind(plan: ListenPlan, workers: usize) -> anyhow::Result<Bound> {
     bail!("no port on {} is free for both UDP and TCP", addr.ip())
 }
 
+/// A TCP listener on one address with the same deep accept queue (for the HTTP listener).
+pub fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    bind_tcp(addr, ListenPlan { addr, dual_stack: false, shares_port: false })
+}
+
 /// A TCP listener with the same family rules as the UDP sockets and a deep accept queue.
 fn bind_tcp(addr: SocketAddr, plan: ListenPlan) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;

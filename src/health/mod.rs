@@ -1,8 +1,12 @@
-//! Health checking: one task per distinct probe, each running on its own interval with a
-//! random start offset (so a thousand endpoints do not fire at once), bounded by its own
-//! timeout and a global concurrency limit. Tasks only report results; the publisher owns
-//! the state machines ([`state`]) and decides what changes.
+//! Health checking: one task per distinct probe. Each endpoint's first probe runs soon after
+//! it appears (spread over at most [`FIRST_ROUND_SPREAD`]), so verdicts are in before DNS is
+//! served; after that every probe runs on an even grid, probes with one interval spaced
+//! evenly over it, so a thousand endpoints never fire at once. Probes are bounded by their
+//! own timeout and a global concurrency limit, and share HTTP clients per TLS setting
+//! ([`clients`]). Tasks only report results; the control plane owns the state machines
+//! ([`state`]) and decides what changes.
 
+pub mod clients;
 pub mod probe;
 pub mod state;
 
@@ -12,15 +16,22 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use crate::model::Probe;
+use clients::Clients;
 use probe::Prober;
 use state::{CheckResult, Failure};
 
 /// Probes in flight at once, across all endpoints.
 const MAX_CONCURRENT_PROBES: usize = 256;
-/// Longest random delay before an endpoint's first probe.
-const MAX_START_JITTER: Duration = Duration::from_millis(250);
+/// New endpoints' first probes are spread over this (or half their interval, if shorter).
+pub const FIRST_ROUND_SPREAD: Duration = Duration::from_millis(250);
+/// A first result that timed out this much later than its timeout says more about our own
+/// load than about the endpoint: it is not a verdict, the probe runs again (at most
+/// [`FIRST_ROUND_TRIES`] times).
+const OVERRUN: Duration = Duration::from_millis(100);
+const FIRST_ROUND_TRIES: u32 = 3;
 
 /// One probe result, sent to the publisher.
 #[derive(Debug)]
@@ -34,11 +45,20 @@ pub struct Monitors {
     running: HashMap<Probe, AbortHandle>,
     reports: mpsc::UnboundedSender<Report>,
     limit: Arc<Semaphore>,
+    clients: Arc<Clients>,
+    /// The origin of every probe's grid.
+    epoch: Instant,
 }
 
 impl Monitors {
     pub fn new(reports: mpsc::UnboundedSender<Report>) -> Monitors {
-        Monitors { running: HashMap::new(), reports, limit: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)) }
+        Monitors {
+            running: HashMap::new(),
+            reports,
+            limit: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
+            clients: Arc::default(),
+            epoch: Instant::now(),
+        }
     }
 
     /// Runs exactly `probes`: unchanged ones keep running (and keep their state), removed
@@ -51,9 +71,12 @@ impl Monitors {
             }
             keep
         });
-        for probe in probes {
+        let count = probes.len().max(1) as f64;
+        for (i, probe) in probes.iter().enumerate() {
             if !self.running.contains_key(probe) {
-                let task = tokio::spawn(run(Arc::new(probe.clone()), self.reports.clone(), self.limit.clone()));
+                let slot = Slot { share: i as f64 / count, epoch: self.epoch };
+                let context = (self.reports.clone(), self.limit.clone(), self.clients.clone());
+                let task = tokio::spawn(run(Arc::new(probe.clone()), slot, context));
                 self.running.insert(probe.clone(), task.abort_handle());
             }
         }
@@ -61,7 +84,8 @@ impl Monitors {
 
     /// Longest time until every probe has reported once.
     pub fn first_round_bound(probes: &[Probe]) -> Duration {
-        MAX_START_JITTER + probes.iter().map(|p| p.timeout).max().unwrap_or_default() + Duration::from_millis(100)
+        let timeout = probes.iter().map(|p| p.timeout).max().unwrap_or_default();
+        FIRST_ROUND_SPREAD + (timeout + OVERRUN) * FIRST_ROUND_TRIES + Duration::from_millis(100)
     }
 }
 
@@ -73,22 +97,46 @@ impl Drop for Monitors {
     }
 }
 
-async fn run(probe: Arc<Probe>, reports: mpsc::UnboundedSender<Report>, limit: Arc<Semaphore>) {
-    let prober = Prober::new((*probe).clone());
-    let jitter = MAX_START_JITTER.min(probe.interval / 2).mul_f64(fastrand::f64());
-    tokio::time::sleep(jitter).await;
-    let mut ticker = tokio::time::interval(probe.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        let result = match &prober {
+/// Where a probe runs on the grid: its share of the interval, from a common origin.
+struct Slot {
+    share: f64,
+    epoch: Instant,
+}
+
+type Context = (mpsc::UnboundedSender<Report>, Arc<Semaphore>, Arc<Clients>);
+
+async fn run(probe: Arc<Probe>, slot: Slot, (reports, limit, clients): Context) {
+    let prober = Prober::new((*probe).clone(), &clients);
+    let check = || async {
+        match &prober {
             Ok(prober) => {
-                let Ok(_permit) = limit.acquire().await else { return };
+                let _permit = limit.acquire().await;
                 prober.check().await
             }
             Err(e) => CheckResult::failed(Failure::Other(e.clone()), Duration::ZERO),
-        };
-        if reports.send(Report { probe: probe.clone(), result }).is_err() {
+        }
+    };
+    tokio::time::sleep(FIRST_ROUND_SPREAD.min(probe.interval / 2).mul_f64(slot.share)).await;
+    let mut result = check().await;
+    for _ in 1..FIRST_ROUND_TRIES {
+        let overran = result.failure == Some(Failure::Timeout) && result.latency > probe.timeout + OVERRUN;
+        if !overran {
+            break;
+        }
+        result = check().await;
+    }
+    if reports.send(Report { probe: probe.clone(), result }).is_err() {
+        return;
+    }
+    // Then on the grid: every `interval`, at this probe's share of it.
+    let (interval, phase) = (probe.interval, probe.interval.mul_f64(slot.share));
+    let elapsed = slot.epoch.elapsed().saturating_sub(phase);
+    let rounds = u32::try_from(elapsed.as_nanos() / interval.as_nanos().max(1)).unwrap_or(u32::MAX - 1);
+    let mut ticker = tokio::time::interval_at(slot.epoch + phase + interval * (rounds + 1), interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if reports.send(Report { probe: probe.clone(), result: check().await }).is_err() {
             return;
         }
     }

@@ -3,8 +3,7 @@
 
 use std::time::Instant;
 
-use reqwest::redirect::Policy;
-
+use super::clients::{Clients, Request};
 use super::state::{CheckResult, Failure};
 use crate::model::{Check, HttpCheck, Probe};
 
@@ -13,14 +12,14 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 pub struct Prober {
     probe: Probe,
-    http: Option<(reqwest::Client, String)>,
+    http: Option<Request>,
 }
 
 impl Prober {
-    pub fn new(probe: Probe) -> Result<Prober, String> {
+    pub fn new(probe: Probe, clients: &Clients) -> Result<Prober, String> {
         let http = match &probe.check {
             Check::Tcp => None,
-            Check::Http(check) => Some(http_client(&probe, check)?),
+            Check::Http(check) => Some(clients.request(&probe, check)?),
         };
         Ok(Prober { probe, http })
     }
@@ -30,7 +29,7 @@ impl Prober {
         // The outer bound covers everything (connect, TLS, headers, body).
         let outcome = tokio::time::timeout(self.probe.timeout, async {
             match (&self.probe.check, &self.http) {
-                (Check::Http(check), Some((client, url))) => http_check(check, client, url).await,
+                (Check::Http(check), Some(request)) => http_check(check, request).await,
                 _ => tcp_check(&self.probe).await,
             }
         })
@@ -52,39 +51,11 @@ async fn tcp_check(probe: &Probe) -> Result<String, Failure> {
     }
 }
 
-fn http_client(probe: &Probe, check: &HttpCheck) -> Result<(reqwest::Client, String), String> {
-    let scheme = if check.tls { "https" } else { "http" };
-    let ip = probe.target.ip();
-    let authority = match &check.host {
-        Some(host) => host.clone(),
-        None if ip.is_ipv6() => format!("[{ip}]"),
-        None => ip.to_string(),
+async fn http_check(check: &HttpCheck, request: &Request) -> Result<String, Failure> {
+    let mut request = match &request.host {
+        Some(host) => request.client.get(&request.url).header(reqwest::header::HOST, host),
+        None => request.client.get(&request.url),
     };
-    let url = format!("{scheme}://{authority}:{}{}", probe.target.port(), check.path);
-    let mut builder = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(Policy::none())
-        .timeout(probe.timeout)
-        .connect_timeout(probe.timeout)
-        // A fresh connection each time: a reused one would hide a listener that stopped accepting.
-        .pool_max_idle_per_host(0)
-        .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION"), " health-check"))
-        .tls_danger_accept_invalid_certs(check.insecure);
-    if let Some(host) = &check.host {
-        // Connect to the endpoint, while Host and SNI carry the name.
-        builder = builder.resolve(host, probe.target);
-    }
-    if let Some(path) = &check.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
-        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| format!("bad ca_file {}: {e}", path.display()))?;
-        builder = builder.tls_certs_merge([cert]);
-    }
-    let client = builder.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
-    Ok((client, url))
-}
-
-async fn http_check(check: &HttpCheck, client: &reqwest::Client, url: &str) -> Result<String, Failure> {
-    let mut request = client.get(url);
     for (name, value) in &check.headers {
         request = request.header(name, value);
     }
