@@ -2,6 +2,8 @@
 //! program sees validated [`crate::model`] types and [`Problem`]s (`FILE:LINE:COLUMN: reason`).
 
 mod server;
+#[cfg(test)]
+mod tests;
 mod yaml;
 mod zone;
 

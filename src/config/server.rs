@@ -15,6 +15,8 @@ pub const DEFAULT_HTTP: &str = "127.0.0.1:9153";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSettings {
+    /// The file format's version; only 1 exists.
+    version: Option<Spanned<u32>>,
     listen: Many<SocketAddr>,
     http: Option<SocketAddr>,
     zones: Option<PathBuf>,
@@ -26,7 +28,7 @@ struct RawSettings {
     allow_no_zones: Option<bool>,
     identity: Option<Spanned<String>>,
     nsid: Option<bool>,
-    version: Option<Spanned<String>>,
+    server_version: Option<Spanned<String>>,
     rrl: Option<RawRrl>,
     state_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
@@ -35,10 +37,10 @@ struct RawSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRrl {
-    responses_per_second: Option<u32>,
+    responses_per_second: Option<Spanned<u32>>,
     slip: Option<u32>,
-    ipv4_prefix: Option<u8>,
-    ipv6_prefix: Option<u8>,
+    ipv4_prefix: Option<Spanned<u8>>,
+    ipv6_prefix: Option<Spanned<u8>>,
 }
 
 /// Where and how to serve.
@@ -96,6 +98,33 @@ impl Default for Settings {
     }
 }
 
+/// Response-rate limiting settings; values that cannot work are refused, not clamped.
+fn rrl(file: &Path, raw: RawRrl) -> Result<RrlSettings, Problem> {
+    let d = RrlSettings::default();
+    let checked = |value: &Option<Spanned<u8>>, max: u8, default: u8, what: &str| match value {
+        Some(v) if v.value > max => Err(Problem::new(file, Pos::of(v), format!("{what} must be at most {max}"))),
+        Some(v) => Ok(v.value),
+        None => Ok(default),
+    };
+    let responses_per_second = match &raw.responses_per_second {
+        Some(v) if v.value == 0 => {
+            return Err(Problem::new(
+                file,
+                Pos::of(v),
+                "responses_per_second must be at least 1 (remove `rrl:` to turn it off)",
+            ));
+        }
+        Some(v) => v.value,
+        None => d.responses_per_second,
+    };
+    Ok(RrlSettings {
+        responses_per_second,
+        slip: raw.slip.unwrap_or(d.slip),
+        ipv4_prefix: checked(&raw.ipv4_prefix, 32, d.ipv4_prefix, "ipv4_prefix")?,
+        ipv6_prefix: checked(&raw.ipv6_prefix, 128, d.ipv6_prefix, "ipv6_prefix")?,
+    })
+}
+
 /// The machine's host name (empty when it cannot be read, which hides the identity).
 fn host_name() -> String {
     let name = nix::unistd::gethostname().ok().and_then(|n| n.into_string().ok()).unwrap_or_default();
@@ -114,6 +143,10 @@ impl Settings {
             let text = std::fs::read_to_string(file)
                 .map_err(|e| Problem::new(file, yaml::Pos::default(), format!("cannot read: {e}")))?;
             let raw: RawSettings = yaml::parse(file, &text)?;
+            if let Some(version) = raw.version.as_ref().filter(|v| v.value != 1) {
+                let message = format!("unknown version {}: this switchyard reads version 1", version.value);
+                return Err(Problem::new(file, Pos::of(version), message));
+            }
             let mut listen: Vec<SocketAddr> = Vec::new();
             for (&addr, pos) in items(&raw.listen) {
                 if listen.contains(&addr) {
@@ -138,7 +171,7 @@ impl Settings {
             settings.tcp_idle_timeout = raw.tcp_idle_timeout.map_or(settings.tcp_idle_timeout, |d| d.0);
             settings.watch = raw.watch.unwrap_or(settings.watch);
             settings.allow_no_zones = raw.allow_no_zones.unwrap_or(settings.allow_no_zones);
-            for text in [&raw.identity, &raw.version].into_iter().flatten() {
+            for text in [&raw.identity, &raw.server_version].into_iter().flatten() {
                 if text.value.len() > MAX_IDENTITY {
                     return Err(Problem::new(file, Pos::of(text), format!("longer than {MAX_IDENTITY} bytes")));
                 }
@@ -147,16 +180,8 @@ impl Settings {
                 settings.identity.id = id.value;
             }
             settings.identity.nsid = raw.nsid.unwrap_or(settings.identity.nsid);
-            settings.identity.version = raw.version.map(|v| v.value);
-            settings.rrl = raw.rrl.map(|r| {
-                let d = RrlSettings::default();
-                RrlSettings {
-                    responses_per_second: r.responses_per_second.unwrap_or(d.responses_per_second).max(1),
-                    slip: r.slip.unwrap_or(d.slip),
-                    ipv4_prefix: r.ipv4_prefix.unwrap_or(d.ipv4_prefix).min(32),
-                    ipv6_prefix: r.ipv6_prefix.unwrap_or(d.ipv6_prefix).min(128),
-                }
-            });
+            settings.identity.version = raw.server_version.map(|v| v.value);
+            settings.rrl = raw.rrl.map(|r| rrl(file, r)).transpose()?;
         }
         if !flags.listen.is_empty() {
             settings.listen = flags.listen;

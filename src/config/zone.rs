@@ -17,6 +17,8 @@ use crate::model::{
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawZone {
+    /// The file format's version; only 1 exists.
+    version: Option<Spanned<u32>>,
     pub(super) origin: Spanned<String>,
     ttl: Option<Ttl>,
     soa: Spanned<RawSoa>,
@@ -99,11 +101,51 @@ struct RawDynamic {
     pool: Option<Spanned<String>>,
     failover: Option<Vec<Spanned<String>>>,
     weighted: Option<Entries<u32>>,
-    select: Option<Select>,
+    select: Option<RawSelect>,
     answers: Option<Spanned<u32>>,
-    when_all_down: Option<AllDown>,
+    when_all_down: Option<RawAllDown>,
     failback_after: Option<Duration>,
     rto: Option<Duration>,
+}
+
+/// `select:` as written; see [`Select`].
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawSelect {
+    Weighted,
+    All,
+    First,
+}
+
+impl From<RawSelect> for Select {
+    fn from(raw: RawSelect) -> Select {
+        match raw {
+            RawSelect::Weighted => Select::Weighted,
+            RawSelect::All => Select::All,
+            RawSelect::First => Select::First,
+        }
+    }
+}
+
+/// `when_all_down:` as written; see [`AllDown`].
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawAllDown {
+    First,
+    All,
+    Nodata,
+    Servfail,
+}
+
+impl From<RawAllDown> for AllDown {
+    fn from(raw: RawAllDown) -> AllDown {
+        match raw {
+            RawAllDown::First => AllDown::First,
+            RawAllDown::All => AllDown::All,
+            RawAllDown::Nodata => AllDown::Nodata,
+            RawAllDown::Servfail => AllDown::Servfail,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +210,9 @@ pub fn convert(
     probes: &mut Vec<Probe>,
 ) -> Result<model::Zone, Vec<Problem>> {
     let mut cx = Cx { file, problems: Vec::new() };
+    if let Some(version) = raw.version.as_ref().filter(|v| v.value != 1) {
+        cx.problem(Pos::of(version), format!("unknown version {}: this switchyard reads version 1", version.value));
+    }
     let origin = cx.absolute_name(&raw.origin);
     let Some(origin) = origin else { return Err(cx.problems) };
     let zone_ttl = raw.ttl.map_or(DEFAULT_TTL, |t| t.0);
@@ -509,9 +554,9 @@ impl Cx<'_> {
             ttl,
             ttl_degraded: raw.ttl_degraded.map_or(ttl / 2, |t| t.0),
             policy,
-            select: raw.select.unwrap_or(Select::All),
+            select: raw.select.map_or(Select::All, Into::into),
             answers: answers.max(1) as usize,
-            when_all_down: raw.when_all_down.unwrap_or(AllDown::First),
+            when_all_down: raw.when_all_down.map_or(AllDown::First, Into::into),
             failback_after: raw.failback_after.map_or(StdDuration::ZERO, |d| d.0),
             rto: raw.rto.map(|d| d.0),
         })

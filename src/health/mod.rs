@@ -25,8 +25,10 @@ use state::{CheckResult, Failure};
 
 /// Probes in flight at once, across all endpoints.
 const MAX_CONCURRENT_PROBES: usize = 256;
-/// New endpoints' first probes are spread over this (or half their interval, if shorter).
+/// New endpoints' first probes are spread over this (or half their interval, if shorter),
+/// at most [`FIRST_ROUND_PACE`] apart: a few endpoints are all probed at once.
 pub const FIRST_ROUND_SPREAD: Duration = Duration::from_millis(250);
+const FIRST_ROUND_PACE: Duration = Duration::from_micros(25);
 /// A first result that timed out this much later than its timeout says more about our own
 /// load than about the endpoint: it is not a verdict, the probe runs again (at most
 /// [`FIRST_ROUND_TRIES`] times).
@@ -71,10 +73,12 @@ impl Monitors {
             }
             keep
         });
-        let count = probes.len().max(1) as f64;
+        let count = probes.len().max(1);
+        let spread = FIRST_ROUND_SPREAD.min(FIRST_ROUND_PACE * u32::try_from(count).unwrap_or(u32::MAX));
         for (i, probe) in probes.iter().enumerate() {
             if !self.running.contains_key(probe) {
-                let slot = Slot { share: i as f64 / count, epoch: self.epoch };
+                let share = i as f64 / count as f64;
+                let slot = Slot { share, first: spread.min(probe.interval / 2).mul_f64(share), epoch: self.epoch };
                 let context = (self.reports.clone(), self.limit.clone(), self.clients.clone());
                 let task = tokio::spawn(run(Arc::new(probe.clone()), slot, context));
                 self.running.insert(probe.clone(), task.abort_handle());
@@ -97,9 +101,11 @@ impl Drop for Monitors {
     }
 }
 
-/// Where a probe runs on the grid: its share of the interval, from a common origin.
+/// When a probe runs: first after `first`, then on the grid at its share of the interval,
+/// from a common origin.
 struct Slot {
     share: f64,
+    first: Duration,
     epoch: Instant,
 }
 
@@ -116,7 +122,7 @@ async fn run(probe: Arc<Probe>, slot: Slot, (reports, limit, clients): Context) 
             Err(e) => CheckResult::failed(Failure::Other(e.clone()), Duration::ZERO),
         }
     };
-    tokio::time::sleep(FIRST_ROUND_SPREAD.min(probe.interval / 2).mul_f64(slot.share)).await;
+    tokio::time::sleep(slot.first).await;
     let mut result = check().await;
     for _ in 1..FIRST_ROUND_TRIES {
         let overran = result.failure == Some(Failure::Timeout) && result.latency > probe.timeout + OVERRUN;

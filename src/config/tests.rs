@@ -1,0 +1,182 @@
+//! The loader's rejections, in-process: every health-check and routing rejection with the
+//! exact `LINE:COLUMN: reason` it reports, the settings file's, and a misspelt key inserted
+//! into every table of the bundled zone files (as hickory-dns tests its example configs).
+
+use std::path::Path;
+
+use super::{Settings, SettingsOverrides, load_zone_text};
+
+const ZONE: &str = "\
+origin: example.test.
+soa: {mname: ns1, rname: hostmaster}
+monitors:
+  web: {type: http, port: 8080, path: /health, interval: 2s, timeout: 1s, rise: 2, fall: 2}
+  tcp: {type: tcp}
+pools:
+  primary:
+    monitor: web
+    min_healthy: 1
+    endpoints: [{address: 192.0.2.1, check_address: 127.0.0.1}]
+  aliases:
+    endpoints: [{cname: a.example.net.}]
+records:
+  \"@\": {NS: [ns1]}
+  ns1: {A: 127.0.0.1}
+  app: {dynamic: {failover: [primary], answers: 1}}
+";
+
+fn rejection(text: &str) -> String {
+    match load_zone_text(Path::new("z.yaml"), text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(problems) => problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+    }
+}
+
+#[test]
+fn every_health_and_routing_mistake_is_located() {
+    assert!(load_zone_text(Path::new("z.yaml"), ZONE).is_ok());
+    let table: &[(&str, &str, &str)] = &[
+        ("failover: [primary]", "failover: [nowhere]", "z.yaml:16:30: no pool named \"nowhere\" in this zone"),
+        (
+            "failover: [primary]",
+            "pool: primary, weighted: {primary: 1}",
+            "z.yaml:16:18: a dynamic record needs exactly one of",
+        ),
+        ("failover: [primary]", "failover: []", "z.yaml:16:18: a dynamic record needs exactly one of"),
+        (
+            "failover: [primary]",
+            "failover: [primary, aliases]",
+            "z.yaml:16:18: a dynamic record cannot mix pools of addresses with pools of cname targets",
+        ),
+        ("answers: 1", "answers: 0", "z.yaml:16:49: answers must be at least 1"),
+        ("monitor: web", "monitor: webb", "z.yaml:8:14: no monitor named \"webb\" in this zone"),
+        (
+            "endpoints: [{address: 192.0.2.1, check_address: 127.0.0.1}]",
+            "endpoints: []",
+            "z.yaml:10:16: pool \"primary\" has no endpoints",
+        ),
+        ("min_healthy: 1", "min_healthy: 2", "z.yaml:9:18: min_healthy 2 exceeds the pool's 1 endpoints"),
+        ("address: 192.0.2.1,", "address: 192.0.2.300,", "z.yaml:10:27: invalid IP address \"192.0.2.300\""),
+        (
+            "{address: 192.0.2.1, check_address: 127.0.0.1}",
+            "{check_address: 127.0.0.1}",
+            "z.yaml:10:17: an endpoint needs exactly one of `address` or `cname`",
+        ),
+        ("check_address: 127.0.0.1}", "check_address: localhost}", "z.yaml:10:53: invalid check_address \"localhost\""),
+        (
+            "  aliases:\n",
+            "  aliases:\n    monitor: web\n",
+            "z.yaml:13:17: a cname endpoint in a monitored pool needs a `check_address` to probe",
+        ),
+        ("monitor: web\n    min_healthy", "monitor: tcp\n    min_healthy", "z.yaml:5:8: a tcp monitor needs a `port`"),
+        (
+            "timeout: 1s",
+            "timeout: 3s",
+            "z.yaml:4:71: interval and timeout must be above zero, and timeout at most interval",
+        ),
+        (
+            "interval: 2s, timeout: 1s",
+            "interval: 0s, timeout: 0s",
+            "z.yaml:4:71: interval and timeout must be above zero",
+        ),
+        ("rise: 2", "rise: 0", "z.yaml:4:81: rise and fall must be at least 1"),
+        ("path: /health", "path: health", "z.yaml:4:39: path must start with /"),
+        (
+            "app: {dynamic",
+            "app: {A: 192.0.2.9, dynamic",
+            "z.yaml:16:3: app.example.test. has A records beside a dynamic record that answers the same type",
+        ),
+        ("type: http", "type: ftp", "z.yaml:4:15: unknown variant `ftp`"),
+        ("answers: 1}", "answers: 1, select: some}", "z.yaml:16:60: unknown variant `some`"),
+        ("answers: 1}", "answers: 1, when_all_down: panic}", "z.yaml:16:67: unknown variant `panic`"),
+        (
+            "origin: example.test.",
+            "version: 2\norigin: example.test.",
+            "z.yaml:1:10: unknown version 2: this switchyard reads version 1",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (from, to, expected) in table {
+        assert!(ZONE.contains(from), "{from}");
+        let found = rejection(&ZONE.replacen(from, to, 1));
+        if !found.starts_with(expected) {
+            wrong.push(format!("{to:?}: expected {expected:?}, got {found:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(load_zone_text(Path::new("z.yaml"), &format!("version: 1\n{ZONE}")).is_ok());
+}
+
+#[test]
+fn settings_mistakes_are_located_not_clamped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("switchyard.yaml");
+    let table = [
+        ("version: 2\n", "1:10: unknown version 2: this switchyard reads version 1"),
+        ("rrl: {responses_per_second: 0}\n", "1:29: responses_per_second must be at least 1"),
+        ("rrl: {ipv4_prefix: 33}\n", "1:20: ipv4_prefix must be at most 32"),
+        ("rrl: {ipv6_prefix: 129}\n", "1:20: ipv6_prefix must be at most 128"),
+        ("identity: xx\nlisten: 127.0.0.1\n", "2:9: invalid socket address"),
+        ("nsid: perhaps\n", "1:7: "),
+        ("rr: {}\n", "1:1: unknown field `rr`"),
+    ];
+    let mut wrong = Vec::new();
+    for (text, expected) in table {
+        std::fs::write(&file, text).unwrap();
+        let problem = Settings::load(Some(&file), SettingsOverrides::default()).unwrap_err().to_string();
+        let expected = format!("{}:{expected}", file.display());
+        if !problem.starts_with(&expected) {
+            wrong.push(format!("{text:?}: expected {expected:?}, got {problem:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    std::fs::write(&file, "version: 1\nrrl: {responses_per_second: 5, ipv4_prefix: 32}\n").unwrap();
+    assert!(Settings::load(Some(&file), SettingsOverrides::default()).is_ok());
+}
+
+/// Inserts `misspelt: 1` into every mapping of every bundled zone file (block mappings as a
+/// line of their own, flow mappings after their `{`) and expects each copy rejected at the
+/// inserted line: as an unknown field where the keys are fixed, as a value of the wrong shape
+/// where they are names (records, pools, monitors).
+#[test]
+fn a_misspelt_key_in_any_table_of_the_bundled_zones_is_rejected_where_it_is() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/zones");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let content = line.trim_start();
+            if content.is_empty() || content.starts_with('#') || content.starts_with('-') {
+                continue;
+            }
+            let indent = &line[..line.len() - content.len()];
+            let mut variants = Vec::new();
+            // A sibling key before this block-mapping key.
+            if content.contains(':') {
+                let mut copy = lines.clone();
+                let inserted = format!("{indent}misspelt: 1");
+                copy.insert(i, &inserted);
+                variants.push((copy.join("\n"), i + 1));
+            }
+            // A key at the start of each flow mapping on this line.
+            for (at, _) in line.match_indices('{') {
+                let changed = format!("{}{{misspelt: 1, {}", &line[..at], &line[at + 1..]);
+                let mut copy = lines.clone();
+                copy[i] = &changed;
+                variants.push((copy.join("\n"), i + 1));
+            }
+            for (variant, line_no) in variants {
+                let found = rejection(&variant);
+                assert!(
+                    found.starts_with(&format!("z.yaml:{line_no}:")),
+                    "line {line_no} of {}: {found}",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "{checked} mutations");
+}
