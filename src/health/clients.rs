@@ -1,8 +1,8 @@
-//! HTTP clients for the probes, built once per distinct TLS setting rather than once per
+//! HTTPS clients for the probes, built once per distinct TLS setting rather than once per
 //! endpoint: building a client loads and parses the system's CA store (milliseconds of CPU
-//! and ~90 KiB each), which for thousands of endpoints dominated the cost of probing.
+//! and ~90 KiB each), which for thousands of endpoints dominated the cost of probing. (Plain
+//! HTTP probes need no client at all: see [`super::probe`].)
 //!
-//! - Plain HTTP probes share one client (the `Host` header carries a configured host name).
 //! - HTTPS probes without a `host` share one client per (`insecure`, `ca_file`).
 //! - HTTPS probes with a `host` must connect to their endpoint while SNI and certificate
 //!   checks use the name, so each gets its own client, built on a TLS configuration shared
@@ -21,10 +21,9 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::model::{HttpCheck, Probe};
 
-/// Which shared client or TLS configuration a probe uses.
+/// Which shared client a probe uses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct TlsSetting {
-    tls: bool,
     insecure: bool,
     ca_file: Option<PathBuf>,
 }
@@ -36,24 +35,18 @@ pub struct Clients {
     tls_configs: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
 }
 
-/// What an HTTP probe sends: with which client, to which URL, with which `Host` header.
+/// What an HTTPS probe sends: with which client, to which URL.
 pub struct Request {
     pub client: reqwest::Client,
     pub url: String,
-    pub host: Option<String>,
 }
 
 impl Clients {
-    /// The client and URL for one HTTP(S) probe.
+    /// The client and URL for one HTTPS probe.
     pub fn request(&self, probe: &Probe, check: &HttpCheck) -> Result<Request, String> {
-        let setting = TlsSetting { tls: check.tls, insecure: check.insecure, ca_file: check.ca_file.clone() };
         let target = probe.target;
-        let address = match target.ip() {
-            ip if ip.is_ipv6() => format!("[{ip}]"),
-            ip => ip.to_string(),
-        };
-        match (&check.host, check.tls) {
-            (Some(host), true) => {
+        match &check.host {
+            Some(host) => {
                 let url = format!("https://{host}:{}{}", target.port(), check.path);
                 let builder = base().resolve(host, target);
                 let builder = match check.insecure {
@@ -61,12 +54,14 @@ impl Clients {
                     false => builder.use_preconfigured_tls((*self.tls_config(&check.ca_file)?).clone()),
                 };
                 let client = builder.build().map_err(|e| format!("cannot build HTTP client: {e}"))?;
-                Ok(Request { client, url, host: None })
+                Ok(Request { client, url })
             }
-            (host, tls) => {
-                let scheme = if tls { "https" } else { "http" };
-                let url = format!("{scheme}://{address}:{}{}", target.port(), check.path);
-                Ok(Request { client: self.shared(setting)?, url, host: host.clone() })
+            None => {
+                let setting = TlsSetting { insecure: check.insecure, ca_file: check.ca_file.clone() };
+                let ip = target.ip();
+                let address = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
+                let url = format!("https://{address}:{}{}", target.port(), check.path);
+                Ok(Request { client: self.shared(setting)?, url })
             }
         }
     }
