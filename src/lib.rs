@@ -4,7 +4,8 @@
 //! endpoints and reports results; `control` (the single writer) turns model + health into
 //! an immutable answer table (`answer`) and swaps it in with one atomic store; `dns` answers
 //! queries from whatever table is current, without locks; `http` serves metrics, status and
-//! admin endpoints; `app` wires it all together.
+//! admin endpoints; `app` wires it all together. Only what the binary, the tests, the
+//! benchmarks and the fuzz targets use is public.
 
 pub mod answer;
 pub mod app;
@@ -12,15 +13,15 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dns;
-pub mod health;
-pub mod http;
-pub mod metrics;
+mod health;
+mod http;
+mod metrics;
 pub mod model;
-pub mod overrides;
+mod overrides;
 pub mod remote;
-pub mod state_file;
-pub mod status;
-pub mod systemd;
+mod state_file;
+mod status;
+mod systemd;
 pub mod tls;
 pub mod unix_time;
-pub mod watch;
+mod watch;

@@ -3,6 +3,8 @@
 //! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer
 //! through [`message::respond`] from the answers currently published in an [`answer::Shared`](crate::answer::Shared).
 
+#[cfg(test)]
+mod golden_tests;
 mod identity;
 mod listen;
 pub mod message;
