@@ -117,7 +117,9 @@ async fn run(probe: Arc<Probe>, slot: Slot, (reports, limit, clients): Context) 
         match &prober {
             Ok(prober) => {
                 let _permit = limit.acquire().await;
-                prober.check().await
+                // Boxed: the large in-flight state exists only while a probe runs, not in
+                // every idle probe task.
+                Box::pin(prober.check()).await
             }
             Err(e) => CheckResult::failed(Failure::Other(e.clone()), Duration::ZERO),
         }
