@@ -32,6 +32,12 @@ pub struct Metrics {
     pub last_reload_success: Gauge,
 }
 
+/// An endpoint's successful-check counter and its pool's probe-duration histogram.
+pub struct ProbeSeries {
+    pub success: prometheus::IntCounter,
+    pub duration: Histogram,
+}
+
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
     registry.register(Box::new(collector.clone())).expect("metric names are unique");
     collector
@@ -95,7 +101,7 @@ impl Metrics {
                 HistogramVec::new(
                     HistogramOpts::new("switchyard_health_check_duration_seconds", "Health probe duration.")
                         .buckets(probe),
-                    &["zone", "pool", "endpoint"],
+                    &["zone", "pool"],
                 )
                 .expect("valid metric"),
             ),
@@ -201,7 +207,7 @@ impl Metrics {
                 for e in pool.endpoints.iter().filter(|e| e.probe.is_some()) {
                     let labels = [zone.origin.as_str(), pool.name.as_str(), e.endpoint.as_str()];
                     self.health_checks.with_label_values(&[labels[0], labels[1], labels[2], "success"]).inc_by(0);
-                    self.health_check_duration.with_label_values(&labels);
+                    self.health_check_duration.with_label_values(&labels[..2]);
                     for to in ["up", "down"] {
                         self.endpoint_transitions.with_label_values(&[labels[0], labels[1], labels[2], to]).inc_by(0);
                     }
@@ -213,6 +219,15 @@ impl Metrics {
         }
         for action in ["dropped", "slipped"] {
             self.rrl_actions.with_label_values(&[action]).inc_by(0);
+        }
+    }
+
+    /// The series one endpoint's probe results go to, looked up once per model rather than
+    /// once per result.
+    pub fn probe_series(&self, [zone, pool, endpoint]: [&str; 3]) -> ProbeSeries {
+        ProbeSeries {
+            success: self.health_checks.with_label_values(&[zone, pool, endpoint, "success"]),
+            duration: self.health_check_duration.with_label_values(&[zone, pool]),
         }
     }
 

@@ -69,7 +69,7 @@ pub struct Control {
     compiler: Compiler,
     /// Endpoint states by probe id (the index into `Model::probes`).
     states: Vec<EndpointState>,
-    ids: HashMap<Probe, usize>,
+    ids: HashMap<Probe, usize, foldhash::fast::RandomState>,
     /// Per probe id: (zone, pool, endpoint label) of every endpoint using it.
     users: Vec<Vec<[String; 3]>>,
     origins: Vec<String>,
@@ -85,7 +85,7 @@ impl Control {
         let mut control = Control {
             compiler: Compiler::new(Arc::new(Model::default())),
             states: Vec::new(),
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             users: Vec::new(),
             origins: Vec::new(),
             overrides: saved.overrides,

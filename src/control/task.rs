@@ -19,7 +19,7 @@ use crate::answer::{AnswerTable, Compiler, Published, Shared};
 use crate::config::{Problem, ZoneSource};
 use crate::health::state::{EndpointState, Status as Verdict};
 use crate::health::{Monitors, Report};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ProbeSeries};
 use crate::model::{Model, Probe};
 use crate::state_file::{self, Saved};
 use crate::status::Status;
@@ -114,6 +114,8 @@ struct Task {
     /// with probe details that changed no verdict (reasons, latencies, counts).
     answers: Arc<AnswerTable>,
     status_due: Option<Instant>,
+    /// Per probe id, the metric series of each endpoint it checks.
+    series: Vec<Vec<ProbeSeries>>,
     loading: Option<Loading>,
     staged: Option<Staged>,
     /// Reload requests that arrived while another reload was under way.
@@ -150,11 +152,13 @@ pub async fn start(
         wake: None,
         answers: Arc::default(),
         status_due: None,
+        series: Vec::new(),
         loading: None,
         staged: None,
         waiting: Vec::new(),
     };
     task.monitors.sync(&probes);
+    task.look_up_series();
     task.first_round(Monitors::first_round_bound(&probes)).await;
     task.publish();
     task.metrics.announce(&task.published.load().status);
@@ -245,6 +249,17 @@ impl Task {
         }
     }
 
+    /// Looks up, once per model, the metric series each probe's results go to.
+    fn look_up_series(&mut self) {
+        let probes = self.control.model().probes.len();
+        self.series = (0..probes)
+            .map(|id| {
+                let users = self.control.users(id);
+                users.iter().map(|[z, p, e]| self.metrics.probe_series([z.as_str(), p.as_str(), e.as_str()])).collect()
+            })
+            .collect();
+    }
+
     /// Feeds one probe result to Control (or to a staged reload's new probe); counts it and
     /// logs a verdict change. Returns whether the current answers may have changed.
     fn apply(&mut self, report: Report) -> bool {
@@ -256,11 +271,16 @@ impl Task {
             return false;
         };
         let changed = self.control.observe(id, &report.result, now, wall);
-        let result = report.result.label();
-        for [zone, pool, endpoint] in self.control.users(id) {
+        let latency = report.result.latency.as_secs_f64();
+        for ([zone, pool, endpoint], series) in self.control.users(id).iter().zip(&self.series[id]) {
             let labels = [zone.as_str(), pool.as_str(), endpoint.as_str()];
-            self.metrics.health_checks.with_label_values(&[&labels[..], &[result]].concat()).inc();
-            self.metrics.health_check_duration.with_label_values(&labels).observe(report.result.latency.as_secs_f64());
+            series.duration.observe(latency);
+            match &report.result.failure {
+                None => series.success.inc(),
+                Some(failure) => {
+                    self.metrics.health_checks.with_label_values(&[&labels[..], &[failure.label()]].concat()).inc()
+                }
+            }
             let Some(change) = &changed else { continue };
             let (from, to, reason) = (change.from.label(), change.to.label(), &report.result.reason);
             self.metrics.endpoint_transitions.with_label_values(&[&labels[..], &[to]].concat()).inc();
@@ -350,6 +370,7 @@ impl Task {
         let dropped = self.control.rebase(staged.compiler, staged.first, Instant::now());
         dropped.iter().for_each(|subject| tracing::warn!(%subject, "reload removed an overridden pool or endpoint"));
         self.monitors.sync(&model.probes);
+        self.look_up_series();
         self.metrics.reset_gauges();
         self.publish();
         self.metrics.announce(&self.published.load().status);
