@@ -397,13 +397,7 @@ fn explained(text: &str) -> Vec<Shown> {
 
 /// The same for a real answer.
 fn dug(m: &hickory_proto::op::Message) -> Shown {
-    let rcode = match u16::from(m.metadata.response_code) {
-        0 => "NOERROR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        5 => "REFUSED",
-        other => panic!("rcode {other}"),
-    };
+    let rcode = switchyard::answer::Rcode::name_of(m.metadata.response_code.into()).expect("a response code we send");
     let aa = if m.metadata.authoritative { ", authoritative" } else { "" };
     let sections = [("ANSWER", &m.answers), ("AUTHORITY", &m.authorities), ("ADDITIONAL", &m.additionals)];
     let records = sections.iter().flat_map(|(s, records)| records.iter().map(move |r| format!("{s} {r}"))).collect();

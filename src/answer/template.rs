@@ -25,6 +25,14 @@ pub enum Rcode {
 }
 
 impl Rcode {
+    pub const ALL: [Rcode; 6] =
+        [Rcode::NoError, Rcode::FormErr, Rcode::ServFail, Rcode::NxDomain, Rcode::NotImp, Rcode::Refused];
+
+    /// The name `dig` prints for a response code (`None` for codes we never send).
+    pub fn name_of(code: u16) -> Option<&'static str> {
+        Rcode::ALL.into_iter().find(|r| *r as u16 == code).map(Rcode::name)
+    }
+
     /// The name `dig` prints.
     pub fn name(self) -> &'static str {
         match self {

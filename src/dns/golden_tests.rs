@@ -10,19 +10,13 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::{Identity, Transport, respond};
-use crate::answer::Compiler;
+use crate::answer::{Compiler, Rcode};
 use crate::model::Model;
 
 /// The response as the golden files write it.
 fn shown(m: &Message) -> Vec<String> {
     let aa = if m.metadata.authoritative { " aa" } else { "" };
-    let rcode = match u16::from(m.metadata.response_code) {
-        0 => "NOERROR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        5 => "REFUSED",
-        other => panic!("rcode {other}"),
-    };
+    let rcode = Rcode::name_of(m.metadata.response_code.into()).expect("a response code we send");
     let mut lines = vec![format!("rcode: {rcode}{aa}")];
     for (section, records) in [("answer", &m.answers), ("authority", &m.authorities), ("additional", &m.additionals)] {
         lines.extend(records.iter().map(|r| format!("{section}: {r}")));
