@@ -1,11 +1,9 @@
 //! The authoritative server over real UDP and TCP sockets: sections, flags, rcodes and TTLs
 //! checked exactly, for the behaviours RFC 1034/2308/4592/6891/7766/8482 ask for.
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::{Server, free_port, query, rcode, rrs, tcp, udp};
+use crate::common::{Server, free_port, query, rcode, rrs, tcp, udp};
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 

@@ -2,14 +2,12 @@
 //! failover memory kept, removed endpoints no longer probed, zones added and removed, serials
 //! moving forward, and the file watcher.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Backend, Server, eventually, exchange, query, rcode};
+use crate::common::{Backend, Server, eventually, exchange, query, rcode};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use tokio::net::UdpSocket;
@@ -189,7 +187,8 @@ async fn reload_watching(s: &Server, primary: &Backend, dr: &Backend, times: usi
         tokio::spawn(async move {
             let mut answers = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let bytes = common::udp(server, &query(APP, RecordType::A, None).to_vec().unwrap()).await.unwrap();
+                let bytes =
+                    crate::common::udp(server, &query(APP, RecordType::A, None).to_vec().unwrap()).await.unwrap();
                 answers.push(answer_lines(&Message::from_vec(&bytes).unwrap()));
             }
             answers
@@ -309,7 +308,7 @@ async fn a_reload_waiting_for_a_slow_new_probe_stalls_nothing() {
     let mut primary = Backend::start().await;
     let dr = Backend::start().await;
     let hole = Backend::start().await;
-    hole.set(common::Mode::BlackHole);
+    hole.set(crate::common::Mode::BlackHole);
     let s = Server::start(&[("z.yaml", &failover_zone(&primary, &dr, false, ""))]).await;
     let app = || async { answer_lines(&s.query(APP, RecordType::A).await) };
     assert_eq!(app().await, ["30 192.0.2.11"]);
@@ -323,7 +322,7 @@ async fn a_reload_waiting_for_a_slow_new_probe_stalls_nothing() {
     s.write_zone("z.yaml", &with_slow);
     let reload = {
         let http = s.running.http;
-        tokio::spawn(async move { common::http(http, "POST", "/reload").await })
+        tokio::spawn(async move { crate::common::http(http, "POST", "/reload").await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!reload.is_finished(), "the reload waits for the new probe's first verdict");

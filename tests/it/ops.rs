@@ -2,11 +2,9 @@
 //! exported, expiring, surviving restarts through the state file), explain, the status page,
 //! and who may change things.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Backend, Server, eventually, http, query};
+use crate::common::{Backend, Server, eventually, http, query};
 use hickory_proto::rr::RecordType;
 use switchyard::config::Settings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -61,7 +59,7 @@ async fn every_documented_metric_family_is_there_from_the_start() {
     let (primary, dr) = (Backend::start().await, Backend::start().await);
     let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
     let (_, text) = s.http_get("/metrics").await;
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let table = &readme[readme.find("## Metrics").unwrap()..readme.find("## DNS behaviour").unwrap()];
     let families: Vec<&str> = table
         .lines()
@@ -97,15 +95,17 @@ async fn metrics_move_with_queries_probes_and_failover() {
     let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
     let scrape = s.scrape().await;
     let version = [("version", env!("CARGO_PKG_VERSION"))];
-    assert_eq!(common::sample(&scrape, "switchyard_build_info", &version), Some(1.0));
-    assert_eq!(common::sample(&scrape, "switchyard_config_reloads_total", &[("result", "success")]), Some(1.0));
-    assert_eq!(common::sample(&scrape, "switchyard_config_last_reload_successful", &[]), Some(1.0));
-    assert!(common::sample(&scrape, "switchyard_config_last_reload_success_timestamp_seconds", &[]).unwrap() > 1.7e9);
+    assert_eq!(crate::common::sample(&scrape, "switchyard_build_info", &version), Some(1.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_config_reloads_total", &[("result", "success")]), Some(1.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_config_last_reload_successful", &[]), Some(1.0));
+    assert!(
+        crate::common::sample(&scrape, "switchyard_config_last_reload_success_timestamp_seconds", &[]).unwrap() > 1.7e9
+    );
     // The standard process metrics.
-    assert!(common::sample(&scrape, "process_start_time_seconds", &[]).unwrap() > 1.7e9);
-    assert!(common::sample(&scrape, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
-    assert!(common::sample(&scrape, "process_open_fds", &[]).unwrap() >= 10.0);
-    assert!(common::sample(&scrape, "process_cpu_seconds_total", &[]).is_some());
+    assert!(crate::common::sample(&scrape, "process_start_time_seconds", &[]).unwrap() > 1.7e9);
+    assert!(crate::common::sample(&scrape, "process_resident_memory_bytes", &[]).unwrap() > 1e6);
+    assert!(crate::common::sample(&scrape, "process_open_fds", &[]).unwrap() >= 10.0);
+    assert!(crate::common::sample(&scrape, "process_cpu_seconds_total", &[]).is_some());
 
     // Queries are counted by zone, type, rcode and transport (UDP workers flush within 1 s).
     for _ in 0..5 {
@@ -116,7 +116,7 @@ async fn metrics_move_with_queries_probes_and_failover() {
     s.query("www.elsewhere.test.", RecordType::A).await;
     let counted = |scrape: &prometheus_parse::Scrape, qtype, rcode, transport| {
         let labels = [("zone", ZONE), ("qtype", qtype), ("rcode", rcode), ("transport", transport)];
-        common::sample(scrape, "switchyard_queries_total", &labels)
+        crate::common::sample(scrape, "switchyard_queries_total", &labels)
     };
     eventually(Duration::from_secs(5), || async { counted(&s.scrape().await, "A", "NOERROR", "udp") >= Some(5.0) })
         .await;
@@ -146,17 +146,17 @@ async fn metrics_move_with_queries_probes_and_failover() {
     primary.stop();
     eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.21"] }).await;
     let scrape = s.scrape().await;
-    assert_eq!(common::sample(&scrape, "switchyard_record_active_pool", &active("primary")), Some(0.0));
-    assert_eq!(common::sample(&scrape, "switchyard_record_active_pool", &active("dr")), Some(1.0));
-    assert_eq!(common::sample(&scrape, "switchyard_endpoint_up", &primary_labels), Some(0.0));
-    assert_eq!(common::sample(&scrape, "switchyard_pool_healthy_endpoints", &[("pool", "primary")]), Some(0.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_record_active_pool", &active("primary")), Some(0.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_record_active_pool", &active("dr")), Some(1.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_endpoint_up", &primary_labels), Some(0.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_pool_healthy_endpoints", &[("pool", "primary")]), Some(0.0));
     let record = [("record", APP), ("family", "A")];
-    assert_eq!(common::sample(&scrape, "switchyard_record_failed_over", &record), Some(1.0));
-    assert_eq!(common::sample(&scrape, "switchyard_record_all_down", &record), Some(0.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_record_failed_over", &record), Some(1.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_record_all_down", &record), Some(0.0));
     let down = [("pool", "primary"), ("endpoint", "192.0.2.11"), ("to", "down")];
-    assert_eq!(common::sample(&scrape, "switchyard_endpoint_transitions_total", &down), Some(1.0));
+    assert_eq!(crate::common::sample(&scrape, "switchyard_endpoint_transitions_total", &down), Some(1.0));
     let refused = [("endpoint", "192.0.2.11"), ("result", "refused")];
-    assert!(common::sample(&scrape, "switchyard_health_checks_total", &refused) >= Some(1.0));
+    assert!(crate::common::sample(&scrape, "switchyard_health_checks_total", &refused) >= Some(1.0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -268,7 +268,7 @@ async fn a_restart_with_the_state_file_answers_like_before() {
     // primary answers its probes after 100 ms: a fresh start would wait for that first
     // verdict and answer the primary from the first query.)
     primary.restart().await;
-    primary.set(common::Mode::Slow(Duration::from_millis(100)));
+    primary.set(crate::common::Mode::Slow(Duration::from_millis(100)));
     let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr))], with_state).await;
     assert_eq!(app(&s).await, ["192.0.2.21"]);
     eventually(Duration::from_secs(5), || async { app(&s).await == ["192.0.2.11"] }).await;
@@ -410,12 +410,12 @@ fn dug(m: &hickory_proto::op::Message) -> Shown {
 #[tokio::test(flavor = "multi_thread")]
 async fn explain_agrees_with_the_answers_for_the_whole_bundled_zone() {
     use RecordType::*;
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let mut backends = Vec::new();
     for host in ["127.0.0.11", "127.0.0.12", "127.0.0.21"] {
         backends.push(Backend::start_at(format!("{host}:{port}").parse().unwrap()).await);
     }
-    let zone = include_str!("../zones/gslb.example.test.yaml").replace("port: 8080", &format!("port: {port}"));
+    let zone = include_str!("../../zones/gslb.example.test.yaml").replace("port: 8080", &format!("port: {port}"));
     let s = Server::start(&[("gslb.yaml", &zone)]).await;
     let names = [
         "gslb.example.test.",

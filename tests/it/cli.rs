@@ -1,8 +1,6 @@
 //! The `switchyard` binary as users run it: `check` on good and broken zone files, `serve`
 //! on the bundled default zones, SIGHUP and `switchyard reload`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -277,9 +275,9 @@ fn sighup_and_the_reload_command_apply_edits_and_report_errors() {
 /// on one port; a free high port substituted for 53) and answers IPv4 and IPv6, UDP and TCP.
 #[test]
 fn the_shipped_production_config_serves_both_families() {
-    let shipped = include_str!("../systemd/switchyard.yaml");
+    let shipped = include_str!("../../systemd/switchyard.yaml");
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let zones = concat!(env!("CARGO_MANIFEST_DIR"), "/zones");
     let state = dir.path().join("state.json");
     let config = shipped

@@ -4,13 +4,11 @@
 //! and slows backends under steady load; and property tests throw random packets and broken
 //! zone files at the parsers.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, Mode, Server, eventually, exchange, query, rcode, tcp, udp};
+use crate::common::{Backend, Mode, Server, eventually, exchange, query, rcode, tcp, udp};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use proptest::prelude::*;

@@ -2,12 +2,10 @@
 //! failover and back, weighted splits, min_healthy, drain, cname and AAAA pools, the
 //! all-down modes, black-holed and slow endpoints.
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Backend, Mode, Server, eventually, rcode, rrs};
+use crate::common::{Backend, Mode, Server, eventually, rcode, rrs};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
@@ -66,7 +64,7 @@ async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
     let scrape = s.scrape().await;
     let active = |pool| {
         let labels = [("zone", "gslb.example.test."), ("record", APP), ("family", "A"), ("pool", pool)];
-        common::sample(&scrape, "switchyard_record_active_pool", &labels)
+        crate::common::sample(&scrape, "switchyard_record_active_pool", &labels)
     };
     assert_eq!((active("primary"), active("dr")), (Some(0.0), Some(1.0)));
     let primary_up = [("pool", "primary"), ("endpoint", "192.0.2.11")];

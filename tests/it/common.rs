@@ -1,7 +1,6 @@
 //! Shared test harness: start the real server on loopback with given zone files, query it
 //! over real UDP and TCP sockets with hickory's wire format, and run real HTTP/TCP backends
 //! that health checks probe.
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
