@@ -18,7 +18,7 @@ use super::udp::bind_udp;
 
 /// Connections the kernel queues before we accept them (`listen(2)` backlog; the kernel caps
 /// it at `net.core.somaxconn`).
-pub const ACCEPT_BACKLOG: i32 = 4096;
+const ACCEPT_BACKLOG: i32 = 4096;
 
 /// How one configured address is bound.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
