@@ -211,27 +211,19 @@ impl Control {
     /// when to decide again (a held failback, an expiring override, a suppression ending).
     pub fn decide(&mut self, now: Instant, wall: SystemTime) -> Decision {
         let model = self.compiler.model().clone();
-        let pools_up: Vec<(PoolKey, bool)> = {
-            let verdicts = self.verdicts(&self.overrides, now);
-            let mut pools_up = Vec::new();
-            for (z, zone) in model.zones.iter().enumerate() {
-                for (p, pool) in zone.pools.iter().enumerate() {
-                    for family in Family::ALL {
-                        let up = route::pool_up(pool, family, &|e| verdicts.endpoint_up(z, p, e));
-                        pools_up.push(((self.origins[z].clone(), pool.name.clone(), family), up));
+        let verdicts = Verdicts::new(&model, &self.states, &self.origins, &self.overrides, now);
+        for (z, zone) in model.zones.iter().enumerate() {
+            for (p, pool) in zone.pools.iter().enumerate() {
+                for family in Family::ALL {
+                    let key = (self.origins[z].clone(), pool.name.clone(), family);
+                    match route::pool_up(pool, family, &|e| verdicts.endpoint_up(z, p, e)) {
+                        true => drop(self.pool_up_since.entry(key).or_insert(now)),
+                        false => drop(self.pool_up_since.remove(&key)),
                     }
                 }
             }
-            pools_up
-        };
-        for (key, up) in pools_up {
-            match up {
-                true => drop(self.pool_up_since.entry(key).or_insert(now)),
-                false => drop(self.pool_up_since.remove(&key)),
-            }
         }
-        let health =
-            Snapshot { verdicts: self.verdicts(&self.overrides, now), pool_up_since: &self.pool_up_since, now };
+        let health = Snapshot { verdicts, pool_up_since: &self.pool_up_since, now };
         let (table, routes) = self.compiler.table(&health, &self.routes);
         let changes = self.route_changes(&routes);
         let failback = routes.values().filter_map(|r| r.recheck_after).min().map(|after| now + after);
@@ -254,13 +246,7 @@ impl Control {
 
     /// Endpoint health as routing sees it, with `overrides` on top of the verdicts.
     pub(super) fn verdicts<'a>(&'a self, overrides: &'a Overrides, now: Instant) -> Verdicts<'a> {
-        let probes = &self.compiler.model().probes;
-        Verdicts {
-            control: self,
-            routable: probes.iter().zip(&self.states).map(|(p, s)| s.is_routable(p, now)).collect(),
-            passing: self.states.iter().map(EndpointState::is_up).collect(),
-            overrides,
-        }
+        Verdicts::new(self.compiler.model(), &self.states, &self.origins, overrides, now)
     }
 
     /// How long a pool has been up for a family (for damped failback).
@@ -411,7 +397,8 @@ fn carry_routes(current: &Model, new: &Model, routes: Routes) -> Routes {
 
 /// Endpoint health as routing sees it: probe verdicts (by probe id), overrides on top.
 pub(super) struct Verdicts<'a> {
-    pub control: &'a Control,
+    model: &'a Model,
+    origins: &'a [String],
     /// Per probe: up and not suppressed for flapping.
     routable: Vec<bool>,
     /// Per probe: the probes pass.
@@ -419,10 +406,26 @@ pub(super) struct Verdicts<'a> {
     pub overrides: &'a Overrides,
 }
 
-impl Verdicts<'_> {
-    pub fn forced(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> Option<Forced> {
-        let pool = &self.control.model().zones[zone].pools[pool].name;
-        self.overrides.for_endpoint(self.control.origin(zone), pool, &endpoint.label()).map(|(_, o)| o.state)
+impl<'a> Verdicts<'a> {
+    fn new(
+        model: &'a Model,
+        states: &[EndpointState],
+        origins: &'a [String],
+        overrides: &'a Overrides,
+        now: Instant,
+    ) -> Verdicts<'a> {
+        Verdicts {
+            model,
+            origins,
+            routable: model.probes.iter().zip(states).map(|(p, s)| s.is_routable(p, now)).collect(),
+            passing: states.iter().map(EndpointState::is_up).collect(),
+            overrides,
+        }
+    }
+
+    fn forced(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> Option<Forced> {
+        let pool = &self.model.zones[zone].pools[pool].name;
+        self.overrides.for_endpoint(&self.origins[zone], pool, &endpoint.label()).map(|(_, o)| o.state)
     }
 
     pub fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
@@ -459,12 +462,12 @@ impl Health for Snapshot<'_> {
     /// A pool forced up counts as up for ever: forcing it is how an operator approves a
     /// failback that `failback_after` holds.
     fn pool_up_for(&self, zone: usize, pool: usize, family: Family) -> Option<Duration> {
-        let control = self.verdicts.control;
-        let (origin, name) = (control.origin(zone), &control.model().zones[zone].pools[pool].name);
+        let verdicts = &self.verdicts;
+        let (origin, name) = (&verdicts.origins[zone], &verdicts.model.zones[zone].pools[pool].name);
         if self.verdicts.overrides.for_pool(origin, name).is_some_and(|o| o.state == Forced::Up) {
             return Some(Duration::MAX);
         }
-        self.pool_up_since.get(&(origin.to_string(), name.clone(), family)).map(|since| self.now - *since)
+        self.pool_up_since.get(&(origin.clone(), name.clone(), family)).map(|since| self.now - *since)
     }
 }
 
