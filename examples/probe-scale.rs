@@ -2,7 +2,7 @@
 //! endpoints: N healthy HTTP endpoints on loopback (127.1.x.y:18080, served by a separate
 //! backend process so that it is not what is measured), probed every 2 s with a 1 s timeout.
 //! Prints probes/s, CPU µs per probe, RSS (total and per endpoint), time to all first
-//! verdicts, and false downs at start and over the steady-state window.
+//! verdicts, and false downs at start and from then to the end of the steady-state window.
 //!
 //! ```sh
 //! apt-get install gdnsd                      # optional: without it only switchyard is measured
@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 const PORT: u16 = 18080;
 const PER_POOL: usize = 10;
+/// Two probe intervals after the first round, before the steady-state window starts.
+const WARM_UP: Duration = Duration::from_secs(4);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -187,9 +189,10 @@ fn measure_switchyard(binary: &Path, n: usize, steady: Duration) -> String {
     let status = http_get(http, "/status");
     let down_at_start =
         status.matches("\"checked_state\":\"down\"").count() + status.matches("\"checked_state\":\"unknown\"").count();
+    let downs0 = metric_sum(&http_get(http, "/metrics"), "switchyard_endpoint_transitions_total", "to=\"down\"");
+    std::thread::sleep(WARM_UP);
     let (cpu0, probes0) =
         (usage(child.id()).0, metric_sum(&http_get(http, "/metrics"), "switchyard_health_checks_total", ""));
-    let downs0 = metric_sum(&http_get(http, "/metrics"), "switchyard_endpoint_transitions_total", "to=\"down\"");
     std::thread::sleep(steady);
     let metrics = http_get(http, "/metrics");
     let (cpu1, rss) = usage(child.id());
@@ -244,6 +247,7 @@ fn measure_gdnsd(n: usize, steady: Duration) -> String {
     let verdicts = started.elapsed();
     let downs = || std::fs::read_to_string(root.join("log")).unwrap_or_default().matches("DOWN").count();
     let down_at_start = downs();
+    std::thread::sleep(WARM_UP);
     let cpu0 = usage(child.id()).0;
     std::thread::sleep(steady);
     let (cpu1, rss) = usage(child.id());

@@ -43,6 +43,7 @@ impl ZoneSource {
 pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
     let files = zone_files(dir).map_err(|e| vec![Problem::new(dir, Pos::default(), e)])?;
     let mut model = Model::default();
+    let mut probes = zone::ProbeSet::default();
     let mut problems = Vec::new();
     let mut origins: Vec<(crate::model::Name, PathBuf)> = Vec::new();
     for file in files {
@@ -53,7 +54,7 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
                 continue;
             }
         };
-        match zone_from_text(&file, &text, default_serial(&file), &mut model.probes) {
+        match zone_from_text(&file, &text, default_serial(&file), &mut probes) {
             Ok((zone, origin_pos)) => {
                 if let Some((_, first)) = origins.iter().find(|(o, _)| *o == zone.origin) {
                     let message = format!("zone {} is already served from {}", zone.origin, first.display());
@@ -66,14 +67,15 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
             Err(mut found) => problems.append(&mut found),
         }
     }
+    model.probes = probes.into_list();
     if problems.is_empty() { Ok(model) } else { Err(problems) }
 }
 
 /// One zone file's text, validated on its own (serial 1 unless it sets one), with the
 /// health checks it uses: for tests and fuzzing of the loader.
 pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<Probe>), Vec<Problem>> {
-    let mut probes = Vec::new();
-    zone_from_text(file, text, 1, &mut probes).map(|(zone, _)| (zone, probes))
+    let mut probes = zone::ProbeSet::default();
+    zone_from_text(file, text, 1, &mut probes).map(|(zone, _)| (zone, probes.into_list()))
 }
 
 /// Parses and converts one zone file; returns the zone and where its origin is written.
@@ -81,7 +83,7 @@ fn zone_from_text(
     file: &Path,
     text: &str,
     default_serial: u32,
-    probes: &mut Vec<Probe>,
+    probes: &mut zone::ProbeSet,
 ) -> Result<(Zone, Pos), Vec<Problem>> {
     let raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;
     let origin_pos = Pos::of(&raw.origin);

@@ -195,6 +195,28 @@ struct RawEndpoint {
     weight: Option<u32>,
 }
 
+/// The distinct health checks of a model as it is loaded; a probe's id is its index.
+#[derive(Default)]
+pub struct ProbeSet {
+    list: Vec<Probe>,
+    ids: HashMap<Probe, usize>,
+}
+
+impl ProbeSet {
+    /// The id of `probe`, added if it is new.
+    fn id(&mut self, probe: Probe) -> usize {
+        let list = &mut self.list;
+        *self.ids.entry(probe).or_insert_with_key(|probe| {
+            list.push(probe.clone());
+            list.len() - 1
+        })
+    }
+
+    pub fn into_list(self) -> Vec<Probe> {
+        self.list
+    }
+}
+
 pub const DEFAULT_TTL: u32 = 300;
 const DEFAULT_INTERVAL: StdDuration = StdDuration::from_secs(5);
 const DEFAULT_TIMEOUT: StdDuration = StdDuration::from_secs(2);
@@ -207,7 +229,7 @@ pub fn convert(
     raw: RawZone,
     default_serial: u32,
     fingerprint: u64,
-    probes: &mut Vec<Probe>,
+    probes: &mut ProbeSet,
 ) -> Result<model::Zone, Vec<Problem>> {
     let mut cx = Cx { file, problems: Vec::new() };
     if let Some(version) = raw.version.as_ref().filter(|v| v.value != 1) {
@@ -231,6 +253,9 @@ pub fn convert(
 
     let monitors: HashMap<&str, (&RawMonitor, Pos)> =
         raw.monitors.0.iter().map(|(key, m)| (key.value.as_str(), (&m.value, Pos::of(m)))).collect();
+    for (monitor, pos) in monitors.values() {
+        cx.request_problems(monitor, *pos);
+    }
     let mut pools = Vec::new();
     for (key, raw_pool) in &raw.pools.0 {
         pools.push(cx.pool(key, raw_pool, &monitors, probes));
@@ -567,7 +592,7 @@ impl Cx<'_> {
         key: &Spanned<String>,
         raw: &Spanned<RawPool>,
         monitors: &HashMap<&str, (&RawMonitor, Pos)>,
-        probes: &mut Vec<Probe>,
+        probes: &mut ProbeSet,
     ) -> Pool {
         let pool_pos = Pos::of(raw).or(Pos::of(key));
         let raw = &raw.value;
@@ -601,7 +626,7 @@ impl Cx<'_> {
         raw: &RawEndpoint,
         pos: Pos,
         monitor: Option<(&RawMonitor, Pos)>,
-        probes: &mut Vec<Probe>,
+        probes: &mut ProbeSet,
     ) -> Option<Endpoint> {
         let target = match (&raw.address, &raw.cname) {
             (Some(address), None) => match address.value.parse::<IpAddr>() {
@@ -640,16 +665,34 @@ impl Cx<'_> {
                     Target::Address(_) => None,
                 });
                 let probe = self.probe(monitor, monitor_pos, ip, raw.port, host)?;
-                Some(match probes.iter().position(|p| *p == probe) {
-                    Some(id) => id,
-                    None => {
-                        probes.push(probe);
-                        probes.len() - 1
-                    }
-                })
+                Some(probes.id(probe))
             }
         };
         Some(Endpoint { target, weight: raw.weight.unwrap_or(1), probe })
+    }
+
+    /// What an HTTP request could not carry (a bad path, host or header), found once at load
+    /// rather than at every probe.
+    fn request_problems(&mut self, m: &RawMonitor, pos: Pos) {
+        if let Some(path) = &m.path {
+            if !path.value.starts_with('/') {
+                self.problem(Pos::of(path), "path must start with /");
+            } else if path.value.parse::<http::uri::PathAndQuery>().is_err() {
+                self.problem(Pos::of(path), format!("invalid request path {:?}", path.value));
+            }
+        }
+        if let Some(host) = m.host.as_ref().filter(|h| h.parse::<http::uri::Authority>().is_err()) {
+            self.problem(pos, format!("invalid host {host:?}"));
+        }
+        for (name, value) in &m.headers {
+            if name.eq_ignore_ascii_case("host") {
+                self.problem(pos, "set the Host header with `host`, not in `headers`");
+            } else if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                self.problem(pos, format!("invalid header {name:?}: {value:?}"));
+            }
+        }
     }
 
     fn probe(
@@ -686,11 +729,6 @@ impl Cx<'_> {
             CheckKind::Tcp => Check::Tcp,
             CheckKind::Http | CheckKind::Https => {
                 let path = m.path.as_ref().map_or("/".to_string(), |p| p.value.clone());
-                if !path.starts_with('/') {
-                    let at = m.path.as_ref().map_or(pos, Pos::of);
-                    self.problem(at, "path must start with /");
-                    return None;
-                }
                 Check::Http(HttpCheck {
                     tls: matches!(m.kind, CheckKind::Https),
                     path,

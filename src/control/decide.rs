@@ -489,7 +489,7 @@ mod tests {
 
     fn result(ok: bool) -> CheckResult {
         match ok {
-            true => CheckResult::passed("connected", Duration::ZERO),
+            true => CheckResult::passed(crate::health::state::Pass::Connected, Duration::ZERO),
             false => CheckResult::failed(crate::health::state::Failure::Refused, Duration::ZERO),
         }
     }

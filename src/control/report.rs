@@ -127,7 +127,7 @@ fn endpoint_status(
         suppressed_seconds_left: suppressed.map(|d| d.as_secs_f64()),
         forced: forced.map(|(_, o)| o.clone()),
         override_on: forced.map(|(s, _)| if s.endpoint.is_some() { "endpoint" } else { "pool" }.into()),
-        reason: state.map(|s| s.reason.clone()),
+        reason: state.map(|s| s.reason.to_string()),
         seconds_in_state: in_override.or(in_checked_state),
         seconds_in_checked_state: in_checked_state,
         last_check: state

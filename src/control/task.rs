@@ -37,6 +37,9 @@ struct Loading {
 
 /// Longest time probe details that changed no verdict wait to show in the status.
 const STATUS_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// Reports are taken in batches at most this often: waking the task costs more than applying
+/// a report, and thousands of endpoints report every second.
+const REPORT_BATCH: std::time::Duration = std::time::Duration::from_millis(10);
 
 enum Command {
     Reload(ReloadReply),
@@ -114,6 +117,8 @@ struct Task {
     /// with probe details that changed no verdict (reasons, latencies, counts).
     answers: Arc<AnswerTable>,
     status_due: Option<Instant>,
+    /// Until when reports wait to be taken as one batch.
+    batch_until: Option<Instant>,
     /// Per probe id, the metric series of each endpoint it checks.
     series: Vec<Vec<ProbeSeries>>,
     loading: Option<Loading>,
@@ -152,6 +157,7 @@ pub async fn start(
         wake: None,
         answers: Arc::default(),
         status_due: None,
+        batch_until: None,
         series: Vec::new(),
         loading: None,
         staged: None,
@@ -201,9 +207,11 @@ impl Task {
     async fn run(mut self) {
         loop {
             let (wake, deadline) = (self.wake, self.staged.as_ref().map(|s| s.deadline));
-            let status_due = self.status_due;
+            let (status_due, batch_until) = (self.status_due, self.batch_until);
             tokio::select! {
-                Some(report) = self.reports.recv() => {
+                _ = sleep_until(batch_until) => self.batch_until = None,
+                Some(report) = self.reports.recv(), if batch_until.is_none() => {
+                    self.batch_until = Some(Instant::now() + REPORT_BATCH);
                     let mut changed = self.apply(report);
                     // Coalesce whatever else has arrived into one publication.
                     while let Ok(report) = self.reports.try_recv() {
@@ -275,14 +283,14 @@ impl Task {
         for ([zone, pool, endpoint], series) in self.control.users(id).iter().zip(&self.series[id]) {
             let labels = [zone.as_str(), pool.as_str(), endpoint.as_str()];
             series.duration.observe(latency);
-            match &report.result.failure {
-                None => series.success.inc(),
-                Some(failure) => {
+            match &report.result.outcome {
+                Ok(_) => series.success.inc(),
+                Err(failure) => {
                     self.metrics.health_checks.with_label_values(&[&labels[..], &[failure.label()]].concat()).inc()
                 }
             }
             let Some(change) = &changed else { continue };
-            let (from, to, reason) = (change.from.label(), change.to.label(), &report.result.reason);
+            let (from, to, reason) = (change.from.label(), change.to.label(), report.result.reason());
             self.metrics.endpoint_transitions.with_label_values(&[&labels[..], &[to]].concat()).inc();
             // A failure is a warning; a recovery or a first verdict is news.
             if change.to == Verdict::Down && change.from != Verdict::Unknown {

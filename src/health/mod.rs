@@ -1,4 +1,6 @@
-//! Health checking: one task per distinct probe. Each endpoint's first probe runs soon after
+//! Health checking: one task per distinct probe, all on a runtime of their own with one
+//! thread (as gdnsd's monitor), so probing neither competes with the control task and the
+//! HTTP API for workers nor pays for waking them. Each endpoint's first probe runs soon after
 //! it appears (spread over at most [`FIRST_ROUND_SPREAD`]), so verdicts are in before DNS is
 //! served; after that every probe runs on an even grid, probes with one interval spaced
 //! evenly over it, so a thousand endpoints never fire at once. Probes are bounded by their
@@ -10,11 +12,11 @@ pub mod clients;
 pub mod probe;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -44,17 +46,28 @@ pub struct Report {
 
 /// The running probe tasks, keyed by probe definition.
 pub struct Monitors {
-    running: HashMap<Probe, AbortHandle>,
+    running: HashMap<Arc<Probe>, AbortHandle>,
     reports: mpsc::UnboundedSender<Report>,
     limit: Arc<Semaphore>,
     clients: Arc<Clients>,
     /// The origin of every probe's grid.
     epoch: Instant,
+    /// The probes' runtime; dropping `_stop` ends its thread.
+    runtime: tokio::runtime::Handle,
+    _stop: oneshot::Sender<()>,
 }
 
 impl Monitors {
     pub fn new(reports: mpsc::UnboundedSender<Report>) -> Monitors {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a probe runtime");
+        let (runtime_handle, (stop, stopped)) = (runtime.handle().clone(), oneshot::channel::<()>());
+        std::thread::Builder::new()
+            .name("probes".into())
+            .spawn(move || runtime.block_on(async { stopped.await.ok() }))
+            .expect("a probe thread");
         Monitors {
+            runtime: runtime_handle,
+            _stop: stop,
             running: HashMap::new(),
             reports,
             limit: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
@@ -66,8 +79,9 @@ impl Monitors {
     /// Runs exactly `probes`: unchanged ones keep running (and keep their state), removed
     /// ones stop now, new ones start.
     pub fn sync(&mut self, probes: &[Probe]) {
+        let wanted: HashSet<&Probe> = probes.iter().collect();
         self.running.retain(|probe, task| {
-            let keep = probes.contains(probe);
+            let keep = wanted.contains(&**probe);
             if !keep {
                 task.abort();
             }
@@ -80,8 +94,9 @@ impl Monitors {
                 let share = i as f64 / count as f64;
                 let slot = Slot { share, first: spread.min(probe.interval / 2).mul_f64(share), epoch: self.epoch };
                 let context = (self.reports.clone(), self.limit.clone(), self.clients.clone());
-                let task = tokio::spawn(run(Arc::new(probe.clone()), slot, context));
-                self.running.insert(probe.clone(), task.abort_handle());
+                let probe = Arc::new(probe.clone());
+                let task = self.runtime.spawn(run(probe.clone(), slot, context));
+                self.running.insert(probe, task.abort_handle());
             }
         }
     }
@@ -112,7 +127,7 @@ struct Slot {
 type Context = (mpsc::UnboundedSender<Report>, Arc<Semaphore>, Arc<Clients>);
 
 async fn run(probe: Arc<Probe>, slot: Slot, (reports, limit, clients): Context) {
-    let prober = Prober::new((*probe).clone(), &clients);
+    let prober = Prober::new(probe.clone(), &clients);
     let check = || async {
         match &prober {
             Ok(prober) => {
@@ -127,7 +142,7 @@ async fn run(probe: Arc<Probe>, slot: Slot, (reports, limit, clients): Context) 
     tokio::time::sleep(slot.first).await;
     let mut result = check().await;
     for _ in 1..FIRST_ROUND_TRIES {
-        let overran = result.failure == Some(Failure::Timeout) && result.latency > probe.timeout + OVERRUN;
+        let overran = result.outcome == Err(Failure::Timeout) && result.latency > probe.timeout + OVERRUN;
         if !overran {
             break;
         }

@@ -1,145 +1,173 @@
 //! Probes: one HTTP(S) request or TCP connect against an endpoint, bounded in time and in
-//! what it reads. Plain HTTP is one HTTP/1 exchange on a fresh connection (hyper's connection
-//! API, nothing else); HTTPS goes through a client shared per TLS setting ([`super::clients`]).
-//! Probes only report results; [`super::state`] decides up or down.
+//! what it reads. Plain HTTP works like gdnsd's `http_status`: a fresh connection, one
+//! HTTP/1.0 request prepared once per probe (1.0, so a body is never chunked and ends at the
+//! close), the response head parsed with `httparse`, the body read only for `expect_body`.
+//! HTTPS goes through a client shared per TLS setting ([`super::clients`]). Probes only
+//! report results; [`super::state`] decides up or down.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Empty};
-use hyper::body::{Body, Bytes};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::clients::{Clients, Request};
-use super::state::{CheckResult, Failure};
+use super::state::{CheckResult, Failure, Pass};
 use crate::model::{Check, HttpCheck, Probe};
 
 /// Most of a response body read when looking for `expect_body`.
 const BODY_LIMIT: usize = 64 * 1024;
+/// Most of a response head (status line and headers) read; a longer one is a failure.
+const HEAD_LIMIT: usize = 4096;
+/// Most response headers parsed.
+const MAX_HEADERS: usize = 64;
 
 pub struct Prober {
-    probe: Probe,
-    /// The shared client for HTTPS checks.
-    https: Option<Request>,
+    probe: Arc<Probe>,
+    how: How,
+}
+
+enum How {
+    Tcp,
+    /// The request bytes, the same for every probe of this endpoint.
+    Http(Box<[u8]>),
+    /// The shared client and URL.
+    Https(Request),
 }
 
 impl Prober {
-    pub fn new(probe: Probe, clients: &Clients) -> Result<Prober, String> {
-        let https = match &probe.check {
-            Check::Http(check) if check.tls => Some(clients.request(&probe, check)?),
-            _ => None,
+    pub fn new(probe: Arc<Probe>, clients: &Clients) -> Result<Prober, String> {
+        let how = match &probe.check {
+            Check::Tcp => How::Tcp,
+            Check::Http(check) if check.tls => How::Https(clients.request(&probe, check)?),
+            Check::Http(check) => How::Http(http_request(&probe, check).into()),
         };
-        Ok(Prober { probe, https })
+        Ok(Prober { probe, how })
     }
 
     pub async fn check(&self) -> CheckResult {
         let started = Instant::now();
-        // The outer bound covers everything (connect, TLS, headers, body).
+        // The outer bound covers everything (connect, TLS, head, body).
         let outcome = tokio::time::timeout(self.probe.timeout, async {
-            match (&self.probe.check, &self.https) {
-                (Check::Http(check), Some(request)) => https_check(check, request).await,
-                (Check::Http(check), None) => http_check(&self.probe, check).await,
-                (Check::Tcp, _) => tcp_check(&self.probe).await,
+            match (&self.how, &self.probe.check) {
+                (How::Http(request), Check::Http(check)) => http_check(self.probe.target, request, check).await,
+                (How::Https(request), Check::Http(check)) => https_check(check, request).await,
+                _ => connect(self.probe.target).await.map(|_| Pass::Connected),
             }
         })
         .await
         .unwrap_or(Err(Failure::Timeout));
-        let latency = started.elapsed();
-        match outcome {
-            Ok(reason) => CheckResult::passed(reason, latency),
-            Err(failure) => CheckResult::failed(failure, latency),
-        }
+        CheckResult { outcome, latency: started.elapsed() }
     }
 }
 
-async fn tcp_check(probe: &Probe) -> Result<String, Failure> {
-    match tokio::net::TcpStream::connect(probe.target).await {
-        Ok(_) => Ok("connected".into()),
-        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(Failure::Refused),
-        Err(e) => Err(Failure::Other(format!("connect: {e}"))),
-    }
-}
-
-/// One plain HTTP/1.1 exchange on a fresh connection (`Connection: close`).
-async fn http_check(probe: &Probe, check: &HttpCheck) -> Result<String, Failure> {
-    let stream = tokio::net::TcpStream::connect(probe.target).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => Failure::Refused,
-        _ => Failure::Other(format!("connect: {e}")),
-    })?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| hyper_failure(&e))?;
-    // The connection is driven beside the request; it ends with the probe.
-    let connection = tokio::spawn(connection);
-    let _abort = AbortOnDrop(connection.abort_handle());
+/// `GET path HTTP/1.0` with Host, User-Agent and the check's own headers.
+fn http_request(probe: &Probe, check: &HttpCheck) -> Vec<u8> {
     let host = check.host.clone().unwrap_or_else(|| match probe.target.ip() {
         ip if ip.is_ipv6() => format!("[{ip}]:{}", probe.target.port()),
         ip => format!("{ip}:{}", probe.target.port()),
     });
-    let mut request = hyper::Request::get(&check.path)
-        .header(hyper::header::HOST, host)
-        .header(hyper::header::USER_AGENT, concat!("switchyard/", env!("CARGO_PKG_VERSION"), " health-check"))
-        .header(hyper::header::CONNECTION, "close");
+    let mut request = format!(
+        "GET {} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: switchyard/{} health-check\r\n",
+        check.path,
+        env!("CARGO_PKG_VERSION")
+    );
     for (name, value) in &check.headers {
-        request = request.header(name, value);
+        request += &format!("{name}: {value}\r\n");
     }
-    let request = request.body(Empty::<Bytes>::new()).map_err(|e| Failure::Other(e.to_string()))?;
-    let response = sender.send_request(request).await.map_err(|e| hyper_failure(&e))?;
-    let status = response.status().as_u16();
+    request += "\r\n";
+    request.into_bytes()
+}
+
+/// A fresh connection that ends with a reset when dropped (as gdnsd's and HAProxy's checks
+/// do): once the verdict is known nothing more is owed, and neither side keeps a TIME_WAIT
+/// socket per probe.
+async fn connect(target: SocketAddr) -> Result<TcpStream, Failure> {
+    let stream = TcpStream::connect(target).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+        _ => Failure::Other(format!("connect: {e}")),
+    })?;
+    stream.set_zero_linger().map_err(|e| Failure::Other(format!("SO_LINGER: {e}")))?;
+    Ok(stream)
+}
+
+fn io_failure(e: std::io::Error) -> Failure {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e.kind() {
+        BrokenPipe | ConnectionAborted | ConnectionReset | UnexpectedEof => Failure::ConnectionClosed,
+        _ => Failure::Other(e.to_string()),
+    }
+}
+
+/// One plain HTTP exchange on a fresh connection, which is dropped once the verdict is known.
+async fn http_check(target: SocketAddr, request: &[u8], check: &HttpCheck) -> Result<Pass, Failure> {
+    let mut stream = connect(target).await?;
+    stream.write_all(request).await.map_err(io_failure)?;
+    let mut buf = [0u8; HEAD_LIMIT];
+    let mut len = 0;
+    let (status, head, content_length) = loop {
+        match stream.read(&mut buf[len..]).await.map_err(io_failure)? {
+            0 => return Err(Failure::ConnectionClosed),
+            n => len += n,
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&buf[..len]) {
+            Ok(httparse::Status::Complete(head)) => {
+                let length = response.headers.iter().find(|h| h.name.eq_ignore_ascii_case("content-length"));
+                let length = length.and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok());
+                break (response.code.unwrap_or_default(), head, length);
+            }
+            Ok(httparse::Status::Partial) if len < buf.len() => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(Failure::Other(format!("response head longer than {HEAD_LIMIT} bytes")));
+            }
+            Err(e) => return Err(Failure::Other(format!("invalid HTTP response: {e}"))),
+        }
+    };
     accepted(check, status)?;
     if let Some(expected) = &check.expect_body {
-        let mut body = response.into_body();
-        let mut scan = BodyScan::new(expected);
-        while scan.wants_more() && !body.is_end_stream() {
-            match body.frame().await {
-                Some(Ok(frame)) => scan.feed(&frame.into_data().unwrap_or_default()),
-                Some(Err(e)) => return Err(hyper_failure(&e)),
-                None => break,
+        let mut scan = BodyScan::new(expected, content_length);
+        scan.feed(&buf[head..len]);
+        while scan.wants_more() {
+            match stream.read(&mut buf).await.map_err(io_failure)? {
+                0 => break,
+                n => scan.feed(&buf[..n]),
             }
         }
         scan.verdict()?;
     }
-    Ok(format!("HTTP {status}"))
+    Ok(Pass::Http(status))
 }
 
-/// Looks for `expect_body` in at most [`BODY_LIMIT`] bytes of a body read chunk by chunk.
+/// Looks for `expect_body` in at most [`BODY_LIMIT`] bytes of a body read chunk by chunk
+/// (and no further than its `Content-Length`, when known).
 struct BodyScan<'a> {
     expected: &'a [u8],
     seen: Vec<u8>,
     found: bool,
+    limit: usize,
 }
 
 impl<'a> BodyScan<'a> {
-    fn new(expected: &'a str) -> BodyScan<'a> {
-        BodyScan { expected: expected.as_bytes(), seen: Vec::new(), found: expected.is_empty() }
+    fn new(expected: &'a str, content_length: Option<usize>) -> BodyScan<'a> {
+        let limit = content_length.unwrap_or(BODY_LIMIT).min(BODY_LIMIT);
+        BodyScan { expected: expected.as_bytes(), seen: Vec::new(), found: expected.is_empty(), limit }
     }
 
     fn wants_more(&self) -> bool {
-        !self.found && self.seen.len() < BODY_LIMIT
+        !self.found && self.seen.len() < self.limit
     }
 
     fn feed(&mut self, chunk: &[u8]) {
-        self.seen.extend_from_slice(chunk);
+        let room = self.limit.saturating_sub(self.seen.len());
+        self.seen.extend_from_slice(&chunk[..chunk.len().min(room)]);
         self.found = self.found || self.seen.windows(self.expected.len()).any(|w| w == self.expected);
     }
 
     fn verdict(&self) -> Result<(), Failure> {
         if self.found { Ok(()) } else { Err(Failure::BodyMismatch) }
-    }
-}
-
-/// Aborts the connection task when the probe ends (done or timed out).
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-fn hyper_failure(e: &hyper::Error) -> Failure {
-    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        Failure::ConnectionClosed
-    } else {
-        Failure::Other(e.to_string())
     }
 }
 
@@ -153,7 +181,7 @@ fn accepted(check: &HttpCheck, status: u16) -> Result<(), Failure> {
 }
 
 /// An HTTPS request through the shared client.
-async fn https_check(check: &HttpCheck, request: &Request) -> Result<String, Failure> {
+async fn https_check(check: &HttpCheck, request: &Request) -> Result<Pass, Failure> {
     let mut request = request.client.get(&request.url);
     for (name, value) in &check.headers {
         request = request.header(name, value);
@@ -162,7 +190,7 @@ async fn https_check(check: &HttpCheck, request: &Request) -> Result<String, Fai
     let status = response.status().as_u16();
     accepted(check, status)?;
     if let Some(expected) = &check.expect_body {
-        let mut scan = BodyScan::new(expected);
+        let mut scan = BodyScan::new(expected, None);
         while scan.wants_more() {
             match response.chunk().await.map_err(|e| describe(&e))? {
                 Some(chunk) => scan.feed(&chunk),
@@ -171,7 +199,7 @@ async fn https_check(check: &HttpCheck, request: &Request) -> Result<String, Fai
         }
         scan.verdict()?;
     }
-    Ok(format!("HTTP {status}"))
+    Ok(Pass::Http(status))
 }
 
 /// What kind of failure a failed request is: timeout, refused, TLS error, ...

@@ -101,31 +101,64 @@ impl std::fmt::Display for Failure {
 }
 
 /// One probe's result.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a passing check saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Connected,
+    Http(u16),
+}
+
+/// One probe's outcome. Cheap to make and to keep: nothing is allocated for a pass.
+#[derive(Clone, Debug)]
 pub struct CheckResult {
-    /// `None` when the check passed.
-    pub failure: Option<Failure>,
-    /// For people: `HTTP 200`, `connected`, or the failure's text.
-    pub reason: String,
+    pub outcome: Result<Pass, Failure>,
     pub latency: Duration,
 }
 
 impl CheckResult {
-    pub fn passed(reason: impl Into<String>, latency: Duration) -> CheckResult {
-        CheckResult { failure: None, reason: reason.into(), latency }
+    pub fn passed(pass: Pass, latency: Duration) -> CheckResult {
+        CheckResult { outcome: Ok(pass), latency }
     }
 
     pub fn failed(failure: Failure, latency: Duration) -> CheckResult {
-        CheckResult { reason: failure.to_string(), failure: Some(failure), latency }
+        CheckResult { outcome: Err(failure), latency }
     }
 
     pub fn ok(&self) -> bool {
-        self.failure.is_none()
+        self.outcome.is_ok()
     }
 
     /// The metric label: `success` or the failure's.
     pub fn label(&self) -> &'static str {
-        self.failure.as_ref().map_or("success", Failure::label)
+        self.outcome.as_ref().err().map_or("success", Failure::label)
+    }
+
+    pub fn reason(&self) -> Reason {
+        match &self.outcome {
+            Ok(pass) => Reason::Passed(*pass),
+            Err(failure) => Reason::Failed(failure.clone()),
+        }
+    }
+}
+
+/// Why an endpoint's status holds: its last verdict's outcome, or where the status came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    NoCheckYet,
+    Restored,
+    Passed(Pass),
+    Failed(Failure),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NoCheckYet => f.write_str("no check yet"),
+            Reason::Restored => f.write_str("restored from the state file"),
+            Reason::Passed(Pass::Connected) => f.write_str("connected"),
+            Reason::Passed(Pass::Http(code)) => write!(f, "HTTP {code}"),
+            Reason::Failed(failure) => failure.fmt(f),
+        }
     }
 }
 
@@ -142,7 +175,7 @@ pub struct Transition {
 pub struct EndpointState {
     pub status: Status,
     /// Why the current status holds (the last verdict's reason).
-    pub reason: String,
+    pub reason: Reason,
     pub since: Instant,
     pub last_check: Option<(SystemTime, Duration)>,
     pub checks: u64,
@@ -193,7 +226,7 @@ impl EndpointState {
     pub fn new(now: Instant) -> EndpointState {
         EndpointState {
             status: Status::Unknown,
-            reason: "no check yet".into(),
+            reason: Reason::NoCheckYet,
             since: now,
             last_check: None,
             checks: 0,
@@ -207,7 +240,7 @@ impl EndpointState {
     /// A state carried over from the state file: the saved verdict stands until probes
     /// overturn it through the usual rise/fall counts.
     pub fn restored(status: Status, now: Instant) -> EndpointState {
-        EndpointState { status, reason: "restored from the state file".into(), ..EndpointState::new(now) }
+        EndpointState { status, reason: Reason::Restored, ..EndpointState::new(now) }
     }
 
     /// Whether the probes say up (or have not spoken yet).
@@ -251,7 +284,7 @@ impl EndpointState {
             (Status::Down, true) if self.successes >= probe.rise => Status::Up,
             (status, _) => {
                 if status == self.verdict_for(result.ok()) {
-                    self.reason = result.reason.clone();
+                    self.reason = result.reason();
                 }
                 return None;
             }
@@ -261,12 +294,12 @@ impl EndpointState {
         }
         let from = self.status;
         self.status = next;
-        self.reason = result.reason.clone();
+        self.reason = result.reason();
         self.since = now;
         if self.transitions.len() == HISTORY {
             self.transitions.pop_front();
         }
-        self.transitions.push_back(Transition { at: wall, from, to: next, reason: result.reason.clone() });
+        self.transitions.push_back(Transition { at: wall, from, to: next, reason: self.reason.to_string() });
         Some(next)
     }
 
@@ -298,7 +331,7 @@ mod tests {
 
     fn result(ok: bool) -> CheckResult {
         match ok {
-            true => CheckResult::passed("connected", Duration::ZERO),
+            true => CheckResult::passed(Pass::Connected, Duration::ZERO),
             false => CheckResult::failed(Failure::Refused, Duration::ZERO),
         }
     }
@@ -326,7 +359,7 @@ mod tests {
         assert_eq!(s.transitions.len(), 3);
         let mut s = EndpointState::new(t);
         assert_eq!(run(&mut s, &p, t, &[false]), vec![Down]);
-        assert_eq!(s.reason, "refused");
+        assert_eq!(s.reason.to_string(), "refused");
     }
 
     /// Feeds (second, ok) results; returns (status, routable) after the last one.
