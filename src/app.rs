@@ -59,7 +59,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid zones:\n{}", lines.join("\n"))
     })?;
-    let metrics = Metrics::new();
+    let published: Shared = Arc::new(ArcSwap::from_pointee(Published::default()));
+    let metrics = Metrics::new(&published);
     let (stop, stop_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let control_cell = Arc::new(OnceCell::new());
@@ -70,7 +71,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), control: control_cell.clone(), admin };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
 
-    let published: Shared = Arc::new(ArcSwap::from_pointee(Published::default()));
     let (zones, probes) = (model.zones.len(), model.probes.len());
     let state_file = settings.state_file.clone();
     let control = control::start(model, settings.zone_source(), state_file, published.clone(), metrics.clone()).await;

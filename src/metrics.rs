@@ -1,15 +1,17 @@
 //! Prometheus metrics, created once and shared. The query path never touches a shared
 //! counter: each UDP worker counts into a `dns::QueryStats` it owns and flushes in batches.
-//! The gauges are set from the published [`Status`], so they describe the same snapshot as
-//! `/status` and the answers; every family is present from the start.
+//! The per-endpoint, per-pool and per-record families are rendered at each scrape from the
+//! published [`Status`] ([`StatusFamilies`]): they describe the same snapshot as `/status`
+//! and the answers, and nothing per endpoint is kept between scrapes. Every family is
+//! present from the start.
 
 use std::sync::Arc;
 
-use prometheus::core::Collector;
-use prometheus::{
-    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Gauge as GaugeValue, LabelPair, Metric, MetricFamily, MetricType};
+use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
+use crate::answer::Shared;
 use crate::overrides::Forced;
 use crate::status::Status;
 
@@ -18,24 +20,10 @@ pub struct Metrics {
     pub queries: IntCounterVec,
     pub query_duration: Histogram,
     pub rrl_actions: IntCounterVec,
-    pub endpoint_up: IntGaugeVec,
-    pub endpoint_override: IntGaugeVec,
-    pub health_checks: IntCounterVec,
     pub health_check_duration: HistogramVec,
-    pub endpoint_transitions: IntCounterVec,
-    pub pool_healthy_endpoints: IntGaugeVec,
-    pub record_active_pool: IntGaugeVec,
-    pub record_failed_over: IntGaugeVec,
-    pub record_all_down: IntGaugeVec,
     pub config_reloads: IntCounterVec,
     pub last_reload_successful: prometheus::IntGauge,
     pub last_reload_success: Gauge,
-}
-
-/// An endpoint's successful-check counter and its pool's probe-duration histogram.
-pub struct ProbeSeries {
-    pub success: prometheus::IntCounter,
-    pub duration: Histogram,
 }
 
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
@@ -44,8 +32,10 @@ fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -
 }
 
 impl Metrics {
-    pub fn new() -> Arc<Metrics> {
+    /// The metrics, with the status families read from `published` at each scrape.
+    pub fn new(published: &Shared) -> Arc<Metrics> {
         let r = Registry::new();
+        r.register(Box::new(StatusFamilies::new(published.clone()))).expect("status metric names are unique");
         let counter = |name: &str, help: &str, labels: &[&str]| {
             register(&r, IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
         };
@@ -81,21 +71,6 @@ impl Metrics {
                 "UDP responses held back by response-rate limiting: dropped, or slipped (sent truncated).",
                 &["action"],
             ),
-            endpoint_up: gauge(
-                "switchyard_endpoint_up",
-                "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
-                &["zone", "pool", "endpoint"],
-            ),
-            endpoint_override: gauge(
-                "switchyard_endpoint_override",
-                "1 while an operator override forces the endpoint up or down (state label), set on the endpoint or its pool.",
-                &["zone", "pool", "endpoint", "state"],
-            ),
-            health_checks: counter(
-                "switchyard_health_checks_total",
-                "Health probes run, by result (success or the failure reason).",
-                &["zone", "pool", "endpoint", "result"],
-            ),
             health_check_duration: register(
                 &r,
                 HistogramVec::new(
@@ -104,31 +79,6 @@ impl Metrics {
                     &["zone", "pool"],
                 )
                 .expect("valid metric"),
-            ),
-            endpoint_transitions: counter(
-                "switchyard_endpoint_transitions_total",
-                "Endpoint state changes, by the state entered.",
-                &["zone", "pool", "endpoint", "to"],
-            ),
-            pool_healthy_endpoints: gauge(
-                "switchyard_pool_healthy_endpoints",
-                "Healthy, undrained endpoints per pool.",
-                &["zone", "pool"],
-            ),
-            record_active_pool: gauge(
-                "switchyard_record_active_pool",
-                "1 for each pool currently answering a dynamic record (per record type family), else 0.",
-                &["zone", "record", "family", "pool"],
-            ),
-            record_failed_over: gauge(
-                "switchyard_record_failed_over",
-                "1 while a failover record answers from a pool other than its first (primary) pool.",
-                &["zone", "record", "family"],
-            ),
-            record_all_down: gauge(
-                "switchyard_record_all_down",
-                "1 while every pool of a dynamic record is down and its when_all_down fallback answers.",
-                &["zone", "record", "family"],
             ),
             last_reload_successful: register(
                 &r,
@@ -155,43 +105,6 @@ impl Metrics {
         })
     }
 
-    /// Sets the per-endpoint, per-pool and per-record gauges from a published status.
-    pub fn set_gauges(&self, status: &Status) {
-        for zone in &status.zones {
-            let origin = zone.origin.as_str();
-            for pool in &zone.pools {
-                let mut healthy = 0;
-                for e in &pool.endpoints {
-                    let labels = [origin, pool.name.as_str(), e.endpoint.as_str()];
-                    let up = match e.state.as_str() {
-                        "unknown" => -1,
-                        state if state.starts_with("up") => 1,
-                        _ => 0,
-                    };
-                    healthy += i64::from(up == 1 && e.weight > 0);
-                    self.endpoint_up.with_label_values(&labels).set(up);
-                    for state in [Forced::Up, Forced::Down] {
-                        let forced = e.forced.as_ref().is_some_and(|f| f.state == state);
-                        let with_state = [labels[0], labels[1], labels[2], state.label()];
-                        self.endpoint_override.with_label_values(&with_state).set(i64::from(forced));
-                    }
-                }
-                self.pool_healthy_endpoints.with_label_values(&[origin, &pool.name]).set(healthy);
-            }
-            for record in &zone.records {
-                for (family, route) in &record.families {
-                    let labels = [origin, record.name.as_str(), family.as_str()];
-                    self.record_failed_over.with_label_values(&labels).set(route.failed_over_to.is_some() as i64);
-                    self.record_all_down.with_label_values(&labels).set(route.all_down as i64);
-                    for pool in &record.pools {
-                        let active = route.answering_pools.contains(pool) as i64;
-                        self.record_active_pool.with_label_values(&[labels[0], labels[1], labels[2], pool]).set(active);
-                    }
-                }
-            }
-        }
-    }
-
     /// Creates at zero the series known when a configuration is loaded, so that every family
     /// is there from the first scrape (`rate()` and `absent()` need them): queries per zone
     /// and transport, probe results and transitions per endpoint, reload results, RRL actions.
@@ -203,15 +116,8 @@ impl Metrics {
             }
         }
         for zone in &status.zones {
-            for pool in &zone.pools {
-                for e in pool.endpoints.iter().filter(|e| e.probe.is_some()) {
-                    let labels = [zone.origin.as_str(), pool.name.as_str(), e.endpoint.as_str()];
-                    self.health_checks.with_label_values(&[labels[0], labels[1], labels[2], "success"]).inc_by(0);
-                    self.health_check_duration.with_label_values(&labels[..2]);
-                    for to in ["up", "down"] {
-                        self.endpoint_transitions.with_label_values(&[labels[0], labels[1], labels[2], to]).inc_by(0);
-                    }
-                }
+            for pool in zone.pools.iter().filter(|p| p.endpoints.iter().any(|e| e.probe.is_some())) {
+                self.health_check_duration.with_label_values(&[zone.origin.as_str(), pool.name.as_str()]);
             }
         }
         for result in ["success", "failure"] {
@@ -222,23 +128,10 @@ impl Metrics {
         }
     }
 
-    /// The series one endpoint's probe results go to, looked up once per model rather than
-    /// once per result.
-    pub fn probe_series(&self, [zone, pool, endpoint]: [&str; 3]) -> ProbeSeries {
-        ProbeSeries {
-            success: self.health_checks.with_label_values(&[zone, pool, endpoint, "success"]),
-            duration: self.health_check_duration.with_label_values(&[zone, pool]),
-        }
-    }
-
-    /// Drops gauge series of endpoints, pools and records that a reload removed.
-    pub fn reset_gauges(&self) {
-        self.endpoint_up.reset();
-        self.endpoint_override.reset();
-        self.pool_healthy_endpoints.reset();
-        self.record_active_pool.reset();
-        self.record_failed_over.reset();
-        self.record_all_down.reset();
+    /// The probe-duration histogram of a pool, looked up once per model rather than once per
+    /// result.
+    pub fn probe_duration(&self, zone: &str, pool: &str) -> Histogram {
+        self.health_check_duration.with_label_values(&[zone, pool])
     }
 
     /// The Prometheus text exposition of every metric.
@@ -246,5 +139,167 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("text exposition is UTF-8")
+    }
+}
+
+/// The families that describe the published status, built at each scrape from it.
+struct StatusFamilies {
+    published: Shared,
+    descs: Vec<Desc>,
+}
+
+/// Name, help, type and labels of each status family; [`StatusFamilies::collect`] fills
+/// them in this order.
+const FAMILIES: [(&str, &str, MetricType, &[&str]); 8] = [
+    (
+        "switchyard_endpoint_up",
+        "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
+        MetricType::GAUGE,
+        &["zone", "pool", "endpoint"],
+    ),
+    (
+        "switchyard_endpoint_override",
+        "1 while an operator override forces the endpoint up or down (state label), set on the endpoint or its pool.",
+        MetricType::GAUGE,
+        &["zone", "pool", "endpoint", "state"],
+    ),
+    (
+        "switchyard_health_checks_total",
+        "Health probes run, by result (success or the failure reason).",
+        MetricType::COUNTER,
+        &["zone", "pool", "endpoint", "result"],
+    ),
+    (
+        "switchyard_endpoint_transitions_total",
+        "Endpoint state changes, by the state entered.",
+        MetricType::COUNTER,
+        &["zone", "pool", "endpoint", "to"],
+    ),
+    ("switchyard_pool_healthy_endpoints", "Healthy, undrained endpoints per pool.", MetricType::GAUGE, &["zone", "pool"]),
+    (
+        "switchyard_record_active_pool",
+        "1 for each pool currently answering a dynamic record (per record type family), else 0.",
+        MetricType::GAUGE,
+        &["zone", "record", "family", "pool"],
+    ),
+    (
+        "switchyard_record_failed_over",
+        "1 while a failover record answers from a pool other than its first (primary) pool.",
+        MetricType::GAUGE,
+        &["zone", "record", "family"],
+    ),
+    (
+        "switchyard_record_all_down",
+        "1 while every pool of a dynamic record is down and its when_all_down fallback answers.",
+        MetricType::GAUGE,
+        &["zone", "record", "family"],
+    ),
+];
+
+impl StatusFamilies {
+    fn new(published: Shared) -> StatusFamilies {
+        let descs = FAMILIES
+            .iter()
+            .map(|(name, help, _, labels)| {
+                let labels = labels.iter().map(ToString::to_string).collect();
+                Desc::new(name.to_string(), help.to_string(), labels, Default::default()).expect("valid metric")
+            })
+            .collect();
+        StatusFamilies { published, descs }
+    }
+}
+
+/// One sample: its labels (in the family's order) and value.
+fn sample(labels: &[&str], names: &[&str], value: f64, kind: MetricType) -> Metric {
+    let pairs = names
+        .iter()
+        .zip(labels)
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name(name.to_string());
+            pair.set_value(value.to_string());
+            pair
+        })
+        .collect();
+    let mut metric = Metric::from_label(pairs);
+    match kind {
+        MetricType::COUNTER => {
+            let mut counter = Counter::default();
+            counter.set_value(value);
+            metric.set_counter(counter);
+        }
+        _ => {
+            let mut gauge = GaugeValue::default();
+            gauge.set_value(value);
+            metric.set_gauge(gauge);
+        }
+    }
+    metric
+}
+
+impl Collector for StatusFamilies {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let published = self.published.load();
+        let mut samples: [Vec<Metric>; FAMILIES.len()] = Default::default();
+        let mut add = |family: usize, labels: &[&str], value: f64| {
+            let (_, _, kind, names) = FAMILIES[family];
+            samples[family].push(sample(labels, names, value, kind));
+        };
+        for zone in &published.status.zones {
+            let origin = zone.origin.as_str();
+            for pool in &zone.pools {
+                let mut healthy = 0;
+                for e in &pool.endpoints {
+                    let labels = [origin, pool.name.as_str(), e.endpoint.as_str()];
+                    let up = match e.state.as_str() {
+                        "unknown" => -1,
+                        state if state.starts_with("up") => 1,
+                        _ => 0,
+                    };
+                    healthy += u32::from(up == 1 && e.weight > 0);
+                    add(0, &labels, f64::from(up));
+                    for state in [Forced::Up, Forced::Down] {
+                        let forced = e.forced.as_ref().is_some_and(|f| f.state == state);
+                        add(1, &[origin, &pool.name, &e.endpoint, state.label()], f64::from(u8::from(forced)));
+                    }
+                    if e.probe.is_some() {
+                        for (result, &count) in &e.checks_by_result {
+                            add(2, &[origin, &pool.name, &e.endpoint, result], count as f64);
+                        }
+                        add(3, &[origin, &pool.name, &e.endpoint, "up"], e.became_up as f64);
+                        add(3, &[origin, &pool.name, &e.endpoint, "down"], e.became_down as f64);
+                    }
+                }
+                add(4, &[origin, &pool.name], f64::from(healthy));
+            }
+            for record in &zone.records {
+                for (family, route) in &record.families {
+                    let labels = [origin, record.name.as_str(), family.as_str()];
+                    for pool in &record.pools {
+                        let active = route.answering_pools.contains(pool);
+                        add(5, &[origin, &record.name, family, pool], f64::from(u8::from(active)));
+                    }
+                    add(6, &labels, f64::from(u8::from(route.failed_over_to.is_some())));
+                    add(7, &labels, f64::from(u8::from(route.all_down)));
+                }
+            }
+        }
+        FAMILIES
+            .iter()
+            .zip(samples)
+            .filter(|(_, metrics)| !metrics.is_empty())
+            .map(|((name, help, kind, _), metrics)| {
+                let mut family = MetricFamily::default();
+                family.set_name(name.to_string());
+                family.set_help(help.to_string());
+                family.set_field_type(*kind);
+                family.set_metric(metrics);
+                family
+            })
+            .collect()
     }
 }

@@ -84,6 +84,12 @@ pub struct EndpointStatus {
     pub seconds_in_checked_state: Option<f64>,
     pub last_check: Option<LastCheck>,
     pub checks: u64,
+    /// Checks by result (`success`, `timeout`, `refused`, ...): `success` and every result
+    /// seen; empty when unmonitored.
+    pub checks_by_result: BTreeMap<String, u64>,
+    /// How many times the probes' verdict became up, and down.
+    pub became_up: u64,
+    pub became_down: u64,
     pub transitions: Option<Vec<crate::health::state::Transition>>,
 }
 

@@ -1,10 +1,11 @@
 //! The typed [`Status`] of a decision: built once per publication from [`Control`].
 
+use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
 use super::Control;
 use crate::answer::route;
-use crate::health::state::EndpointState;
+use crate::health::state::{EndpointState, RESULTS};
 use crate::model::{AllDown, Family};
 use crate::status::{
     EndpointStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus, RouteStatus, Status, ZoneStatus,
@@ -134,6 +135,12 @@ fn endpoint_status(
             .and_then(|s| s.last_check)
             .map(|(at, latency)| LastCheck { at: unix_time::seconds(at), latency_seconds: latency.as_secs_f64() }),
         checks: state.map_or(0, |s| s.checks),
+        checks_by_result: state.map_or_else(BTreeMap::new, |s| {
+            let seen = RESULTS.iter().zip(s.results).filter(|&(&label, n)| n > 0 || label == "success");
+            seen.map(|(label, n)| (label.to_string(), n)).collect()
+        }),
+        became_up: state.map_or(0, |s| s.became_up),
+        became_down: state.map_or(0, |s| s.became_down),
         transitions: state.map(|s| s.transitions.iter().cloned().collect()),
     }
 }

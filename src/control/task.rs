@@ -19,7 +19,7 @@ use crate::answer::{AnswerTable, Compiler, Published, Shared};
 use crate::config::{Problem, ZoneSource};
 use crate::health::state::{EndpointState, Status as Verdict};
 use crate::health::{Monitors, Report};
-use crate::metrics::{Metrics, ProbeSeries};
+use crate::metrics::Metrics;
 use crate::model::{Model, Probe};
 use crate::state_file::{self, Saved};
 use crate::status::Status;
@@ -119,8 +119,8 @@ struct Task {
     status_due: Option<Instant>,
     /// Until when reports wait to be taken as one batch.
     batch_until: Option<Instant>,
-    /// Per probe id, the metric series of each endpoint it checks.
-    series: Vec<Vec<ProbeSeries>>,
+    /// Per probe id, the probe-duration histogram of each pool it checks for.
+    series: Vec<Vec<prometheus::Histogram>>,
     loading: Option<Loading>,
     staged: Option<Staged>,
     /// Reload requests that arrived while another reload was under way.
@@ -187,20 +187,25 @@ fn log_restored(path: Option<&std::path::Path>, saved: &Saved) {
 impl Task {
     /// Applies reports until every endpoint has a verdict or `bound` has passed.
     async fn first_round(&mut self, bound: std::time::Duration) {
-        let deadline = tokio::time::Instant::now() + bound;
+        let started = tokio::time::Instant::now();
+        let deadline = started + bound;
         while self.control.any_unknown() {
             match tokio::time::timeout_at(deadline, self.reports.recv()).await {
                 Ok(Some(report)) => {
                     self.apply(report);
                 }
-                _ => {
-                    let unknown = (0..self.control.model().probes.len())
-                        .filter(|&id| self.control.state(id).status == Verdict::Unknown)
-                        .count();
-                    tracing::warn!(unknown, bound = ?bound, "serving before every endpoint has a first verdict: no verdict yet counts as up");
-                    return;
-                }
+                _ => break,
             }
+        }
+        let count = |verdict| {
+            (0..self.control.model().probes.len()).filter(|&id| self.control.state(id).status == verdict).count()
+        };
+        let (up, down, unknown) = (count(Verdict::Up), count(Verdict::Down), count(Verdict::Unknown));
+        let seconds = started.elapsed().as_secs_f64();
+        if unknown > 0 {
+            tracing::warn!(up, down, unknown, bound = ?bound, "serving before every endpoint has a first verdict: no verdict yet counts as up");
+        } else if up + down > 0 {
+            tracing::info!(up, down, seconds, "first verdicts in");
         }
     }
 
@@ -257,13 +262,13 @@ impl Task {
         }
     }
 
-    /// Looks up, once per model, the metric series each probe's results go to.
+    /// Looks up, once per model, the histograms each probe's latencies go to.
     fn look_up_series(&mut self) {
         let probes = self.control.model().probes.len();
         self.series = (0..probes)
             .map(|id| {
                 let users = self.control.users(id);
-                users.iter().map(|[z, p, e]| self.metrics.probe_series([z.as_str(), p.as_str(), e.as_str()])).collect()
+                users.iter().map(|[zone, pool, _]| self.metrics.probe_duration(zone, pool)).collect()
             })
             .collect();
     }
@@ -280,23 +285,18 @@ impl Task {
         };
         let changed = self.control.observe(id, &report.result, now, wall);
         let latency = report.result.latency.as_secs_f64();
-        for ([zone, pool, endpoint], series) in self.control.users(id).iter().zip(&self.series[id]) {
-            let labels = [zone.as_str(), pool.as_str(), endpoint.as_str()];
-            series.duration.observe(latency);
-            match &report.result.outcome {
-                Ok(_) => series.success.inc(),
-                Err(failure) => {
-                    self.metrics.health_checks.with_label_values(&[&labels[..], &[failure.label()]].concat()).inc()
-                }
-            }
+        for ([zone, pool, endpoint], duration) in self.control.users(id).iter().zip(&self.series[id]) {
+            duration.observe(latency);
             let Some(change) = &changed else { continue };
             let (from, to, reason) = (change.from.label(), change.to.label(), report.result.reason());
-            self.metrics.endpoint_transitions.with_label_values(&[&labels[..], &[to]].concat()).inc();
-            // A failure is a warning; a recovery or a first verdict is news.
-            if change.to == Verdict::Down && change.from != Verdict::Unknown {
-                tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down");
-            } else {
-                tracing::info!(zone, pool, endpoint, from, to, %reason, "endpoint changed state");
+            // A failure is a warning; a recovery or a first "down" is news; a first "up" is
+            // counted in the first round's summary (thousands of them are not news).
+            match (change.from, change.to) {
+                (Verdict::Unknown, Verdict::Up) => {
+                    tracing::debug!(zone, pool, endpoint, from, to, %reason, "endpoint changed state")
+                }
+                (Verdict::Up, Verdict::Down) => tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down"),
+                _ => tracing::info!(zone, pool, endpoint, from, to, %reason, "endpoint changed state"),
             }
         }
         changed.is_some()
@@ -379,7 +379,6 @@ impl Task {
         dropped.iter().for_each(|subject| tracing::warn!(%subject, "reload removed an overridden pool or endpoint"));
         self.monitors.sync(&model.probes);
         self.look_up_series();
-        self.metrics.reset_gauges();
         self.publish();
         self.metrics.announce(&self.published.load().status);
         self.metrics.config_reloads.with_label_values(&["success"]).inc();
@@ -431,7 +430,6 @@ impl Task {
     /// Publishes a fresh status beside the current answers.
     fn refresh_status(&mut self) {
         let status = self.control.status(Instant::now(), SystemTime::now());
-        self.metrics.set_gauges(&status);
         self.published.store(Arc::new(Published { answers: self.answers.clone(), status }));
         self.status_due = None;
     }

@@ -71,17 +71,21 @@ pub enum Failure {
     Other(String),
 }
 
+/// Every `result` label of `switchyard_health_checks_total`: success, then each failure's.
+pub const RESULTS: [&str; 8] =
+    ["success", "timeout", "refused", "bad_status", "body_mismatch", "tls_error", "connection_closed", "error"];
+
 impl Failure {
-    /// The bounded `result` label of `switchyard_health_checks_total`.
-    pub fn label(&self) -> &'static str {
+    /// The failure's index in [`RESULTS`].
+    fn index(&self) -> usize {
         match self {
-            Failure::Timeout => "timeout",
-            Failure::Refused => "refused",
-            Failure::BadStatus(_) => "bad_status",
-            Failure::BodyMismatch => "body_mismatch",
-            Failure::Tls(_) => "tls_error",
-            Failure::ConnectionClosed => "connection_closed",
-            Failure::Other(_) => "error",
+            Failure::Timeout => 1,
+            Failure::Refused => 2,
+            Failure::BadStatus(_) => 3,
+            Failure::BodyMismatch => 4,
+            Failure::Tls(_) => 5,
+            Failure::ConnectionClosed => 6,
+            Failure::Other(_) => 7,
         }
     }
 }
@@ -128,9 +132,9 @@ impl CheckResult {
         self.outcome.is_ok()
     }
 
-    /// The metric label: `success` or the failure's.
-    pub fn label(&self) -> &'static str {
-        self.outcome.as_ref().err().map_or("success", Failure::label)
+    /// The result's index in [`RESULTS`].
+    fn index(&self) -> usize {
+        self.outcome.as_ref().err().map_or(0, Failure::index)
     }
 
     pub fn reason(&self) -> Reason {
@@ -179,6 +183,11 @@ pub struct EndpointState {
     pub since: Instant,
     pub last_check: Option<(SystemTime, Duration)>,
     pub checks: u64,
+    /// Checks by result, indexed as [`RESULTS`].
+    pub results: [u64; RESULTS.len()],
+    /// Transitions into up and into down.
+    pub became_up: u64,
+    pub became_down: u64,
     pub transitions: VecDeque<Transition>,
     successes: u32,
     failures: u32,
@@ -230,6 +239,9 @@ impl EndpointState {
             since: now,
             last_check: None,
             checks: 0,
+            results: [0; RESULTS.len()],
+            became_up: 0,
+            became_down: 0,
             transitions: VecDeque::new(),
             successes: 0,
             failures: 0,
@@ -266,6 +278,7 @@ impl EndpointState {
     /// Feeds one result; returns the new status when it changed.
     pub fn observe(&mut self, result: &CheckResult, probe: &Probe, now: Instant, wall: SystemTime) -> Option<Status> {
         self.checks += 1;
+        self.results[result.index()] += 1;
         self.last_check = Some((wall, result.latency));
         if result.ok() {
             self.successes += 1;
@@ -293,6 +306,10 @@ impl EndpointState {
             self.damping.flap(now, half_life(probe));
         }
         let from = self.status;
+        match next {
+            Status::Up => self.became_up += 1,
+            _ => self.became_down += 1,
+        }
         self.status = next;
         self.reason = result.reason();
         self.since = now;

@@ -295,11 +295,12 @@ fn the_shipped_production_config_serves_both_families() {
         assert_eq!(answers_udp(server, "db.gslb.example.test."), expected, "UDP {server}");
         assert_eq!(answers_tcp(server, "db.gslb.example.test."), expected, "TCP {server}");
     }
-    // The log, written to a file: no colour codes, first verdicts at INFO, readable fields.
+    // The log, written to a file: no colour codes, the first round summed up at INFO,
+    // readable fields.
     let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
     assert!(!log.contains('\u{1b}'), "{log}");
-    let first = log.lines().find(|l| l.contains("endpoint changed state")).unwrap_or_else(|| panic!("{log}"));
-    assert!(first.contains(" INFO ") && first.contains("from=\"unknown\""), "{first}");
+    let first = log.lines().find(|l| l.contains("first verdicts in")).unwrap_or_else(|| panic!("{log}"));
+    assert!(first.contains(" INFO ") && first.contains(" up=") && first.contains(" down="), "{first}");
     assert!(log.contains(&format!("dns=0.0.0.0:{port}, [::]:{port}")), "{log}");
 }
 
