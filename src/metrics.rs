@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge as GaugeValue, LabelPair, Metric, MetricFamily, MetricType};
-use prometheus::{Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 use crate::answer::Shared;
 use crate::overrides::Forced;
@@ -175,7 +177,12 @@ const FAMILIES: [(&str, &str, MetricType, &[&str]); 8] = [
         MetricType::COUNTER,
         &["zone", "pool", "endpoint", "to"],
     ),
-    ("switchyard_pool_healthy_endpoints", "Healthy, undrained endpoints per pool.", MetricType::GAUGE, &["zone", "pool"]),
+    (
+        "switchyard_pool_healthy_endpoints",
+        "Healthy, undrained endpoints per pool.",
+        MetricType::GAUGE,
+        &["zone", "pool"],
+    ),
     (
         "switchyard_record_active_pool",
         "1 for each pool currently answering a dynamic record (per record type family), else 0.",
@@ -266,8 +273,8 @@ impl Collector for StatusFamilies {
                         let forced = e.forced.as_ref().is_some_and(|f| f.state == state);
                         add(1, &[origin, &pool.name, &e.endpoint, state.label()], f64::from(u8::from(forced)));
                     }
-                    if e.probe.is_some() {
-                        for (result, &count) in &e.checks_by_result {
+                    if let Some(checks) = &e.checks_by_result {
+                        for (result, count) in checks.seen() {
                             add(2, &[origin, &pool.name, &e.endpoint, result], count as f64);
                         }
                         add(3, &[origin, &pool.name, &e.endpoint, "up"], e.became_up as f64);

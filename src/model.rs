@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use hickory_proto::rr::{Name, RecordType};
@@ -13,7 +14,8 @@ pub use hickory_proto::rr::{Name, RecordType};
 pub struct Model {
     pub zones: Vec<Zone>,
     /// Each distinct probe once; endpoints refer to these by index ([`ProbeId`]).
-    pub probes: Vec<Probe>,
+    /// Shared with the probe tasks and the control state, which key by them.
+    pub probes: Vec<Arc<Probe>>,
 }
 
 #[derive(Clone, Debug)]
@@ -274,7 +276,7 @@ pub struct Probe {
     pub timeout: Duration,
     pub rise: u32,
     pub fall: u32,
-    /// Base hold-down for a flapping endpoint (doubles per flap); zero turns damping off.
+    /// Sets the flap penalty's half-life (see `health::state`); zero turns damping off.
     pub flap_hold: Duration,
 }
 

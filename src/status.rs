@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::health::state::RESULTS;
 use crate::overrides::{Override, Subject};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -66,7 +67,7 @@ pub struct EndpointStatus {
     pub endpoint: String,
     pub weight: u32,
     /// The address probed, and how (`http GET /health`, `tcp connect`); none when unmonitored.
-    pub probe: Option<String>,
+    pub probe: Option<std::net::SocketAddr>,
     pub monitor: Option<String>,
     /// What routing uses: `up`, `down`, `unknown`, `suppressed` (flapping), or the override.
     pub state: String,
@@ -84,13 +85,44 @@ pub struct EndpointStatus {
     pub seconds_in_checked_state: Option<f64>,
     pub last_check: Option<LastCheck>,
     pub checks: u64,
-    /// Checks by result (`success`, `timeout`, `refused`, ...): `success` and every result
-    /// seen; empty when unmonitored.
-    pub checks_by_result: BTreeMap<String, u64>,
+    /// Checks by result (`success`, `timeout`, `refused`, ...); none when unmonitored.
+    pub checks_by_result: Option<CheckCounts>,
     /// How many times the probes' verdict became up, and down.
     pub became_up: u64,
     pub became_down: u64,
     pub transitions: Option<Vec<crate::health::state::Transition>>,
+}
+
+/// Checks counted by result, in [`RESULTS`] order: a fixed array rather than a map, as there
+/// is one per endpoint in every status. Shown as a map of `success` and every result seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckCounts(pub [u64; RESULTS.len()]);
+
+impl CheckCounts {
+    /// `success` and every result seen, with its count.
+    pub fn seen(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        RESULTS.iter().zip(self.0).enumerate().filter(|&(i, (_, n))| i == 0 || n > 0).map(|(_, (&label, n))| (label, n))
+    }
+}
+
+impl Serialize for CheckCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.seen())
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut counts = CheckCounts::default();
+        for (label, n) in map {
+            // A result this version does not know is left out.
+            if let Some(i) = RESULTS.iter().position(|&known| known == label) {
+                counts.0[i] = n;
+            }
+        }
+        Ok(counts)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -73,7 +73,7 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
 
 /// One zone file's text, validated on its own (serial 1 unless it sets one), with the
 /// health checks it uses: for tests and fuzzing of the loader.
-pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<Probe>), Vec<Problem>> {
+pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<std::sync::Arc<Probe>>), Vec<Problem>> {
     let mut probes = zone::ProbeSet::default();
     zone_from_text(file, text, 1, &mut probes).map(|(zone, _)| (zone, probes.into_list()))
 }

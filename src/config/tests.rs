@@ -81,6 +81,10 @@ fn every_health_and_routing_mistake_is_located() {
         ),
         ("rise: 2", "rise: 0", "z.yaml:4:81: rise and fall must be at least 1"),
         ("path: /health", "path: health", "z.yaml:4:39: path must start with /"),
+        ("path: /health", "path: /he alth", "z.yaml:4:39: invalid request path \"/he alth\""),
+        ("rise: 2,", "rise: 2, headers: {X-Bad Name: v},", "z.yaml:4:8: invalid header \"X-Bad Name\": \"v\""),
+        ("rise: 2,", "rise: 2, headers: {host: x},", "z.yaml:4:8: set the Host header with `host`"),
+        ("rise: 2,", "rise: 2, host: \"a b\",", "z.yaml:4:8: invalid host \"a b\""),
         (
             "app: {dynamic",
             "app: {A: 192.0.2.9, dynamic",

@@ -212,8 +212,8 @@ impl ProbeSet {
         })
     }
 
-    pub fn into_list(self) -> Vec<Probe> {
-        self.list
+    pub fn into_list(self) -> Vec<std::sync::Arc<Probe>> {
+        self.list.into_iter().map(std::sync::Arc::new).collect()
     }
 }
 

@@ -69,7 +69,7 @@ pub struct Control {
     compiler: Compiler,
     /// Endpoint states by probe id (the index into `Model::probes`).
     states: Vec<EndpointState>,
-    ids: HashMap<Probe, usize, foldhash::fast::RandomState>,
+    ids: HashMap<Arc<Probe>, usize, foldhash::fast::RandomState>,
     /// Per probe id: (zone, pool, endpoint label) of every endpoint using it.
     users: Vec<Vec<[String; 3]>>,
     origins: Vec<String>,
@@ -93,7 +93,7 @@ impl Control {
             pool_up_since: HashMap::new(),
         };
         let model = compiler.model().clone();
-        let restored: HashMap<Probe, EndpointState> = users(&model)
+        let restored: HashMap<Arc<Probe>, EndpointState> = users(&model)
             .into_iter()
             .enumerate()
             .filter_map(|(id, users)| {
@@ -161,11 +161,11 @@ impl Control {
     pub fn rebase(
         &mut self,
         compiler: Compiler,
-        mut first: HashMap<Probe, EndpointState>,
+        mut first: HashMap<Arc<Probe>, EndpointState>,
         now: Instant,
     ) -> Vec<Subject> {
         let model = compiler.model().clone();
-        let mut old: HashMap<Probe, EndpointState> =
+        let mut old: HashMap<Arc<Probe>, EndpointState> =
             self.ids.drain().map(|(probe, id)| (probe, self.states[id].clone())).collect();
         self.states = model
             .probes

@@ -1,14 +1,13 @@
 //! The typed [`Status`] of a decision: built once per publication from [`Control`].
 
-use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
 use super::Control;
 use crate::answer::route;
-use crate::health::state::{EndpointState, RESULTS};
+use crate::health::state::EndpointState;
 use crate::model::{AllDown, Family};
 use crate::status::{
-    EndpointStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus, RouteStatus, Status, ZoneStatus,
+    CheckCounts, EndpointStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus, RouteStatus, Status, ZoneStatus,
 };
 use crate::unix_time;
 
@@ -71,7 +70,7 @@ impl Control {
                             .iter()
                             .map(|e| {
                                 let label = e.label();
-                                let probe = e.probe.map(|id| (&model.probes[id], self.state(id)));
+                                let probe = e.probe.map(|id| (&*model.probes[id], self.state(id)));
                                 let forced = self.overrides().for_endpoint(origin, &pool.name, &label);
                                 endpoint_status(label, e.weight, probe, forced, now, wall)
                             })
@@ -120,7 +119,7 @@ fn endpoint_status(
     EndpointStatus {
         endpoint,
         weight,
-        probe: probe.map(|(p, _)| p.target.to_string()),
+        probe: probe.map(|(p, _)| p.target),
         monitor: probe.map(|(p, _)| p.check.describe()),
         state: effective.into(),
         checked_state: checked.into(),
@@ -135,10 +134,7 @@ fn endpoint_status(
             .and_then(|s| s.last_check)
             .map(|(at, latency)| LastCheck { at: unix_time::seconds(at), latency_seconds: latency.as_secs_f64() }),
         checks: state.map_or(0, |s| s.checks),
-        checks_by_result: state.map_or_else(BTreeMap::new, |s| {
-            let seen = RESULTS.iter().zip(s.results).filter(|&(&label, n)| n > 0 || label == "success");
-            seen.map(|(label, n)| (label.to_string(), n)).collect()
-        }),
+        checks_by_result: state.map(|s| CheckCounts(s.results)),
         became_up: state.map_or(0, |s| s.became_up),
         became_down: state.map_or(0, |s| s.became_down),
         transitions: state.map(|s| s.transitions.iter().cloned().collect()),

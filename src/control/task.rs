@@ -97,7 +97,7 @@ impl Handle {
 /// A reload whose zones are compiled, waiting for the first verdicts of its new probes.
 struct Staged {
     compiler: Compiler,
-    first: HashMap<Probe, EndpointState>,
+    first: HashMap<Arc<Probe>, EndpointState>,
     deadline: Instant,
     replies: Vec<ReloadReply>,
 }
@@ -295,7 +295,9 @@ impl Task {
                 (Verdict::Unknown, Verdict::Up) => {
                     tracing::debug!(zone, pool, endpoint, from, to, %reason, "endpoint changed state")
                 }
-                (Verdict::Up, Verdict::Down) => tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down"),
+                (Verdict::Up, Verdict::Down) => {
+                    tracing::warn!(zone, pool, endpoint, from, to, %reason, "endpoint went down")
+                }
                 _ => tracing::info!(zone, pool, endpoint, from, to, %reason, "endpoint changed state"),
             }
         }
@@ -352,8 +354,9 @@ impl Task {
             }
         };
         let model = compiler.model().clone();
-        let new: Vec<Probe> = model.probes.iter().filter(|p| self.control.probe_id(p).is_none()).cloned().collect();
-        let running: Vec<Probe> = self.control.model().probes.iter().chain(&new).cloned().collect();
+        let new: Vec<Arc<Probe>> =
+            model.probes.iter().filter(|p| self.control.probe_id(p).is_none()).cloned().collect();
+        let running: Vec<Arc<Probe>> = self.control.model().probes.iter().chain(&new).cloned().collect();
         self.monitors.sync(&running);
         let now = Instant::now();
         let first = new.iter().map(|p| (p.clone(), EndpointState::new(now))).collect();

@@ -78,8 +78,8 @@ impl Monitors {
 
     /// Runs exactly `probes`: unchanged ones keep running (and keep their state), removed
     /// ones stop now, new ones start.
-    pub fn sync(&mut self, probes: &[Probe]) {
-        let wanted: HashSet<&Probe> = probes.iter().collect();
+    pub fn sync(&mut self, probes: &[Arc<Probe>]) {
+        let wanted: HashSet<&Probe> = probes.iter().map(|p| &**p).collect();
         self.running.retain(|probe, task| {
             let keep = wanted.contains(&**probe);
             if !keep {
@@ -94,15 +94,14 @@ impl Monitors {
                 let share = i as f64 / count as f64;
                 let slot = Slot { share, first: spread.min(probe.interval / 2).mul_f64(share), epoch: self.epoch };
                 let context = (self.reports.clone(), self.limit.clone(), self.clients.clone());
-                let probe = Arc::new(probe.clone());
                 let task = self.runtime.spawn(run(probe.clone(), slot, context));
-                self.running.insert(probe, task.abort_handle());
+                self.running.insert(probe.clone(), task.abort_handle());
             }
         }
     }
 
     /// Longest time until every probe has reported once.
-    pub fn first_round_bound(probes: &[Probe]) -> Duration {
+    pub fn first_round_bound(probes: &[Arc<Probe>]) -> Duration {
         let timeout = probes.iter().map(|p| p.timeout).max().unwrap_or_default();
         FIRST_ROUND_SPREAD + (timeout + OVERRUN) * FIRST_ROUND_TRIES + Duration::from_millis(100)
     }

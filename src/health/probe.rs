@@ -231,3 +231,51 @@ fn last_cause(e: &reqwest::Error) -> String {
     }
     source.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_is_http_1_0_with_host_agent_and_headers() {
+        let check = HttpCheck {
+            tls: false,
+            path: "/health?deep=1".into(),
+            host: None,
+            headers: vec![("X-Probe".into(), "yes".into())],
+            expect_status: vec![],
+            expect_body: None,
+            insecure: false,
+            ca_file: None,
+        };
+        let probe = |target: &str| Probe {
+            target: target.parse().unwrap(),
+            check: Check::Http(check.clone()),
+            interval: std::time::Duration::from_secs(1),
+            timeout: std::time::Duration::from_secs(1),
+            rise: 1,
+            fall: 1,
+            flap_hold: std::time::Duration::ZERO,
+        };
+        let agent = concat!("User-Agent: switchyard/", env!("CARGO_PKG_VERSION"), " health-check\r\n");
+        let expected = format!("GET /health?deep=1 HTTP/1.0\r\nHost: [::1]:8080\r\n{agent}X-Probe: yes\r\n\r\n");
+        assert_eq!(String::from_utf8(http_request(&probe("[::1]:8080"), &check)).unwrap(), expected);
+        let named = HttpCheck { host: Some("app.example".into()), ..check.clone() };
+        let request = String::from_utf8(http_request(&probe("127.0.0.1:80"), &named)).unwrap();
+        assert!(request.starts_with("GET /health?deep=1 HTTP/1.0\r\nHost: app.example\r\n"), "{request}");
+    }
+
+    #[test]
+    fn the_body_is_scanned_up_to_its_length_and_across_reads() {
+        let mut scan = BodyScan::new("needle", None);
+        scan.feed(b"hay nee");
+        assert!(scan.wants_more());
+        scan.feed(b"dle hay");
+        assert!(!scan.wants_more() && scan.verdict().is_ok());
+        // Bytes past Content-Length are not the body.
+        let mut scan = BodyScan::new("needle", Some(4));
+        scan.feed(b"hay needle");
+        assert!(!scan.wants_more());
+        assert_eq!(scan.verdict(), Err(Failure::BodyMismatch));
+    }
+}

@@ -119,7 +119,7 @@ fn endpoint_row(status: &Status, e: &EndpointStatus) -> String {
         escape(&e.state),
         e.seconds_in_state.map_or(String::new(), ago),
         match (&e.monitor, &e.probe) {
-            (Some(monitor), Some(target)) => format!("{} <code>{}</code>", escape(monitor), escape(target)),
+            (Some(monitor), Some(target)) => format!("{} <code>{target}</code>", escape(monitor)),
             _ => "<span class=muted>not monitored</span>".into(),
         },
         e.last_check.as_ref().map_or("—".into(), |c| format!("{} ago", ago(seconds_from(status, c.at)))),
