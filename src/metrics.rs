@@ -265,3 +265,36 @@ fn write_status_families(status: &Status, out: &mut String) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Instant, SystemTime};
+
+    use crate::answer::Compiler;
+    use crate::control::Control;
+    use crate::model::Model;
+
+    /// Pool names are YAML keys: quotes and backslashes in them are escaped in label values.
+    #[test]
+    fn status_families_escape_label_values() {
+        let text = "origin: example.test.\nsoa: {mname: ns1, rname: hostmaster}\npools:\n  \
+                    'we\"ird\\pool': {endpoints: [{address: 192.0.2.1}]}\nrecords:\n  \"@\": {NS: [ns1]}\n  \
+                    ns1: {A: 127.0.0.1}\n  app: {dynamic: {pool: 'we\"ird\\pool'}}\n";
+        let (zone, probes) = crate::config::load_zone_text(std::path::Path::new("z.yaml"), text).unwrap();
+        let compiler = Compiler::new(Arc::new(Model { zones: vec![zone], probes }));
+        let (mut control, _) = Control::new(compiler, Default::default(), Instant::now());
+        control.decide(Instant::now(), SystemTime::now());
+        let mut out = String::new();
+        super::write_status_families(&control.status(Instant::now(), SystemTime::now()), &mut out);
+        let pool = r#"pool="we\"ird\\pool""#;
+        for line in [
+            format!(r#"switchyard_endpoint_up{{zone="example.test.",{pool},endpoint="192.0.2.1"}} 1"#),
+            format!(r#"switchyard_pool_healthy_endpoints{{zone="example.test.",{pool}}} 1"#),
+            r#"switchyard_record_active_pool{zone="example.test.",record="app.example.test.",family="A",pool="we\"ird\\pool"} 1"#.into(),
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} not in\n{out}");
+        }
+        assert!(out.contains("# TYPE switchyard_endpoint_up gauge\n"), "{out}");
+    }
+}
