@@ -133,7 +133,7 @@ fn endpoint_status(
         last_check: state
             .and_then(|s| s.last_check)
             .map(|(at, latency)| LastCheck { at: unix_time::seconds(at), latency_seconds: latency.as_secs_f64() }),
-        checks: state.map_or(0, |s| s.checks),
+        checks: state.map_or(0, EndpointState::checks),
         checks_by_result: state.map(|s| CheckCounts(s.results)),
         became_up: state.map_or(0, |s| s.became_up),
         became_down: state.map_or(0, |s| s.became_down),

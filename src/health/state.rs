@@ -182,7 +182,6 @@ pub struct EndpointState {
     pub reason: Reason,
     pub since: Instant,
     pub last_check: Option<(SystemTime, Duration)>,
-    pub checks: u64,
     /// Checks by result, indexed as [`RESULTS`].
     pub results: [u64; RESULTS.len()],
     /// Transitions into up and into down.
@@ -238,7 +237,6 @@ impl EndpointState {
             reason: Reason::NoCheckYet,
             since: now,
             last_check: None,
-            checks: 0,
             results: [0; RESULTS.len()],
             became_up: 0,
             became_down: 0,
@@ -253,6 +251,11 @@ impl EndpointState {
     /// overturn it through the usual rise/fall counts.
     pub fn restored(status: Status, now: Instant) -> EndpointState {
         EndpointState { status, reason: Reason::Restored, ..EndpointState::new(now) }
+    }
+
+    /// Checks run so far.
+    pub fn checks(&self) -> u64 {
+        self.results.iter().sum()
     }
 
     /// Whether the probes say up (or have not spoken yet).
@@ -277,7 +280,6 @@ impl EndpointState {
 
     /// Feeds one result; returns the new status when it changed.
     pub fn observe(&mut self, result: &CheckResult, probe: &Probe, now: Instant, wall: SystemTime) -> Option<Status> {
-        self.checks += 1;
         self.results[result.index()] += 1;
         self.last_check = Some((wall, result.latency));
         if result.ok() {
