@@ -1,5 +1,5 @@
-//! The loader's rejections, in-process: every health-check and routing rejection with the
-//! exact `LINE:COLUMN: reason` it reports, the settings file's, and a misspelt key inserted
+//! The loader's rejections, in-process: every record-data, health-check and routing rejection
+//! with the exact `LINE:COLUMN: reason` it reports, the settings file's, and a misspelt key inserted
 //! into every table of the bundled zone files (as hickory-dns tests its example configs).
 
 use std::path::Path;
@@ -25,6 +25,15 @@ records:
   app: {dynamic: {failover: [primary], answers: 1}}
 ";
 
+/// A zone without health checks: the record-data mistakes are made in it.
+const PLAIN: &str = "origin: example.test.
+soa: {mname: ns1, rname: hostmaster@example.test}
+records:
+  \"@\": {NS: [ns1]}
+  ns1: {A: 192.0.2.1}
+  www: {CNAME: ns1}
+";
+
 fn rejection(text: &str) -> String {
     match load_zone_text(Path::new("z.yaml"), text) {
         Ok(_) => panic!("accepted:\n{text}"),
@@ -32,9 +41,23 @@ fn rejection(text: &str) -> String {
     }
 }
 
+/// Applies each (from, to) edit to `base` and checks that the load fails with `expected`;
+/// returns every case that did not.
+fn mislocated(base: &str, table: &[(&str, &str, &str)]) -> Vec<String> {
+    assert!(load_zone_text(Path::new("z.yaml"), base).is_ok());
+    let mut wrong = Vec::new();
+    for (from, to, expected) in table {
+        assert!(base.contains(from), "{from}");
+        let found = rejection(&base.replacen(from, to, 1));
+        if !found.starts_with(expected) {
+            wrong.push(format!("{to:?}: expected {expected:?}, got {found:?}"));
+        }
+    }
+    wrong
+}
+
 #[test]
 fn every_health_and_routing_mistake_is_located() {
-    assert!(load_zone_text(Path::new("z.yaml"), ZONE).is_ok());
     let table: &[(&str, &str, &str)] = &[
         ("failover: [primary]", "failover: [nowhere]", "z.yaml:16:30: no pool named \"nowhere\" in this zone"),
         (
@@ -99,16 +122,64 @@ fn every_health_and_routing_mistake_is_located() {
             "z.yaml:1:10: unknown version 2: this switchyard reads version 1",
         ),
     ];
-    let mut wrong = Vec::new();
-    for (from, to, expected) in table {
-        assert!(ZONE.contains(from), "{from}");
-        let found = rejection(&ZONE.replacen(from, to, 1));
-        if !found.starts_with(expected) {
-            wrong.push(format!("{to:?}: expected {expected:?}, got {found:?}"));
-        }
-    }
+    let wrong = mislocated(ZONE, table);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(load_zone_text(Path::new("z.yaml"), &format!("version: 1\n{ZONE}")).is_ok());
+}
+
+#[test]
+fn every_record_data_mistake_is_located() {
+    let table: &[(&str, &str, &str)] = &[
+        ("  ns1: {A: 192.0.2.1}", "  ns1: {A: 192.0.2.300}", "z.yaml:5:12: invalid IPv4 address \"192.0.2.300\""),
+        ("  ns1: {A: 192.0.2.1}", "  ns1: {A: [192.0.2.1, fe80::1]}", "z.yaml:5:24: invalid IPv4 address \"fe80::1\""),
+        ("  ns1: {A: 192.0.2.1}", "  ns1: {A: 192.0.2.1, TTL: 5}", "z.yaml:5:23: unknown field `TTL`"),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {CNAME: ns1, A: 192.0.2.9}",
+            "z.yaml:6:3: www.example.test. has a CNAME beside other data",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www.example.net.: {A: 192.0.2.9}",
+            "z.yaml:6:3: www.example.net. is outside the zone example.test.",
+        ),
+        ("  www: {CNAME: ns1}", "  www: {CNAME: ns1}\n  www: {A: 192.0.2.2}", "z.yaml:7:3: duplicate mapping key: www"),
+        (
+            "  \"@\": {NS: [ns1]}",
+            "  \"@\": {MX: [{preference: 1, exchange: ns1}]}",
+            "z.yaml:4:3: the zone apex example.test. has no NS records",
+        ),
+        ("soa: {mname: ns1, rname: hostmaster@example.test}\n", "", "z.yaml:2:1: missing field `soa`"),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {dynamic: {failover: [nowhere]}}",
+            "z.yaml:6:30: no pool named \"nowhere\" in this zone",
+        ),
+        ("  www: {CNAME: ns1}", "  bad..name: {A: 192.0.2.1}", "z.yaml:6:3: invalid domain name"),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {CNAME: www}",
+            "z.yaml:6:3: CNAME loop: www.example.test. -> www.example.test.",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {CNAME: www2}\n  www2: {CNAME: www}",
+            "z.yaml:6:3: CNAME loop: www.example.test. -> www2.example.test. -> www.example.test.",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {CNAME: c1}\n  c1: {CNAME: c2}\n  c2: {CNAME: c3}\n  c3: {CNAME: c4}\n  c4: {CNAME: c5}\n  c5: {CNAME: c6}\n  c6: {CNAME: c7}\n  c7: {CNAME: c8}\n  c8: {CNAME: c9}\n  c9: {A: 192.0.2.9}",
+            "z.yaml:6:3: the CNAME chain from www.example.test. has 9 links; at most 8 are followed",
+        ),
+        (
+            "  ns1: {A: 192.0.2.1}",
+            "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
+            "z.yaml:5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",
+        ),
+    ];
+
+    let wrong = mislocated(PLAIN, table);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]

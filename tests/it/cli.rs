@@ -32,61 +32,16 @@ fn check_summarises_the_bundled_zones() {
     assert!(stdout.contains("serial 2026112201"), "{stdout}");
 }
 
-/// Each broken variant of GOOD, and the `LINE:COLUMN: reason` that `check` must print.
-const BROKEN: &[(&str, &str, &str)] = &[
-    ("  ns1: {A: 192.0.2.1}", "  ns1: {A: 192.0.2.300}", "5:12: invalid IPv4 address \"192.0.2.300\""),
-    ("  ns1: {A: 192.0.2.1}", "  ns1: {A: [192.0.2.1, fe80::1]}", "5:24: invalid IPv4 address \"fe80::1\""),
-    ("  ns1: {A: 192.0.2.1}", "  ns1: {A: 192.0.2.1, TTL: 5}", "5:23: unknown field `TTL`"),
-    (
-        "  www: {CNAME: ns1}",
-        "  www: {CNAME: ns1, A: 192.0.2.9}",
-        "6:3: www.example.test. has a CNAME beside other data",
-    ),
-    (
-        "  www: {CNAME: ns1}",
-        "  www.example.net.: {A: 192.0.2.9}",
-        "6:3: www.example.net. is outside the zone example.test.",
-    ),
-    ("  www: {CNAME: ns1}", "  www: {CNAME: ns1}\n  www: {A: 192.0.2.2}", "7:3: duplicate mapping key: www"),
-    (
-        "  \"@\": {NS: [ns1]}",
-        "  \"@\": {MX: [{preference: 1, exchange: ns1}]}",
-        "4:3: the zone apex example.test. has no NS records",
-    ),
-    ("soa: {mname: ns1, rname: hostmaster@example.test}\n", "", "missing field `soa`"),
-    ("  www: {CNAME: ns1}", "  www: {dynamic: {failover: [nowhere]}}", "6:30: no pool named \"nowhere\" in this zone"),
-    ("  www: {CNAME: ns1}", "  bad..name: {A: 192.0.2.1}", "6:3: invalid domain name"),
-    ("  www: {CNAME: ns1}", "  www: {CNAME: www}", "6:3: CNAME loop: www.example.test. -> www.example.test."),
-    (
-        "  www: {CNAME: ns1}",
-        "  www: {CNAME: www2}\n  www2: {CNAME: www}",
-        "6:3: CNAME loop: www.example.test. -> www2.example.test. -> www.example.test.",
-    ),
-    (
-        "  www: {CNAME: ns1}",
-        "  www: {CNAME: c1}\n  c1: {CNAME: c2}\n  c2: {CNAME: c3}\n  c3: {CNAME: c4}\n  c4: {CNAME: c5}\n  c5: {CNAME: c6}\n  c6: {CNAME: c7}\n  c7: {CNAME: c8}\n  c8: {CNAME: c9}\n  c9: {A: 192.0.2.9}",
-        "6:3: the CNAME chain from www.example.test. has 9 links; at most 8 are followed",
-    ),
-    (
-        "  ns1: {A: 192.0.2.1}",
-        "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
-        "5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",
-    ),
-];
-
 #[test]
 fn check_reports_each_problem_with_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("example.yaml");
-    for (from, to, expected) in BROKEN {
-        assert!(GOOD.contains(from), "{from}");
-        std::fs::write(&file, GOOD.replacen(from, to, 1)).unwrap();
-        let (ok, _, stderr) = switchyard(&["check", "--zones", dir.path().to_str().unwrap()]);
-        assert!(!ok, "{to} must be rejected");
-        let prefix = format!("{}:", file.display());
-        let line = stderr.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{stderr}"));
-        assert!(line[prefix.len()..].contains(expected), "for {to:?} expected {expected:?}, got {line:?}");
-    }
+    // One broken file (every kind of mistake is in the loader's own tests, in-process).
+    std::fs::write(&file, GOOD.replacen("{A: 192.0.2.1}", "{A: 192.0.2.300}", 1)).unwrap();
+    let (ok, _, stderr) = switchyard(&["check", "--zones", dir.path().to_str().unwrap()]);
+    assert!(!ok, "a broken zone is rejected");
+    let expected = format!("{}:5:12: invalid IPv4 address \"192.0.2.300\"", file.display());
+    assert!(stderr.lines().any(|l| l == expected), "{stderr}");
     // No zone file at all (a wrong path, an unmounted volume).
     let empty = tempfile::tempdir().unwrap();
     let (ok, _, stderr) = switchyard(&["check", "--zones", empty.path().to_str().unwrap()]);
