@@ -26,13 +26,7 @@ records:
 ";
 
 /// A zone without health checks: the record-data mistakes are made in it.
-const PLAIN: &str = "origin: example.test.
-soa: {mname: ns1, rname: hostmaster@example.test}
-records:
-  \"@\": {NS: [ns1]}
-  ns1: {A: 192.0.2.1}
-  www: {CNAME: ns1}
-";
+const PLAIN: &str = include_str!("../../tests/fixtures/plain.yaml");
 
 fn rejection(text: &str) -> String {
     match load_zone_text(Path::new("z.yaml"), text) {
