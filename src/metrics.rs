@@ -196,7 +196,7 @@ const FAMILIES: [(&str, &str, &str, &[&str]); 8] = [
 
 /// Writes the status families in the text exposition format, straight from the published
 /// status: at 10,000 endpoints the prometheus crate's intermediate model of them (an owned
-/// label pair per label per sample) took 26 MB per scrape.
+/// label pair per label per sample) grew the resident memory by 26 MB at the first scrape.
 fn write_status_families(status: &Status, out: &mut String) {
     let mut samples: [String; FAMILIES.len()] = Default::default();
     let mut add = |family: usize, labels: &[&str], value: f64| {
