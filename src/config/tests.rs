@@ -1,6 +1,6 @@
 //! The loader's rejections, in-process: every record-data, health-check and routing rejection
 //! with the exact `LINE:COLUMN: reason` it reports, the settings file's, and a misspelt key inserted
-//! into every table of the bundled zone files (as hickory-dns tests its example configs).
+//! into every table of the bundled and example zone files (as hickory-dns tests its example configs).
 
 use std::path::Path;
 
@@ -107,6 +107,12 @@ fn every_health_and_routing_mistake_is_located() {
             "app: {A: 192.0.2.9, dynamic",
             "z.yaml:16:3: app.example.test. has A records beside a dynamic record that answers the same type",
         ),
+        (
+            "\"@\": {NS: [ns1]}",
+            "\"@\": {NS: [ns1], dynamic: {pool: aliases}}",
+            "z.yaml:14:3: the zone apex cannot answer from a pool of CNAME targets",
+        ),
+        ("\"@\": {NS: [ns1]}", "\"@\": {NS: [ns1], CNAME: ns1}", "z.yaml:14:3: the zone apex cannot hold a CNAME"),
         ("type: http", "type: ftp", "z.yaml:4:15: unknown variant `ftp`"),
         ("answers: 1}", "answers: 1, select: some}", "z.yaml:16:60: unknown variant `some`"),
         ("answers: 1}", "answers: 1, when_all_down: panic}", "z.yaml:16:67: unknown variant `panic`"),
@@ -119,6 +125,8 @@ fn every_health_and_routing_mistake_is_located() {
     let wrong = mislocated(ZONE, table);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(load_zone_text(Path::new("z.yaml"), &format!("version: 1\n{ZONE}")).is_ok());
+    let apex = ZONE.replace("\"@\": {NS: [ns1]}", "\"@\": {NS: [ns1], dynamic: {failover: [primary]}}");
+    assert!(load_zone_text(Path::new("z.yaml"), &apex).is_ok(), "a dynamic address record at the apex loads");
 }
 
 #[test]
@@ -203,15 +211,15 @@ fn settings_mistakes_are_located_not_clamped() {
     assert!(Settings::load(Some(&file), SettingsOverrides::default()).is_ok());
 }
 
-/// Inserts `misspelt: 1` into every mapping of every bundled zone file (block mappings as a
+/// Inserts `misspelt: 1` into every mapping of every bundled and example zone file (block mappings as a
 /// line of their own, flow mappings after their `{`) and expects each copy rejected at the
 /// inserted line: as an unknown field where the keys are fixed, as a value of the wrong shape
 /// where they are names (records, pools, monitors).
 #[test]
 fn a_misspelt_key_in_any_table_of_the_bundled_zones_is_rejected_where_it_is() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/zones");
+    let dirs = [concat!(env!("CARGO_MANIFEST_DIR"), "/zones"), concat!(env!("CARGO_MANIFEST_DIR"), "/examples/zones")];
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in dirs.iter().flat_map(|dir| std::fs::read_dir(dir).unwrap()) {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();

@@ -280,9 +280,6 @@ pub fn convert(
     if apex.0.rrset(RecordType::NS).is_none() {
         cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
     }
-    if apex.0.rrset(RecordType::CNAME).is_some() || apex.0.dynamic.is_some() {
-        cx.problem(apex.1, "the zone apex cannot hold a CNAME or dynamic record (it has SOA and NS)");
-    }
     if !cx.problems.is_empty() {
         return Err(cx.problems);
     }
@@ -505,7 +502,11 @@ impl Cx<'_> {
         }
         let dynamic = raw.dynamic.as_ref().and_then(|d| self.dynamic(d, ttl, pools, raw_pools, node_pos));
         let has_cname = rrsets.iter().any(|s| s.rtype == RecordType::CNAME);
-        if has_cname && rrsets.len() > 1 {
+        // The apex holds SOA and NS: addresses may fail over there, aliases may not.
+        let apex = owner == *origin;
+        if has_cname && apex {
+            self.problem(node_pos, "the zone apex cannot hold a CNAME (it has SOA and NS)");
+        } else if has_cname && rrsets.len() > 1 {
             self.problem(node_pos, format!("{owner} has a CNAME beside other data (RFC 1034 3.6.2)"));
         }
         if let Some(d) = &dynamic {
@@ -515,6 +516,13 @@ impl Cx<'_> {
                 .iter()
                 .flat_map(|&p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target)))
                 .collect::<Vec<_>>();
+            if apex && families.contains(&model::Family::Cname) {
+                self.problem(
+                    node_pos,
+                    "the zone apex cannot answer from a pool of CNAME targets (it has SOA and NS); use addresses",
+                );
+                return Node { name: owner, rrsets, dynamic: None };
+            }
             let clash = rrsets.iter().find(|s| {
                 s.rtype == RecordType::CNAME
                     || families.iter().any(|f| f.rtype() == s.rtype || *f == model::Family::Cname)

@@ -84,6 +84,42 @@ async fn failover_to_dr_and_back_with_health_aware_ttl_and_metrics() {
     assert_eq!(endpoint["transitions"].as_array().unwrap().len(), 3, "{endpoint}");
 }
 
+/// The most common deployment: the delegated name itself (the zone apex) fails over, while
+/// its SOA, NS and other data keep answering beside the pool.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_zone_apex_fails_over_beside_soa_and_ns() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let pools =
+        [("primary", vec![endpoint("192.0.2.11", &primary, 1)], 1), ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1)];
+    let yaml = zone(&pools, "")
+        .replace("\"@\": {NS: [ns1]}", "\"@\": {NS: [ns1], TXT: [apex], dynamic: {ttl: 30, failover: [primary, dr]}}");
+    let s = Server::start(&[("z.yaml", &yaml)]).await;
+    const APEX: &str = "gslb.example.test.";
+    assert_eq!(answer(&s, APEX, RecordType::A).await, (vec!["192.0.2.11".into()], 30));
+    let r = s.query(APEX, RecordType::NS).await;
+    assert_eq!(rrs(&r.answers), ["gslb.example.test. 300 NS ns1.gslb.example.test."]);
+    let r = s.query(APEX, RecordType::TXT).await;
+    assert_eq!(rrs(&r.answers), ["gslb.example.test. 300 TXT apex"]);
+    // No IPv6 endpoint: NODATA with the SOA, as for any other name.
+    let r = s.query(APEX, RecordType::AAAA).await;
+    assert_eq!((rcode(&r), r.answers.len(), r.authorities.len()), (ResponseCode::NoError, 0, 1));
+
+    primary.stop();
+    eventually(Duration::from_secs(5), || async { answer(&s, APEX, RecordType::A).await.0 == ["192.0.2.21"] }).await;
+    assert_eq!(answer(&s, APEX, RecordType::A).await.1, 15);
+    let r = s.query(APEX, RecordType::SOA).await;
+    assert_eq!(r.answers.len(), 1, "{r:?}");
+    let (_, explained) = s.http_get("/explain?name=gslb.example.test.&type=A").await;
+    assert!(explained.contains("ANSWER gslb.example.test. 15 IN A 192.0.2.21"), "{explained}");
+
+    primary.restart().await;
+    eventually(Duration::from_secs(5), || async {
+        answer(&s, APEX, RecordType::A).await == (vec!["192.0.2.11".into()], 30)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn first_probe_round_runs_before_answering() {
     let mut primary = Backend::start().await;
