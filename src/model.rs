@@ -129,7 +129,36 @@ pub enum Rdata {
     },
 }
 
+/// A DNS message header's length.
+pub const HEADER_LEN: usize = 12;
+/// The largest DNS message (its length travels in 16 bits over TCP).
+pub const MAX_MESSAGE: usize = 65_535;
+/// Room kept in every response for an OPT record with the longest NSID.
+pub const OPT_ROOM: usize = 11 + 4 + 255;
+
+/// A name's length on the wire, uncompressed.
+pub fn wire_len(name: &Name) -> usize {
+    name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
+}
+
 impl Rdata {
+    /// The RDATA's length on the wire, each name that may be compressed counted as a pointer:
+    /// the least it can take in any response.
+    pub fn min_wire_len(&self) -> usize {
+        const POINTER: usize = 2;
+        match self {
+            Rdata::A(_) => 4,
+            Rdata::Aaaa(_) => 16,
+            Rdata::Ns(_) | Rdata::Cname(_) | Rdata::Ptr(_) => POINTER,
+            Rdata::Mx { .. } => 2 + POINTER,
+            Rdata::Txt(strings) => strings.iter().map(|s| 1 + s.len()).sum(),
+            Rdata::Srv { target, .. } => 6 + wire_len(target),
+            Rdata::Caa { tag, value, .. } => 2 + tag.len() + value.len(),
+            Rdata::Soa(_) => 2 * POINTER + 20,
+            Rdata::Hinfo { cpu, os } => 2 + cpu.len() + os.len(),
+        }
+    }
+
     pub fn rtype(&self) -> RecordType {
         match self {
             Rdata::A(_) => RecordType::A,

@@ -8,9 +8,12 @@
 //! (`relocs`). Owner names equal to the query name itself are written as a fixed pointer to
 //! offset 12, which never moves.
 
-use crate::model::{Name, Rdata};
+// Every length and offset written to the wire is converted with a check: a response that
+// does not fit a DNS message becomes SERVFAIL, never a corrupt packet.
+#![deny(clippy::cast_possible_truncation)]
 
-pub const HEADER_LEN: usize = 12;
+use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata};
+
 /// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
 const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
 
@@ -110,7 +113,8 @@ impl Template {
         let start = out.len();
         let end = self.len(with_additional);
         out.extend_from_slice(&self.body[..end]);
-        let shift = qname_len.wrapping_sub(self.qname_len as usize) as u16;
+        // Pointers move by the difference in name length, modulo 2^16 (it may be negative).
+        let shift = u16::try_from(qname_len).unwrap_or(0).wrapping_sub(u16::from(self.qname_len));
         if shift != 0 {
             for &at in self.relocs.iter().take_while(|&&at| (at as usize) < end) {
                 let at = start + at as usize;
@@ -130,17 +134,19 @@ pub struct TemplateBuilder {
     qname_len: usize,
     /// Names written so far (lower-case wire form of each suffix) and where.
     dictionary: Vec<(Vec<u8>, u16)>,
-    relocs: Vec<u16>,
+    relocs: Vec<usize>,
     counts: [u16; 3],
     section: Section,
     additional_at: Option<usize>,
+    /// Some length or count did not fit its wire field: the response cannot be sent.
+    overflow: bool,
 }
 
 impl TemplateBuilder {
     pub fn new(question: &Name, zone: usize) -> TemplateBuilder {
         let mut builder = TemplateBuilder {
             buf: vec![0; HEADER_LEN],
-            zone: zone as u16,
+            zone: u16::try_from(zone).unwrap_or(u16::MAX), // at most u16::MAX zones load
             body_start: 0,
             qname_len: 0,
             dictionary: Vec::new(),
@@ -148,6 +154,7 @@ impl TemplateBuilder {
             counts: [0; 3],
             section: Section::Answer,
             additional_at: None,
+            overflow: false,
         };
         builder.name(question, false);
         builder.relocs.clear();
@@ -170,7 +177,7 @@ impl TemplateBuilder {
             self.additional_at = Some(self.buf.len());
         }
         match owner {
-            Owner::Query => self.buf.extend_from_slice(&[0xC0, HEADER_LEN as u8]),
+            Owner::Query => self.buf.extend_from_slice(&[0xC0, 12]), // a pointer to the question name
             Owner::Name(name) => self.name(name, true),
         }
         let rtype: u16 = rdata.rtype().into();
@@ -180,25 +187,51 @@ impl TemplateBuilder {
         let length_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
         self.rdata(rdata);
-        let length = (self.buf.len() - length_at - 2) as u16;
+        let length = self.fit(self.buf.len() - length_at - 2);
         self.buf[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
-        self.counts[section as usize] += 1;
+        let count = &mut self.counts[section as usize];
+        match count.checked_add(1) {
+            Some(n) => *count = n,
+            None => self.overflow = true,
+        }
     }
 
-    pub fn finish(self, rcode: Rcode, authoritative: bool, additional_required: bool) -> Template {
+    /// The finished template; SERVFAIL if the response could never be sent (longer than a
+    /// DNS message, which loading rules out for any single RRset).
+    pub fn finish(mut self, rcode: Rcode, authoritative: bool, additional_required: bool) -> Template {
         let body_start = self.body_start;
         let body_len = self.buf.len() - body_start;
-        Template {
-            zone: self.zone,
-            rcode,
-            authoritative,
-            counts: self.counts,
-            body: self.buf[body_start..].into(),
-            qname_len: self.qname_len as u8,
-            relocs: self.relocs.iter().map(|&at| at - body_start as u16).collect(),
-            additional_at: self.additional_at.map_or(body_len, |at| at - body_start) as u16,
-            additional_required,
+        let additional_at = self.additional_at.map_or(body_len, |at| at - body_start);
+        let qname_len = u8::try_from(self.qname_len).ok();
+        let relocs: Option<Box<[u16]>> = self.relocs.iter().map(|&at| u16::try_from(at - body_start).ok()).collect();
+        let fits = self.buf.len() + OPT_ROOM <= MAX_MESSAGE;
+        match (qname_len, relocs, u16::try_from(additional_at)) {
+            (Some(qname_len), Some(relocs), Ok(additional_at)) if fits && !self.overflow => Template {
+                zone: self.zone,
+                rcode,
+                authoritative,
+                counts: self.counts,
+                body: self.buf[body_start..].into(),
+                qname_len,
+                relocs,
+                additional_at,
+                additional_required,
+            },
+            _ => {
+                self.buf.truncate(body_start);
+                self.relocs.clear();
+                (self.counts, self.additional_at, self.overflow) = ([0; 3], None, false);
+                self.finish(Rcode::ServFail, false, false)
+            }
         }
+    }
+
+    /// `n` as a 16-bit wire field, noting an overflow.
+    fn fit(&mut self, n: usize) -> u16 {
+        u16::try_from(n).unwrap_or_else(|_| {
+            self.overflow = true;
+            0
+        })
     }
 
     fn rdata(&mut self, rdata: &Rdata) {
@@ -240,8 +273,12 @@ impl TemplateBuilder {
         }
     }
 
+    /// A length-prefixed string (at most 255 bytes, as loading ensures).
     fn character_string(&mut self, s: &[u8]) {
-        self.buf.push(s.len() as u8);
+        match u8::try_from(s.len()) {
+            Ok(len) => self.buf.push(len),
+            Err(_) => self.overflow = true,
+        }
         self.buf.extend_from_slice(s);
     }
 
@@ -252,25 +289,32 @@ impl TemplateBuilder {
         for i in 0..labels.len() {
             let suffix = wire_name(&labels[i..]);
             if compress && let Some(&(_, at)) = self.dictionary.iter().find(|(n, _)| *n == suffix) {
-                self.relocs.push(self.buf.len() as u16);
+                self.relocs.push(self.buf.len());
                 self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
                 return;
             }
-            if self.buf.len() < POINTER_LIMIT {
-                self.dictionary.push((suffix, self.buf.len() as u16));
+            if let Ok(at) = u16::try_from(self.buf.len())
+                && self.buf.len() < POINTER_LIMIT
+            {
+                self.dictionary.push((suffix, at));
             }
-            self.buf.push(labels[i].len() as u8);
+            self.buf.push(label_len(labels[i]));
             self.buf.extend(labels[i].iter().map(u8::to_ascii_lowercase));
         }
         self.buf.push(0);
     }
 }
 
+/// A label's length byte: a [`Name`]'s labels are at most 63 bytes.
+fn label_len(label: &[u8]) -> u8 {
+    u8::try_from(label.len()).expect("a Name's labels are at most 63 bytes")
+}
+
 /// The lower-case wire form of a name given as labels.
 fn wire_name(labels: &[&[u8]]) -> Vec<u8> {
     let mut wire = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
     for label in labels {
-        wire.push(label.len() as u8);
+        wire.push(label_len(label));
         wire.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     wire.push(0);

@@ -42,6 +42,11 @@ impl ZoneSource {
 /// all files are returned together, so one `check` run shows everything to fix.
 pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
     let files = zone_files(dir).map_err(|e| vec![Problem::new(dir, Pos::default(), e)])?;
+    // Answers carry their zone's index in 16 bits (per-zone query counters).
+    if files.len() > usize::from(u16::MAX) {
+        let message = format!("{} zone files; one server serves at most {}", files.len(), u16::MAX);
+        return Err(vec![Problem::new(dir, Pos::default(), message)]);
+    }
     let mut model = Model::default();
     let mut probes = zone::ProbeSet::default();
     let mut problems = Vec::new();

@@ -175,6 +175,26 @@ fn every_record_data_mistake_is_located() {
         ),
         (
             "  ns1: {A: 192.0.2.1}",
+            &format!("  ns1: {{A: 192.0.2.1, TXT: [{}]}}", "x".repeat(70_000)),
+            "z.yaml:5:29: this TXT record's data is 70275 bytes; RDATA holds at most 65535",
+        ),
+        (
+            "  ns1: {A: 192.0.2.1}",
+            &format!("  ns1: {{A: 192.0.2.1, TXT: [{}, {}]}}", "x".repeat(60_000), "y".repeat(60_000)),
+            "z.yaml:5:3: the TXT RRset of ns1.example.test. needs at least 120800 bytes; a DNS message holds 65535",
+        ),
+        (
+            "  ns1: {A: 192.0.2.1}",
+            &format!("  {}: {{A: 192.0.2.1}}", "x".repeat(64)),
+            "z.yaml:5:3: invalid domain name",
+        ),
+        (
+            "  ns1: {A: 192.0.2.1}",
+            &format!("  {}: {{A: 192.0.2.1}}", vec!["x".repeat(60); 4].join(".")),
+            "z.yaml:5:3: ",
+        ),
+        (
+            "  ns1: {A: 192.0.2.1}",
             "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
             "z.yaml:5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",
         ),

@@ -469,9 +469,9 @@ impl Cx<'_> {
                 rdatas.push(Rdata::Mx { preference: mx.preference, exchange });
             }
         }
-        for (text, _) in items(&raw.txt) {
+        for (text, pos) in items(&raw.txt) {
             let chunks = text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect::<Vec<_>>();
-            rdatas.push(Rdata::Txt(if chunks.is_empty() { vec![Vec::new()] } else { chunks }));
+            self.push_fitting(&mut rdatas, Rdata::Txt(if chunks.is_empty() { vec![Vec::new()] } else { chunks }), pos);
         }
         for (srv, pos) in items(&raw.srv) {
             if let Some(target) = self.relative(&srv.target.value, Pos::of(&srv.target).or(pos), origin) {
@@ -485,11 +485,9 @@ impl Cx<'_> {
                 self.problem(Pos::of(&caa.tag).or(pos), "CAA tag must be 1 to 15 letters or digits");
                 continue;
             }
-            rdatas.push(Rdata::Caa {
-                flags: caa.flags,
-                tag: tag.to_ascii_lowercase(),
-                value: caa.value.clone().into_bytes(),
-            });
+            let rdata =
+                Rdata::Caa { flags: caa.flags, tag: tag.to_ascii_lowercase(), value: caa.value.clone().into_bytes() };
+            self.push_fitting(&mut rdatas, rdata, pos);
         }
 
         let mut rrsets: Vec<RrSet> = Vec::new();
@@ -498,6 +496,19 @@ impl Cx<'_> {
                 Some(set) if set.rdatas.contains(&rdata) => {}
                 Some(set) => set.rdatas.push(rdata),
                 None => rrsets.push(RrSet { rtype: rdata.rtype(), ttl, rdatas: vec![rdata] }),
+            }
+        }
+        for set in &rrsets {
+            // The smallest response that carries this RRset: header, question, the records
+            // (owners compressed), and room for OPT.
+            let records: usize = set.rdatas.iter().map(|r| 2 + 10 + r.min_wire_len()).sum();
+            let least = model::HEADER_LEN + model::wire_len(&owner) + 4 + records + model::OPT_ROOM;
+            if least > model::MAX_MESSAGE {
+                let (rtype, max) = (set.rtype, model::MAX_MESSAGE);
+                self.problem(
+                    node_pos,
+                    format!("the {rtype} RRset of {owner} needs at least {least} bytes; a DNS message holds {max}"),
+                );
             }
         }
         let dynamic = raw.dynamic.as_ref().and_then(|d| self.dynamic(d, ttl, pools, raw_pools, node_pos));
@@ -535,6 +546,17 @@ impl Cx<'_> {
             }
         }
         Node { name: owner, rrsets, dynamic }
+    }
+
+    /// Adds `rdata` unless it is longer than RDATA can be (65,535 bytes).
+    fn push_fitting(&mut self, rdatas: &mut Vec<Rdata>, rdata: Rdata, pos: Pos) {
+        match rdata.min_wire_len() {
+            len if len > usize::from(u16::MAX) => {
+                let rtype = rdata.rtype();
+                self.problem(pos, format!("this {rtype} record's data is {len} bytes; RDATA holds at most 65535"));
+            }
+            _ => rdatas.push(rdata),
+        }
     }
 
     fn dynamic(

@@ -45,8 +45,8 @@ impl Identity {
 /// Appends the answer record `<query name> 0 CH TXT "<text>"` (owner compressed to the
 /// question, `text` at most [`MAX_TEXT`] bytes).
 pub fn write_chaos_txt(out: &mut Vec<u8>, text: &[u8]) {
-    let text = &text[..text.len().min(MAX_TEXT)];
-    let len = text.len() as u8; // at most 255, checked above
+    let len = u8::try_from(text.len().min(MAX_TEXT)).unwrap_or(u8::MAX);
+    let text = &text[..usize::from(len)];
     out.extend_from_slice(&[0xC0, 12]); // the question name, at offset 12
     out.extend_from_slice(&TYPE_TXT.to_be_bytes());
     out.extend_from_slice(&CLASS_CH.to_be_bytes());

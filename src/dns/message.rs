@@ -226,12 +226,13 @@ fn write_opt(out: &mut Vec<u8>, extended_rcode: u8, opt: Opt) {
     out.extend_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
     out.extend_from_slice(&[extended_rcode, 0, if opt.dnssec_ok { 0x80 } else { 0 }, 0]);
     match opt.nsid {
-        // At most 255 bytes (checked when configured), so the lengths fit.
+        // At most 255 bytes (checked when configured; cut here all the same).
         Some(id) => {
-            out.extend_from_slice(&(4 + id.len() as u16).to_be_bytes());
+            let len = u8::try_from(id.len()).unwrap_or(u8::MAX);
+            out.extend_from_slice(&(4 + u16::from(len)).to_be_bytes());
             out.extend_from_slice(&OPTION_NSID.to_be_bytes());
-            out.extend_from_slice(&(id.len() as u16).to_be_bytes());
-            out.extend_from_slice(id);
+            out.extend_from_slice(&u16::from(len).to_be_bytes());
+            out.extend_from_slice(&id[..usize::from(len)]);
         }
         None => out.extend_from_slice(&[0, 0]),
     }
@@ -290,7 +291,8 @@ fn parse(packet: &[u8]) -> Parse<'_> {
 fn read_question_name(packet: &[u8], lower: &mut [u8; 255]) -> Option<usize> {
     let mut at = HEADER;
     loop {
-        let len = *packet.get(at)? as usize;
+        let len_byte = *packet.get(at)?;
+        let len = usize::from(len_byte);
         if len > 63 {
             return None; // a pointer or a reserved label type
         }
@@ -299,7 +301,7 @@ fn read_question_name(packet: &[u8], lower: &mut [u8; 255]) -> Option<usize> {
         if name_len > 255 || end > packet.len() {
             return None;
         }
-        lower[at - HEADER] = len as u8;
+        lower[at - HEADER] = len_byte;
         for (dst, src) in lower[at - HEADER + 1..name_len].iter_mut().zip(&packet[at + 1..end]) {
             *dst = src.to_ascii_lowercase();
         }

@@ -2,6 +2,8 @@
 //! `SO_REUSEPORT` socket (batched `recvmmsg`/`sendmmsg`, no task spawn, optional rate
 //! limiting); TCP by tokio tasks with connection limits and idle timeouts. Both answer
 //! through [`message::respond`] from the answers currently published in an [`answer::Shared`](crate::answer::Shared).
+// Lengths written to the wire are converted with a check, never truncated by a cast.
+#![deny(clippy::cast_possible_truncation)]
 
 #[cfg(test)]
 mod golden_tests;

@@ -143,7 +143,10 @@ async fn connection(
         let Some(outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
             continue;
         };
-        writer.write_all(&(out.len() as u16).to_be_bytes()).await?;
+        // Templates leave room for the OPT record, so every response fits; one that did not
+        // would be dropped, never sent with a wrong length.
+        let Ok(len) = u16::try_from(out.len()) else { continue };
+        writer.write_all(&len.to_be_bytes()).await?;
         writer.write_all(&out).await?;
         // Pipelined queries already buffered are answered before one flush.
         if reader.buffer().is_empty() {
