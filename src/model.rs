@@ -127,6 +127,11 @@ pub enum Rdata {
         cpu: Vec<u8>,
         os: Vec<u8>,
     },
+    /// Any other type, encoded when loaded (names uncompressed).
+    Opaque {
+        rtype: RecordType,
+        data: Box<[u8]>,
+    },
 }
 
 /// A DNS message header's length.
@@ -156,6 +161,7 @@ impl Rdata {
             Rdata::Caa { tag, value, .. } => 2 + tag.len() + value.len(),
             Rdata::Soa(_) => 2 * POINTER + 20,
             Rdata::Hinfo { cpu, os } => 2 + cpu.len() + os.len(),
+            Rdata::Opaque { data, .. } => data.len(),
         }
     }
 
@@ -172,6 +178,7 @@ impl Rdata {
             Rdata::Caa { .. } => RecordType::CAA,
             Rdata::Soa(_) => RecordType::SOA,
             Rdata::Hinfo { .. } => RecordType::HINFO,
+            Rdata::Opaque { rtype, .. } => *rtype,
         }
     }
 }

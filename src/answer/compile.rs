@@ -173,8 +173,14 @@ impl Compiler {
         if let Some((cut, referral)) = index.cut_above(owner) {
             let referral = Answer::single(referral.clone());
             let by_type: Box<[_]> = if cut == owner {
-                // DS belongs to the parent side of the cut; we have none.
-                Box::new([(RecordType::DS.into(), Answer::single(index.nodata.clone()))])
+                // DS belongs to the parent side of the cut: answered here, with authority.
+                let ds = match index.nodes.get(owner).map(|&i| &zone.nodes[i]) {
+                    Some(node) if node.rrset(RecordType::DS).is_some() => {
+                        self.answer(z, question, node, RecordType::DS, pass)
+                    }
+                    _ => Answer::single(index.nodata.clone()),
+                };
+                Box::new([(RecordType::DS.into(), ds)])
             } else {
                 Box::new([])
             };

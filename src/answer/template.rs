@@ -270,6 +270,7 @@ impl TemplateBuilder {
                 self.character_string(cpu);
                 self.character_string(os);
             }
+            Rdata::Opaque { data, .. } => self.buf.extend_from_slice(data),
         }
     }
 

@@ -1,6 +1,7 @@
 //! YAML -> model. The only module that knows serde and the YAML library; the rest of the
 //! program sees validated [`crate::model`] types and [`Problem`]s (`FILE:LINE:COLUMN: reason`).
 
+mod records;
 mod server;
 #[cfg(test)]
 mod tests;

@@ -194,6 +194,47 @@ fn every_record_data_mistake_is_located() {
             "z.yaml:5:3: ",
         ),
         (
+            "  www: {CNAME: ns1}",
+            "  www: {TLSA: {usage: 3, selector: 1, matching_type: 1, data: xyz}}",
+            "z.yaml:6:15: invalid hex \"xyz\"",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {HTTPS: {priority: 1, target: ., params: {ipv4hint: [192.0.2.300]}}}",
+            "z.yaml:6:16: invalid IPv4 address \"192.0.2.300\" in a hint",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {HTTPS: {priority: 0, target: x.example., params: {port: 443}}}",
+            "z.yaml:6:16: an AliasMode record (priority 0) has no params",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {SVCB: {priority: 1, target: ., params: {mandatory: [port]}}}",
+            "z.yaml:6:15: mandatory lists a key this record does not set",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {SVCB: {priority: 1, target: ., params: {dohpath: /q}}}",
+            "z.yaml:6:49: unknown field `dohpath`",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {DS: {key_tag: 1, algorithm: 13, digest_type: 2, digest: 00ff}}",
+            "z.yaml:6:3: DS records belong at a delegation point",
+        ),
+        ("  www: {CNAME: ns1}", "  www: {A: 192.0.2.7, ttls: {MX: 60}}", "z.yaml:6:30: ttls names \"MX\""),
+        (
+            "  www: {CNAME: ns1}",
+            &format!("  www: {{TXT: [[short, {}]]}}", "z".repeat(256)),
+            "z.yaml:6:15: a character-string of 256 bytes; at most 255",
+        ),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {NAPTR: {order: 1, preference: 1, replacement: bad..name}}",
+            "z.yaml:6:16: invalid domain name \"bad..name\"",
+        ),
+        (
             "  ns1: {A: 192.0.2.1}",
             "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
             "z.yaml:5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",

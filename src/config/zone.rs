@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 
 use serde::Deserialize;
 
+use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawTxt, RawUri};
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
     self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
@@ -45,8 +46,11 @@ struct RawSoa {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawNode {
+pub(super) struct RawNode {
     ttl: Option<Ttl>,
+    /// TTLs of single RRsets, by type, over the node's `ttl`.
+    #[serde(default)]
+    ttls: Entries<Ttl>,
     #[serde(rename = "A")]
     a: Many<String>,
     #[serde(rename = "AAAA")]
@@ -60,7 +64,25 @@ struct RawNode {
     #[serde(rename = "MX")]
     mx: Many<RawMx>,
     #[serde(rename = "TXT")]
-    txt: Many<String>,
+    pub(super) txt: Many<RawTxt>,
+    #[serde(rename = "SVCB")]
+    pub(super) svcb: Many<RawSvcb>,
+    #[serde(rename = "HTTPS")]
+    pub(super) https: Many<RawSvcb>,
+    #[serde(rename = "TLSA")]
+    pub(super) tlsa: Many<RawTlsa>,
+    #[serde(rename = "SSHFP")]
+    pub(super) sshfp: Many<RawSshfp>,
+    #[serde(rename = "NAPTR")]
+    pub(super) naptr: Many<RawNaptr>,
+    #[serde(rename = "DS")]
+    pub(super) ds: Many<RawDs>,
+    #[serde(rename = "URI")]
+    pub(super) uri: Many<RawUri>,
+    #[serde(rename = "HINFO")]
+    pub(super) hinfo: Many<RawHinfo>,
+    #[serde(rename = "RP")]
+    pub(super) rp: Many<RawRp>,
     #[serde(rename = "SRV")]
     srv: Many<RawSrv>,
     #[serde(rename = "CAA")]
@@ -295,13 +317,13 @@ pub fn convert(
     })
 }
 
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     file: &'a Path,
     problems: Vec<Problem>,
 }
 
 impl Cx<'_> {
-    fn problem(&mut self, pos: Pos, message: impl Into<String>) {
+    pub(super) fn problem(&mut self, pos: Pos, message: impl Into<String>) {
         self.problems.push(Problem::new(self.file, pos, message));
     }
 
@@ -390,7 +412,7 @@ impl Cx<'_> {
         self.relative(&text.value, Pos::of(text), origin)
     }
 
-    fn relative(&mut self, text: &str, pos: Pos, origin: &Name) -> Option<Name> {
+    pub(super) fn relative(&mut self, text: &str, pos: Pos, origin: &Name) -> Option<Name> {
         match text {
             "@" => Some(origin.clone()),
             t if t.ends_with('.') => self.parse_name(t, pos),
@@ -469,10 +491,6 @@ impl Cx<'_> {
                 rdatas.push(Rdata::Mx { preference: mx.preference, exchange });
             }
         }
-        for (text, pos) in items(&raw.txt) {
-            let chunks = text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect::<Vec<_>>();
-            self.push_fitting(&mut rdatas, Rdata::Txt(if chunks.is_empty() { vec![Vec::new()] } else { chunks }), pos);
-        }
         for (srv, pos) in items(&raw.srv) {
             if let Some(target) = self.relative(&srv.target.value, Pos::of(&srv.target).or(pos), origin) {
                 rdatas.push(Rdata::Srv { priority: srv.priority, weight: srv.weight, port: srv.port, target });
@@ -489,6 +507,9 @@ impl Cx<'_> {
                 Rdata::Caa { flags: caa.flags, tag: tag.to_ascii_lowercase(), value: caa.value.clone().into_bytes() };
             self.push_fitting(&mut rdatas, rdata, pos);
         }
+        for (rdata, pos) in self.more_records(raw, origin) {
+            self.push_fitting(&mut rdatas, rdata, pos);
+        }
 
         let mut rrsets: Vec<RrSet> = Vec::new();
         for rdata in rdatas {
@@ -496,6 +517,15 @@ impl Cx<'_> {
                 Some(set) if set.rdatas.contains(&rdata) => {}
                 Some(set) => set.rdatas.push(rdata),
                 None => rrsets.push(RrSet { rtype: rdata.rtype(), ttl, rdatas: vec![rdata] }),
+            }
+        }
+        for (key, Ttl(set_ttl)) in &raw.ttls.0 {
+            let rtype = key.value.parse::<RecordType>().ok().filter(|t| !matches!(t, RecordType::Unknown(_)));
+            match rrsets.iter_mut().find(|s| Some(s.rtype) == rtype) {
+                Some(set) => set.ttl = *set_ttl,
+                None => {
+                    self.problem(Pos::of(key), format!("ttls names {:?}, which this node has no records of", key.value))
+                }
             }
         }
         for set in &rrsets {
@@ -515,6 +545,13 @@ impl Cx<'_> {
         let has_cname = rrsets.iter().any(|s| s.rtype == RecordType::CNAME);
         // The apex holds SOA and NS: addresses may fail over there, aliases may not.
         let apex = owner == *origin;
+        let has = |rtype| rrsets.iter().any(|s: &RrSet| s.rtype == rtype);
+        if has(RecordType::DS) && (apex || !has(RecordType::NS)) {
+            self.problem(
+                node_pos,
+                format!("DS records belong at a delegation point (beside NS, below the apex); {owner} is not one"),
+            );
+        }
         if has_cname && apex {
             self.problem(node_pos, "the zone apex cannot hold a CNAME (it has SOA and NS)");
         } else if has_cname && rrsets.len() > 1 {

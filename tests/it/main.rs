@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod dns;
 mod health;
+mod interop;
 mod ops;
 mod reload;
 mod robustness;

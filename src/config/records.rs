@@ -1,0 +1,391 @@
+//! Record types beyond the basic ones, as written in zone files: SVCB/HTTPS (RFC 9460), TLSA
+//! (RFC 6698), SSHFP (RFC 4255), NAPTR (RFC 3403), DS (RFC 4034), URI (RFC 7553), HINFO and
+//! RP (RFC 1035, 1183), and TXT with its character-strings kept. Each is validated with
+//! positions and encoded once to its RDATA (names uncompressed, as RFC 3597 requires for all
+//! but the RFC 1035 types), which answers then carry as they are.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+use super::yaml::{Pos, items};
+use super::zone::{Cx, RawNode};
+use crate::model::{Name, Rdata, RecordType};
+
+/// A TXT record: one text (split into 255-byte character-strings) or a list of
+/// character-strings kept as written.
+#[derive(Debug)]
+pub enum RawTxt {
+    Text(String),
+    Strings(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawTxt {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TxtVisitor;
+        impl<'de> Visitor<'de> for TxtVisitor {
+            type Value = RawTxt;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a text, or a list of character-strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTxt, E> {
+                Ok(RawTxt::Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawTxt, E> {
+                Ok(RawTxt::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawTxt, E> {
+                Ok(RawTxt::Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawTxt, E> {
+                Ok(RawTxt::Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawTxt, E> {
+                Ok(RawTxt::Text(v.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawTxt, A::Error> {
+                let mut strings = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    strings.push(s);
+                }
+                Ok(RawTxt::Strings(strings))
+            }
+        }
+        deserializer.deserialize_any(TxtVisitor)
+    }
+}
+
+/// SVCB and HTTPS: AliasMode (`priority: 0`, a target, no params) or ServiceMode.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSvcb {
+    priority: u16,
+    /// `.` (the owner itself in ServiceMode) or a name.
+    target: String,
+    #[serde(default)]
+    params: RawSvcParams,
+}
+
+/// SvcParams (RFC 9460 section 7), in any order; written to the wire sorted by key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSvcParams {
+    mandatory: Option<Vec<String>>,
+    alpn: Option<Vec<String>>,
+    #[serde(default)]
+    no_default_alpn: bool,
+    port: Option<u16>,
+    ipv4hint: Option<Vec<String>>,
+    /// An ECHConfigList, base64.
+    ech: Option<String>,
+    ipv6hint: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsa {
+    usage: u8,
+    selector: u8,
+    matching_type: u8,
+    /// The certificate association data, hex.
+    data: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSshfp {
+    algorithm: u8,
+    #[serde(rename = "type")]
+    fingerprint_type: u8,
+    /// Hex.
+    fingerprint: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNaptr {
+    order: u16,
+    preference: u16,
+    #[serde(default)]
+    flags: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    regexp: String,
+    #[serde(default = "root")]
+    replacement: String,
+}
+
+fn root() -> String {
+    ".".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDs {
+    key_tag: u16,
+    algorithm: u8,
+    digest_type: u8,
+    /// Hex.
+    digest: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUri {
+    priority: u16,
+    weight: u16,
+    target: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHinfo {
+    cpu: String,
+    os: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRp {
+    /// The responsible person's mailbox as a name (`hostmaster.example.com.`), or `.`.
+    mbox: String,
+    /// A name with TXT records about them, or `.`.
+    txt: String,
+}
+
+/// RDATA being written: big-endian numbers, character-strings, uncompressed names.
+#[derive(Default)]
+struct Wire(Vec<u8>);
+
+impl Wire {
+    fn u8(mut self, n: u8) -> Wire {
+        self.0.push(n);
+        self
+    }
+    fn u16(mut self, n: u16) -> Wire {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+    fn bytes(mut self, b: &[u8]) -> Wire {
+        self.0.extend_from_slice(b);
+        self
+    }
+    /// A length-prefixed string; `None` if longer than 255 bytes.
+    fn string(self, s: &[u8]) -> Option<Wire> {
+        Some(self.u8(u8::try_from(s.len()).ok()?).bytes(s))
+    }
+    fn name(mut self, name: &Name) -> Wire {
+        for label in name.iter() {
+            self.0.push(u8::try_from(label.len()).expect("a Name's labels are at most 63 bytes"));
+            self.0.extend(label.iter().map(u8::to_ascii_lowercase));
+        }
+        self.0.push(0);
+        self
+    }
+    fn rdata(self, rtype: RecordType) -> Rdata {
+        Rdata::Opaque { rtype, data: self.0.into() }
+    }
+}
+
+impl Cx<'_> {
+    /// Every record of the types above, encoded; problems are reported at their items.
+    pub(super) fn more_records(&mut self, raw: &RawNode, origin: &Name) -> Vec<(Rdata, Pos)> {
+        let mut out = Vec::new();
+        for (txt, pos) in items(&raw.txt) {
+            let strings: Vec<Vec<u8>> = match txt {
+                RawTxt::Text(text) if text.is_empty() => vec![Vec::new()],
+                RawTxt::Text(text) => text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect(),
+                RawTxt::Strings(strings) => strings.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            };
+            match strings.iter().find(|s| s.len() > 255) {
+                Some(long) => self.problem(pos, format!("a character-string of {} bytes; at most 255", long.len())),
+                None if strings.is_empty() => self.problem(pos, "a TXT record needs at least one character-string"),
+                None => out.push((Rdata::Txt(strings), pos)),
+            }
+        }
+        for (rtype, field) in [(RecordType::SVCB, &raw.svcb), (RecordType::HTTPS, &raw.https)] {
+            for (svcb, pos) in items(field) {
+                out.extend(self.svcb(svcb, pos, origin).map(|w| (w.rdata(rtype), pos)));
+            }
+        }
+        for (tlsa, pos) in items(&raw.tlsa) {
+            if let Some(data) = self.hex(&tlsa.data, pos) {
+                let wire = Wire::default().u8(tlsa.usage).u8(tlsa.selector).u8(tlsa.matching_type).bytes(&data);
+                out.push((wire.rdata(RecordType::TLSA), pos));
+            }
+        }
+        for (sshfp, pos) in items(&raw.sshfp) {
+            if let Some(fingerprint) = self.hex(&sshfp.fingerprint, pos) {
+                let wire = Wire::default().u8(sshfp.algorithm).u8(sshfp.fingerprint_type).bytes(&fingerprint);
+                out.push((wire.rdata(RecordType::SSHFP), pos));
+            }
+        }
+        for (naptr, pos) in items(&raw.naptr) {
+            let Some(replacement) = self.relative(&naptr.replacement, pos, origin) else { continue };
+            let wire = Wire::default().u16(naptr.order).u16(naptr.preference);
+            let strings = [&naptr.flags, &naptr.service, &naptr.regexp];
+            match strings.iter().try_fold(wire, |wire, s| wire.string(s.as_bytes())) {
+                Some(wire) => out.push((wire.name(&replacement).rdata(RecordType::NAPTR), pos)),
+                None => self.problem(pos, "NAPTR flags, service and regexp are at most 255 bytes each"),
+            }
+        }
+        for (ds, pos) in items(&raw.ds) {
+            if let Some(digest) = self.hex(&ds.digest, pos) {
+                let wire = Wire::default().u16(ds.key_tag).u8(ds.algorithm).u8(ds.digest_type).bytes(&digest);
+                out.push((wire.rdata(RecordType::DS), pos));
+            }
+        }
+        for (uri, pos) in items(&raw.uri) {
+            if uri.target.is_empty() {
+                self.problem(pos, "a URI record needs a target");
+                continue;
+            }
+            let wire = Wire::default().u16(uri.priority).u16(uri.weight).bytes(uri.target.as_bytes());
+            out.push((wire.rdata(RecordType::Unknown(256)), pos));
+        }
+        for (hinfo, pos) in items(&raw.hinfo) {
+            let (cpu, os) = (hinfo.cpu.as_bytes().to_vec(), hinfo.os.as_bytes().to_vec());
+            if cpu.len() > 255 || os.len() > 255 {
+                self.problem(pos, "HINFO cpu and os are at most 255 bytes each");
+                continue;
+            }
+            out.push((Rdata::Hinfo { cpu, os }, pos));
+        }
+        for (rp, pos) in items(&raw.rp) {
+            let mbox = self.relative(&rp.mbox, pos, origin);
+            let txt = self.relative(&rp.txt, pos, origin);
+            if let (Some(mbox), Some(txt)) = (mbox, txt) {
+                out.push((Wire::default().name(&mbox).name(&txt).rdata(RecordType::Unknown(17)), pos));
+            }
+        }
+        out
+    }
+
+    fn hex(&mut self, text: &str, pos: Pos) -> Option<Vec<u8>> {
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        match data_encoding::HEXLOWER_PERMISSIVE.decode(compact.as_bytes()) {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes),
+            _ => {
+                self.problem(pos, format!("invalid hex {text:?}"));
+                None
+            }
+        }
+    }
+
+    fn svcb(&mut self, raw: &RawSvcb, pos: Pos, origin: &Name) -> Option<Wire> {
+        let target = match raw.target.as_str() {
+            "." => Name::root(),
+            name => self.relative(name, pos, origin)?,
+        };
+        let p = &raw.params;
+        // Key number -> value, so the wire order is the keys' order whatever the YAML's.
+        let mut params: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
+        if let Some(keys) = &p.mandatory {
+            let mut numbers = Vec::new();
+            for key in keys {
+                match SVC_KEYS.iter().position(|k| k == key) {
+                    Some(0) | None => {
+                        self.problem(
+                            pos,
+                            format!("mandatory lists {key:?}, which is not a SvcParam key (or is itself)"),
+                        );
+                        return None;
+                    }
+                    Some(n) => numbers.push(u16::try_from(n).ok()?),
+                }
+            }
+            numbers.sort_unstable();
+            numbers.dedup();
+            params.insert(0, numbers.iter().flat_map(|n| n.to_be_bytes()).collect());
+        }
+        if let Some(alpn) = &p.alpn {
+            let mut wire = Wire::default();
+            for id in alpn {
+                match (id.is_empty(), wire.string(id.as_bytes())) {
+                    (false, Some(next)) => wire = next,
+                    _ => {
+                        self.problem(pos, format!("invalid alpn id {id:?} (1 to 255 bytes)"));
+                        return None;
+                    }
+                }
+            }
+            params.insert(1, wire.0);
+        }
+        if p.no_default_alpn {
+            params.insert(2, Vec::new());
+        }
+        if let Some(port) = p.port {
+            params.insert(3, port.to_be_bytes().to_vec());
+        }
+        if let Some(hints) = &p.ipv4hint {
+            params.insert(4, self.addresses::<Ipv4Addr>(hints, pos, "IPv4", |a| a.octets().to_vec())?);
+        }
+        if let Some(ech) = &p.ech {
+            match data_encoding::BASE64.decode(ech.as_bytes()) {
+                Ok(bytes) => params.insert(5, bytes),
+                Err(e) => {
+                    self.problem(pos, format!("invalid base64 in ech: {e}"));
+                    return None;
+                }
+            };
+        }
+        if let Some(hints) = &p.ipv6hint {
+            params.insert(6, self.addresses::<Ipv6Addr>(hints, pos, "IPv6", |a| a.octets().to_vec())?);
+        }
+        if raw.priority == 0 && !params.is_empty() {
+            self.problem(pos, "an AliasMode record (priority 0) has no params (RFC 9460 section 2.4.2)");
+            return None;
+        }
+        if params
+            .get(&0)
+            .is_some_and(|keys| keys.chunks(2).any(|k| !params.contains_key(&u16::from_be_bytes([k[0], k[1]]))))
+        {
+            self.problem(pos, "mandatory lists a key this record does not set");
+            return None;
+        }
+        if params.contains_key(&2) && !params.contains_key(&1) {
+            self.problem(pos, "no-default-alpn needs alpn (RFC 9460 section 7.1.1)");
+            return None;
+        }
+        let mut wire = Wire::default().u16(raw.priority).name(&target);
+        for (key, value) in params {
+            let Ok(len) = u16::try_from(value.len()) else {
+                self.problem(pos, "a SvcParam value is longer than 65535 bytes");
+                return None;
+            };
+            wire = wire.u16(key).u16(len).bytes(&value);
+        }
+        Some(wire)
+    }
+
+    fn addresses<A: std::str::FromStr>(
+        &mut self,
+        texts: &[String],
+        pos: Pos,
+        family: &str,
+        octets: impl Fn(A) -> Vec<u8>,
+    ) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for text in texts {
+            match text.parse::<A>() {
+                Ok(address) => out.extend(octets(address)),
+                Err(_) => {
+                    self.problem(pos, format!("invalid {family} address {text:?} in a hint"));
+                    return None;
+                }
+            }
+        }
+        if out.is_empty() {
+            self.problem(pos, format!("an {family} hint needs at least one address"));
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// SvcParam keys by number (RFC 9460 section 14.3.2).
+const SVC_KEYS: [&str; 7] = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];
