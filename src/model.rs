@@ -127,6 +127,7 @@ pub enum Rdata {
         cpu: Vec<u8>,
         os: Vec<u8>,
     },
+    Svcb(Svcb),
     /// Any other type, encoded when loaded (names uncompressed).
     Opaque {
         rtype: RecordType,
@@ -161,6 +162,9 @@ impl Rdata {
             Rdata::Caa { tag, value, .. } => 2 + tag.len() + value.len(),
             Rdata::Soa(_) => 2 * POINTER + 20,
             Rdata::Hinfo { cpu, os } => 2 + cpu.len() + os.len(),
+            Rdata::Svcb(svcb) => {
+                2 + wire_len(&svcb.target) + svcb.params.iter().map(|(_, v)| 4 + v.len()).sum::<usize>()
+            }
             Rdata::Opaque { data, .. } => data.len(),
         }
     }
@@ -178,9 +182,28 @@ impl Rdata {
             Rdata::Caa { .. } => RecordType::CAA,
             Rdata::Soa(_) => RecordType::SOA,
             Rdata::Hinfo { .. } => RecordType::HINFO,
+            Rdata::Svcb(svcb) => svcb.rtype,
             Rdata::Opaque { rtype, .. } => *rtype,
         }
     }
+}
+
+/// An SVCB or HTTPS record (RFC 9460). Its address hints may follow health: beside a dynamic
+/// record, `follows` asks for `ipv4hint`/`ipv6hint` to be the addresses answered right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Svcb {
+    pub rtype: RecordType,
+    pub priority: u16,
+    pub target: Name,
+    /// SvcParams by key, in increasing key order, values in wire form.
+    pub params: Vec<(u16, Vec<u8>)>,
+    /// The address families whose hint is the record's current answer.
+    pub follows: Vec<Family>,
+}
+
+impl Svcb {
+    pub const IPV4HINT: u16 = 4;
+    pub const IPV6HINT: u16 = 6;
 }
 
 /// A health-checked name: its answers come from pools, chosen by health.

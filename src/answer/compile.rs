@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::route::{self, Health, Route, Served};
 use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
 use super::template::{self, Owner, Rcode, Section, Template, TemplateBuilder};
-use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Target, Zone};
+use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Svcb, Target, Zone};
 
 use crate::model::MAX_CNAME_CHAIN as MAX_CHAIN;
 /// Most weighted alternatives kept for one answer.
@@ -333,7 +333,7 @@ impl Compiler {
         pass: &mut Pass<'_, H>,
     ) -> Vec<(f64, Resolution)> {
         if let Some(set) = node.rrset(rtype) {
-            return vec![(1.0, Resolution::Records(set.clone()))];
+            return vec![(1.0, Resolution::Records(self.with_hints(z, node, set, pass)))];
         }
         let Some(dynamic) = &node.dynamic else { return Vec::new() };
         let family = match rtype {
@@ -365,6 +365,42 @@ impl Compiler {
                 })
                 .collect(),
         }
+    }
+
+    /// `set` with the SVCB/HTTPS address hints that follow health set to the addresses the
+    /// node answers now (every address any of its variants may give); a hint with no address
+    /// to give is left out.
+    fn with_hints<H: Health>(&self, z: usize, node: &Node, set: &RrSet, pass: &mut Pass<'_, H>) -> RrSet {
+        let mut set = set.clone();
+        for rdata in &mut set.rdatas {
+            let Rdata::Svcb(svcb) = rdata else { continue };
+            for family in svcb.follows.clone() {
+                let mut addresses: Vec<std::net::IpAddr> = Vec::new();
+                if let Served::Variants(variants) = &self.route(z, node, family, pass).served {
+                    for target in variants.iter().flat_map(|(_, targets)| targets) {
+                        if let Target::Address(ip) = target
+                            && !addresses.contains(ip)
+                        {
+                            addresses.push(*ip);
+                        }
+                    }
+                }
+                let key = if family == Family::V4 { Svcb::IPV4HINT } else { Svcb::IPV6HINT };
+                let value: Vec<u8> = addresses
+                    .iter()
+                    .flat_map(|ip| match ip {
+                        std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+                        std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+                    })
+                    .collect();
+                svcb.params.retain(|(k, _)| *k != key);
+                if !value.is_empty() {
+                    let at = svcb.params.partition_point(|(k, _)| *k < key);
+                    svcb.params.insert(at, (key, value));
+                }
+            }
+        }
+        set
     }
 
     fn encode(&self, z: usize, question: &Name, chain: &Chain) -> Template {

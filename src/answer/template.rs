@@ -270,6 +270,16 @@ impl TemplateBuilder {
                 self.character_string(cpu);
                 self.character_string(os);
             }
+            Rdata::Svcb(svcb) => {
+                self.buf.extend_from_slice(&svcb.priority.to_be_bytes());
+                self.name(&svcb.target, false); // RFC 9460: never compressed
+                for (key, value) in &svcb.params {
+                    let len = self.fit(value.len());
+                    self.buf.extend_from_slice(&key.to_be_bytes());
+                    self.buf.extend_from_slice(&len.to_be_bytes());
+                    self.buf.extend_from_slice(value);
+                }
+            }
             Rdata::Opaque { data, .. } => self.buf.extend_from_slice(data),
         }
     }

@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::yaml::{Pos, items};
 use super::zone::{Cx, RawNode};
-use crate::model::{Name, Rdata, RecordType};
+use crate::model::{Family, Name, Rdata, RecordType, Svcb};
 
 /// A TXT record: one text (split into 255-byte character-strings) or a list of
 /// character-strings kept as written.
@@ -69,6 +69,39 @@ pub struct RawSvcb {
     params: RawSvcParams,
 }
 
+/// An address hint: addresses, or `dynamic` (the record's current answer).
+#[derive(Debug)]
+pub enum RawHint {
+    Dynamic,
+    Addresses(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawHint {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HintVisitor;
+        impl<'de> Visitor<'de> for HintVisitor {
+            type Value = RawHint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of addresses, or `dynamic`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawHint, E> {
+                match v {
+                    "dynamic" => Ok(RawHint::Dynamic),
+                    other => Ok(RawHint::Addresses(vec![other.to_string()])),
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawHint, A::Error> {
+                let mut addresses = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    addresses.push(a);
+                }
+                Ok(RawHint::Addresses(addresses))
+            }
+        }
+        deserializer.deserialize_any(HintVisitor)
+    }
+}
+
 /// SvcParams (RFC 9460 section 7), in any order; written to the wire sorted by key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -78,10 +111,10 @@ pub struct RawSvcParams {
     #[serde(default)]
     no_default_alpn: bool,
     port: Option<u16>,
-    ipv4hint: Option<Vec<String>>,
+    ipv4hint: Option<RawHint>,
     /// An ECHConfigList, base64.
     ech: Option<String>,
-    ipv6hint: Option<Vec<String>>,
+    ipv6hint: Option<RawHint>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,7 +242,7 @@ impl Cx<'_> {
         }
         for (rtype, field) in [(RecordType::SVCB, &raw.svcb), (RecordType::HTTPS, &raw.https)] {
             for (svcb, pos) in items(field) {
-                out.extend(self.svcb(svcb, pos, origin).map(|w| (w.rdata(rtype), pos)));
+                out.extend(self.svcb(rtype, svcb, pos, origin).map(|svcb| (Rdata::Svcb(svcb), pos)));
             }
         }
         for (tlsa, pos) in items(&raw.tlsa) {
@@ -276,7 +309,7 @@ impl Cx<'_> {
         }
     }
 
-    fn svcb(&mut self, raw: &RawSvcb, pos: Pos, origin: &Name) -> Option<Wire> {
+    fn svcb(&mut self, rtype: RecordType, raw: &RawSvcb, pos: Pos, origin: &Name) -> Option<Svcb> {
         let target = match raw.target.as_str() {
             "." => Name::root(),
             name => self.relative(name, pos, origin)?,
@@ -321,8 +354,13 @@ impl Cx<'_> {
         if let Some(port) = p.port {
             params.insert(3, port.to_be_bytes().to_vec());
         }
-        if let Some(hints) = &p.ipv4hint {
-            params.insert(4, self.addresses::<Ipv4Addr>(hints, pos, "IPv4", |a| a.octets().to_vec())?);
+        let mut follows = Vec::new();
+        match &p.ipv4hint {
+            Some(RawHint::Dynamic) => follows.push(Family::V4),
+            Some(RawHint::Addresses(hints)) => {
+                params.insert(4, self.addresses::<Ipv4Addr>(hints, pos, "IPv4", |a| a.octets().to_vec())?);
+            }
+            None => {}
         }
         if let Some(ech) = &p.ech {
             match data_encoding::BASE64.decode(ech.as_bytes()) {
@@ -333,10 +371,14 @@ impl Cx<'_> {
                 }
             };
         }
-        if let Some(hints) = &p.ipv6hint {
-            params.insert(6, self.addresses::<Ipv6Addr>(hints, pos, "IPv6", |a| a.octets().to_vec())?);
+        match &p.ipv6hint {
+            Some(RawHint::Dynamic) => follows.push(Family::V6),
+            Some(RawHint::Addresses(hints)) => {
+                params.insert(6, self.addresses::<Ipv6Addr>(hints, pos, "IPv6", |a| a.octets().to_vec())?);
+            }
+            None => {}
         }
-        if raw.priority == 0 && !params.is_empty() {
+        if raw.priority == 0 && !(params.is_empty() && follows.is_empty()) {
             self.problem(pos, "an AliasMode record (priority 0) has no params (RFC 9460 section 2.4.2)");
             return None;
         }
@@ -351,15 +393,11 @@ impl Cx<'_> {
             self.problem(pos, "no-default-alpn needs alpn (RFC 9460 section 7.1.1)");
             return None;
         }
-        let mut wire = Wire::default().u16(raw.priority).name(&target);
-        for (key, value) in params {
-            let Ok(len) = u16::try_from(value.len()) else {
-                self.problem(pos, "a SvcParam value is longer than 65535 bytes");
-                return None;
-            };
-            wire = wire.u16(key).u16(len).bytes(&value);
+        if params.values().any(|value| value.len() > usize::from(u16::MAX)) {
+            self.problem(pos, "a SvcParam value is longer than 65535 bytes");
+            return None;
         }
-        Some(wire)
+        Some(Svcb { rtype, priority: raw.priority, target, params: params.into_iter().collect(), follows })
     }
 
     fn addresses<A: std::str::FromStr>(

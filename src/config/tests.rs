@@ -113,6 +113,16 @@ fn every_health_and_routing_mistake_is_located() {
             "z.yaml:14:3: the zone apex cannot answer from a pool of CNAME targets",
         ),
         ("\"@\": {NS: [ns1]}", "\"@\": {NS: [ns1], CNAME: ns1}", "z.yaml:14:3: the zone apex cannot hold a CNAME"),
+        (
+            "app: {dynamic",
+            "app: {HTTPS: {priority: 1, target: ., params: {ipv6hint: dynamic}}, dynamic",
+            "z.yaml:16:3: `ipv6hint: dynamic` needs a dynamic record at app.example.test. with AAAA endpoints",
+        ),
+        (
+            "ns1: {A: 127.0.0.1}",
+            "ns1: {A: 127.0.0.1, HTTPS: {priority: 1, target: ., params: {ipv4hint: dynamic}}}",
+            "z.yaml:15:3: `ipv4hint: dynamic` needs a dynamic record at ns1.example.test. with A endpoints",
+        ),
         ("type: http", "type: ftp", "z.yaml:4:15: unknown variant `ftp`"),
         ("answers: 1}", "answers: 1, select: some}", "z.yaml:16:60: unknown variant `some`"),
         ("answers: 1}", "answers: 1, when_all_down: panic}", "z.yaml:16:67: unknown variant `panic`"),

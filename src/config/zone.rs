@@ -582,6 +582,23 @@ impl Cx<'_> {
                 );
             }
         }
+        // Hints that follow health need this name's own dynamic answers of that family.
+        let answered: Vec<model::Family> = dynamic
+            .iter()
+            .flat_map(|d| d.policy.pools())
+            .flat_map(|p| pools[p].endpoints.iter().map(|e| model::Family::of(&e.target)))
+            .collect();
+        let svcbs = rrsets
+            .iter()
+            .flat_map(|s| &s.rdatas)
+            .filter_map(|r| if let Rdata::Svcb(svcb) = r { Some(svcb) } else { None });
+        if let Some(family) = svcbs.flat_map(|svcb| &svcb.follows).find(|f| !answered.contains(f)) {
+            let hint = if *family == model::Family::V4 { "ipv4hint" } else { "ipv6hint" };
+            self.problem(
+                node_pos,
+                format!("`{hint}: dynamic` needs a dynamic record at {owner} with {} endpoints", family.rtype()),
+            );
+        }
         Node { name: owner, rrsets, dynamic }
     }
 

@@ -120,6 +120,33 @@ async fn the_zone_apex_fails_over_beside_soa_and_ns() {
     .await;
 }
 
+/// HTTPS hints that follow health: clients that connect by the hints never go to a failed
+/// region.
+#[tokio::test(flavor = "multi_thread")]
+async fn https_address_hints_follow_the_answer() {
+    let mut primary = Backend::start().await;
+    let dr = Backend::start().await;
+    let pools = [
+        ("primary", vec![endpoint("192.0.2.11", &primary, 1), endpoint("2001:db8::11", &primary, 1)], 1),
+        ("dr", vec![endpoint("192.0.2.21", &dr, 1)], 1),
+    ];
+    let records = "  app:\n    dynamic: {ttl: 30, failover: [primary, dr], when_all_down: nodata}\n    \
+                   HTTPS: {priority: 1, target: ., params: {alpn: [h2], ipv4hint: dynamic, ipv6hint: dynamic}}\n";
+    let s = Server::start(&[("z.yaml", &zone(&pools, records))]).await;
+    let https = |r: hickory_proto::op::Message| rrs(&r.answers).join("\n");
+    let r = s.query(APP, RecordType::HTTPS).await;
+    assert_eq!(https(r), "app.gslb.example.test. 300 HTTPS 1 . alpn=h2, ipv4hint=192.0.2.11, ipv6hint=2001:db8::11,");
+
+    primary.stop();
+    eventually(Duration::from_secs(5), || async { answer(&s, APP, RecordType::A).await.0 == ["192.0.2.21"] }).await;
+    // The DR region has no IPv6 endpoint and AAAA is now NODATA: that hint is left out rather
+    // than pointing at a failed address.
+    let r = s.query(APP, RecordType::HTTPS).await;
+    assert_eq!(https(r), "app.gslb.example.test. 300 HTTPS 1 . alpn=h2, ipv4hint=192.0.2.21,");
+    let r = s.query(APP, RecordType::AAAA).await;
+    assert_eq!((rcode(&r), r.answers.len()), (ResponseCode::NoError, 0));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn first_probe_round_runs_before_answering() {
     let mut primary = Backend::start().await;
