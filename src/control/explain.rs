@@ -11,7 +11,7 @@ use super::Control;
 use super::decide::{Refusal, Snapshot};
 use crate::answer::Located;
 use crate::answer::route::{self, Served};
-use crate::model::{Family, Name, Policy, RecordType, Target, Zone};
+use crate::model::{Family, Name, Policy, Rdata, RecordType, Target, Zone};
 use crate::overrides::{Forced, Override, Subject};
 
 /// Which pool and endpoints would answer `name`, under the current health or with some
@@ -87,7 +87,7 @@ impl Control {
                 }
             };
             if let Some(cname) = node.rrset(RecordType::CNAME) {
-                let crate::model::Rdata::Cname(target) = &cname.rdatas[0] else { break };
+                let Rdata::Cname(target) = &cname.rdatas[0] else { break };
                 let _ = writeln!(out, "{current}: CNAME {target} (TTL {})", cname.ttl);
 
                 if !zone.origin.zone_of(target) {
@@ -96,15 +96,18 @@ impl Control {
                 current = target.clone();
                 continue;
             }
-            if node.dynamic.is_none() {
+            // Static data answers its own type, also beside a dynamic record.
+            if node.dynamic.is_none() || node.rrset(request.rtype).is_some() {
                 match node.rrset(request.rtype) {
                     Some(set) => {
+                        let follows = set.rdatas.iter().any(|r| matches!(r, Rdata::Svcb(s) if !s.follows.is_empty()));
                         let _ = writeln!(
                             out,
-                            "{current} {}: static, {} record(s), TTL {}",
+                            "{current} {}: static, {} record(s), TTL {}{}",
                             request.rtype,
                             set.rdatas.len(),
-                            set.ttl
+                            set.ttl,
+                            if follows { "; address hints follow the dynamic record's answer" } else { "" }
                         );
                     }
                     None => {
