@@ -15,46 +15,57 @@ use super::yaml::{Pos, items};
 use super::zone::{Cx, RawNode};
 use crate::model::{Family, Name, Rdata, RecordType, Svcb};
 
-/// A TXT record: one text (split into 255-byte character-strings) or a list of
-/// character-strings kept as written.
+/// One text, or a list of strings: a TXT record (one text split into 255-byte
+/// character-strings, or its character-strings as listed) and an address hint (addresses, or
+/// `dynamic` for the record's current answer).
 #[derive(Debug)]
-pub enum RawTxt {
+pub enum TextOrList {
     Text(String),
-    Strings(Vec<String>),
+    List(Vec<String>),
 }
 
-impl<'de> Deserialize<'de> for RawTxt {
+impl TextOrList {
+    /// The text as a list of one, or the list.
+    fn items(&self) -> &[String] {
+        match self {
+            TextOrList::Text(text) => std::slice::from_ref(text),
+            TextOrList::List(list) => list,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TextOrList {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TxtVisitor;
-        impl<'de> Visitor<'de> for TxtVisitor {
-            type Value = RawTxt;
+        struct TextOrListVisitor;
+        impl<'de> Visitor<'de> for TextOrListVisitor {
+            type Value = TextOrList;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a text, or a list of character-strings")
+                f.write_str("a text, or a list of strings")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawTxt, E> {
-                Ok(RawTxt::Text(v.to_string()))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TextOrList, E> {
+                Ok(TextOrList::Text(v.to_string()))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawTxt, E> {
-                Ok(RawTxt::Text(v.to_string()))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<TextOrList, E> {
+                self.visit_str(&v.to_string())
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawTxt, E> {
-                Ok(RawTxt::Text(v.to_string()))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<TextOrList, E> {
+                self.visit_str(&v.to_string())
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawTxt, E> {
-                Ok(RawTxt::Text(v.to_string()))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<TextOrList, E> {
+                self.visit_str(&v.to_string())
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawTxt, E> {
-                Ok(RawTxt::Text(v.to_string()))
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<TextOrList, E> {
+                self.visit_str(&v.to_string())
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawTxt, A::Error> {
-                let mut strings = Vec::new();
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextOrList, A::Error> {
+                let mut list = Vec::new();
                 while let Some(s) = seq.next_element::<String>()? {
-                    strings.push(s);
+                    list.push(s);
                 }
-                Ok(RawTxt::Strings(strings))
+                Ok(TextOrList::List(list))
             }
         }
-        deserializer.deserialize_any(TxtVisitor)
+        deserializer.deserialize_any(TextOrListVisitor)
     }
 }
 
@@ -69,39 +80,6 @@ pub struct RawSvcb {
     params: RawSvcParams,
 }
 
-/// An address hint: addresses, or `dynamic` (the record's current answer).
-#[derive(Debug)]
-pub enum RawHint {
-    Dynamic,
-    Addresses(Vec<String>),
-}
-
-impl<'de> Deserialize<'de> for RawHint {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HintVisitor;
-        impl<'de> Visitor<'de> for HintVisitor {
-            type Value = RawHint;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of addresses, or `dynamic`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawHint, E> {
-                match v {
-                    "dynamic" => Ok(RawHint::Dynamic),
-                    other => Ok(RawHint::Addresses(vec![other.to_string()])),
-                }
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawHint, A::Error> {
-                let mut addresses = Vec::new();
-                while let Some(a) = seq.next_element::<String>()? {
-                    addresses.push(a);
-                }
-                Ok(RawHint::Addresses(addresses))
-            }
-        }
-        deserializer.deserialize_any(HintVisitor)
-    }
-}
-
 /// SvcParams (RFC 9460 section 7), in any order; written to the wire sorted by key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -111,10 +89,10 @@ pub struct RawSvcParams {
     #[serde(default)]
     no_default_alpn: bool,
     port: Option<u16>,
-    ipv4hint: Option<RawHint>,
+    ipv4hint: Option<TextOrList>,
     /// An ECHConfigList, base64.
     ech: Option<String>,
-    ipv6hint: Option<RawHint>,
+    ipv6hint: Option<TextOrList>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,9 +208,9 @@ impl Cx<'_> {
         let mut out = Vec::new();
         for (txt, pos) in items(&raw.txt) {
             let strings: Vec<Vec<u8>> = match txt {
-                RawTxt::Text(text) if text.is_empty() => vec![Vec::new()],
-                RawTxt::Text(text) => text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect(),
-                RawTxt::Strings(strings) => strings.iter().map(|s| s.as_bytes().to_vec()).collect(),
+                TextOrList::Text(text) if text.is_empty() => vec![Vec::new()],
+                TextOrList::Text(text) => text.as_bytes().chunks(255).map(<[u8]>::to_vec).collect(),
+                TextOrList::List(strings) => strings.iter().map(|s| s.as_bytes().to_vec()).collect(),
             };
             match strings.iter().find(|s| s.len() > 255) {
                 Some(long) => self.problem(pos, format!("a character-string of {} bytes; at most 255", long.len())),
@@ -356,9 +334,9 @@ impl Cx<'_> {
         }
         let mut follows = Vec::new();
         match &p.ipv4hint {
-            Some(RawHint::Dynamic) => follows.push(Family::V4),
-            Some(RawHint::Addresses(hints)) => {
-                params.insert(4, self.addresses::<Ipv4Addr>(hints, pos, "IPv4", |a| a.octets().to_vec())?);
+            Some(TextOrList::Text(text)) if text == "dynamic" => follows.push(Family::V4),
+            Some(hints) => {
+                params.insert(4, self.addresses::<Ipv4Addr>(hints.items(), pos, "IPv4", |a| a.octets().to_vec())?);
             }
             None => {}
         }
@@ -372,9 +350,9 @@ impl Cx<'_> {
             };
         }
         match &p.ipv6hint {
-            Some(RawHint::Dynamic) => follows.push(Family::V6),
-            Some(RawHint::Addresses(hints)) => {
-                params.insert(6, self.addresses::<Ipv6Addr>(hints, pos, "IPv6", |a| a.octets().to_vec())?);
+            Some(TextOrList::Text(text)) if text == "dynamic" => follows.push(Family::V6),
+            Some(hints) => {
+                params.insert(6, self.addresses::<Ipv6Addr>(hints.items(), pos, "IPv6", |a| a.octets().to_vec())?);
             }
             None => {}
         }

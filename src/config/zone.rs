@@ -8,7 +8,7 @@ use std::time::Duration as StdDuration;
 
 use serde::Deserialize;
 
-use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawTxt, RawUri};
+use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawUri, TextOrList};
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
     self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
@@ -64,7 +64,7 @@ pub(super) struct RawNode {
     #[serde(rename = "MX")]
     mx: Many<RawMx>,
     #[serde(rename = "TXT")]
-    pub(super) txt: Many<RawTxt>,
+    pub(super) txt: Many<TextOrList>,
     #[serde(rename = "SVCB")]
     pub(super) svcb: Many<RawSvcb>,
     #[serde(rename = "HTTPS")]
