@@ -328,3 +328,22 @@ fn a_misspelt_key_in_any_table_of_the_bundled_zones_is_rejected_where_it_is() {
     }
     assert!(checked > 40, "{checked} mutations");
 }
+
+/// Names as zone files write them: RFC 2317 classless delegations, `\.` and `\DDD` escapes.
+#[test]
+fn names_take_any_bytes_zone_files_allow() {
+    let zone = "origin: 2.0.192.in-addr.arpa.\nsoa: {mname: ns1.example., rname: hostmaster.example.}\nrecords:\n  \
+                \"@\": {NS: [ns1.example.]}\n  128/26: {NS: [ns.example.]}\n  129: {CNAME: 129.128/26}\n  \
+                'a\\.b': {TXT: dot}\n  'c\\032d': {TXT: space}\n";
+    let (loaded, _) = load_zone_text(Path::new("z.yaml"), zone).unwrap();
+    let names: Vec<Vec<Vec<u8>>> = loaded.nodes.iter().map(|n| n.name.iter().map(<[u8]>::to_vec).collect()).collect();
+    for expected in [&b"128/26"[..], b"a.b", b"c d"] {
+        assert!(names.iter().any(|labels| labels[0] == expected), "{expected:?} in {names:?}");
+    }
+    let table: &[(&str, &str, &str)] = &[
+        ("129: {CNAME", "'12\\9': {CNAME", "z.yaml:6:3: invalid domain name \"12\\\\9\": \\ takes three digits"),
+        ("129: {CNAME", "'\\256': {CNAME", "z.yaml:6:3: invalid domain name \"\\\\256\": \\256 is not a byte"),
+    ];
+    let wrong = mislocated(zone, table);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
