@@ -142,6 +142,22 @@ pub const MAX_MESSAGE: usize = 65_535;
 /// Room kept in every response for an OPT record with the longest NSID.
 pub const OPT_ROOM: usize = 11 + 4 + 255;
 
+/// A label's length byte: a [`Name`]'s labels are at most 63 bytes.
+pub fn label_len(label: &[u8]) -> u8 {
+    u8::try_from(label.len()).expect("a Name's labels are at most 63 bytes")
+}
+
+/// The lower-case, uncompressed wire form of a name given by its labels.
+pub fn wire_form<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for label in labels {
+        wire.push(label_len(label));
+        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    wire
+}
+
 /// A name's length on the wire, uncompressed.
 pub fn wire_len(name: &Name) -> usize {
     name.iter().map(|label| label.len() + 1).sum::<usize>() + 1

@@ -12,7 +12,7 @@
 // does not fit a DNS message becomes SERVFAIL, never a corrupt packet.
 #![deny(clippy::cast_possible_truncation)]
 
-use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata};
+use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, label_len, wire_form};
 
 /// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
 const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
@@ -298,7 +298,7 @@ impl TemplateBuilder {
     fn name(&mut self, name: &Name, compress: bool) {
         let labels: Vec<&[u8]> = name.iter().collect();
         for i in 0..labels.len() {
-            let suffix = wire_name(&labels[i..]);
+            let suffix = wire_form(labels[i..].iter().copied());
             if compress && let Some(&(_, at)) = self.dictionary.iter().find(|(n, _)| *n == suffix) {
                 self.relocs.push(self.buf.len());
                 self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
@@ -316,25 +316,9 @@ impl TemplateBuilder {
     }
 }
 
-/// A label's length byte: a [`Name`]'s labels are at most 63 bytes.
-fn label_len(label: &[u8]) -> u8 {
-    u8::try_from(label.len()).expect("a Name's labels are at most 63 bytes")
-}
-
-/// The lower-case wire form of a name given as labels.
-fn wire_name(labels: &[&[u8]]) -> Vec<u8> {
-    let mut wire = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
-    for label in labels {
-        wire.push(label_len(label));
-        wire.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    wire.push(0);
-    wire
-}
-
 /// The lower-case wire form of `name`: the key of the answer table.
 pub fn wire_key(name: &Name) -> Box<[u8]> {
-    wire_name(&name.iter().collect::<Vec<_>>()).into()
+    wire_form(name.iter()).into()
 }
 
 /// RFC 8482's answer to ANY.

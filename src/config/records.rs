@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::yaml::{Pos, items};
 use super::zone::{Cx, RawNode};
-use crate::model::{Family, Name, Rdata, RecordType, Svcb};
+use crate::model::{self, Family, Name, Rdata, RecordType, Svcb};
 
 /// One text, or a list of strings: a TXT record (one text split into 255-byte
 /// character-strings, or its character-strings as listed) and an address hint (addresses, or
@@ -189,13 +189,8 @@ impl Wire {
     fn string(self, s: &[u8]) -> Option<Wire> {
         Some(self.u8(u8::try_from(s.len()).ok()?).bytes(s))
     }
-    fn name(mut self, name: &Name) -> Wire {
-        for label in name.iter() {
-            self.0.push(u8::try_from(label.len()).expect("a Name's labels are at most 63 bytes"));
-            self.0.extend(label.iter().map(u8::to_ascii_lowercase));
-        }
-        self.0.push(0);
-        self
+    fn name(self, name: &Name) -> Wire {
+        self.bytes(&model::wire_form(name.iter()))
     }
     fn rdata(self, rtype: RecordType) -> Rdata {
         Rdata::Opaque { rtype, data: self.0.into() }
