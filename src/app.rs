@@ -97,8 +97,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let mut tcp_tasks = Vec::new();
     let mut described = Vec::new();
     let identity = Arc::new(settings.identity.clone());
-    for plan in dns::ListenPlan::for_all(&settings.listen) {
-        let dns::Bound { udp, tcp } = dns::bind(plan, workers)?;
+    for (plan, dns::Bound { udp, tcp }) in dns::bind_all(&settings.listen, workers)? {
         let bound = tcp.local_addr()?;
         dns_addrs.push(bound);
         described.push(plan.describe(bound));

@@ -5,7 +5,9 @@
 //! - `[::]:P` beside `0.0.0.0:P` serves IPv6 only, so that pair works as operators write it;
 //! - specific addresses may share a port with a wildcard or each other (the kernel delivers
 //!   to the most specific socket); only then does TCP set `SO_REUSEPORT`, so two servers never
-//!   silently share one TCP port by accident.
+//!   silently share one TCP port by accident;
+//! - a port some other socket holds is refused at start, for UDP too (whose worker sockets
+//!   always set `SO_REUSEPORT`), so a second server never takes a share of the queries.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -59,13 +61,34 @@ pub struct Bound {
     pub tcp: TcpListener,
 }
 
+/// Binds every configured address (UDP and TCP), by the rules in the module docs.
+///
+/// First each address is tried alone by a socket without `SO_REUSEPORT`: the UDP workers'
+/// sockets set it, and the kernel would otherwise let them join the sockets of another server
+/// run by the same user on that port (a second `switchyard serve`, one still shutting down),
+/// which would then silently answer a share of the queries with its own data.
+pub fn bind_all(listen: &[SocketAddr], workers: usize) -> anyhow::Result<Vec<(ListenPlan, Bound)>> {
+    let plans = ListenPlan::for_all(listen);
+    for plan in plans.iter().filter(|p| p.addr.port() != 0) {
+        vacant_port(plan.addr, plan.dual_stack)
+            .with_context(|| format!("cannot listen on {}: another server is using it", plan.addr))?;
+    }
+    plans.into_iter().map(|plan| Ok((plan, bind(plan, workers)?))).collect()
+}
+
 /// Binds UDP (`workers` sockets) and TCP on the same address; with port 0 both get the same
 /// free port.
-pub fn bind(plan: ListenPlan, workers: usize) -> anyhow::Result<Bound> {
+fn bind(plan: ListenPlan, workers: usize) -> anyhow::Result<Bound> {
     let addr = plan.addr;
     for _ in 0..20 {
-        let udp = bind_udp(addr, plan.dual_stack, workers).with_context(|| format!("cannot bind UDP on {addr}"))?;
-        let port = udp[0].local_addr()?.port();
+        // Port 0: the kernel picks a port nobody uses (a `SO_REUSEPORT` socket could be given one
+        // that another server's such sockets share).
+        let port = match addr.port() {
+            0 => vacant_port(addr, plan.dual_stack).with_context(|| format!("no free UDP port on {}", addr.ip()))?,
+            port => port,
+        };
+        let udp = SocketAddr::new(addr.ip(), port);
+        let udp = bind_udp(udp, plan.dual_stack, workers).with_context(|| format!("cannot bind UDP on {udp}"))?;
         match bind_tcp(SocketAddr::new(addr.ip(), port), plan) {
             Ok(tcp) => return Ok(Bound { udp, tcp }),
             Err(_) if addr.port() == 0 => continue, // that port is taken for TCP: try another
@@ -73,6 +96,17 @@ pub fn bind(plan: ListenPlan, workers: usize) -> anyhow::Result<Bound> {
         }
     }
     bail!("no port on {} is free for both UDP and TCP", addr.ip())
+}
+
+/// The port of `addr` that a UDP socket without `SO_REUSEPORT` can bind (a free one for port
+/// 0); an error when anyone holds it.
+fn vacant_port(addr: SocketAddr, dual_stack: bool) -> io::Result<u16> {
+    let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(!dual_stack)?;
+    }
+    probe.bind(&addr.into())?;
+    Ok(probe.local_addr()?.as_socket().map_or(addr.port(), |a| a.port()))
 }
 
 /// A TCP listener on one address with the same deep accept queue (for the HTTP listener).

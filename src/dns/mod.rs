@@ -16,7 +16,7 @@ mod tcp;
 mod udp;
 
 pub use identity::{Identity, MAX_TEXT as MAX_IDENTITY};
-pub use listen::{Bound, ListenPlan, bind, tcp_listener};
+pub use listen::{Bound, ListenPlan, bind_all, tcp_listener};
 pub use message::{Outcome, Transport, respond, truncate};
 pub use rrl::{RateLimiter, RrlSettings, Verdict};
 pub use stats::QueryStats;

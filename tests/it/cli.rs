@@ -112,7 +112,8 @@ fn answer_data(reply: &[u8]) -> Vec<String> {
 fn answers_udp(server: SocketAddr, name: &str) -> Vec<String> {
     let socket = UdpSocket::bind(if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" }).unwrap();
     socket.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    socket.send_to(&a_query(name), server).unwrap();
+    socket.connect(server).unwrap(); // only the server's replies, never a stray
+    socket.send(&a_query(name)).unwrap();
     let mut buf = [0u8; 512];
     let len = socket.recv(&mut buf).unwrap();
     answer_data(&buf[..len])
@@ -165,7 +166,8 @@ fn serve_answers_the_default_zones_notifies_systemd_and_stops_on_sigterm() {
         q.extend_from_slice(label.as_bytes());
     }
     q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    socket.send_to(&q, served.dns).unwrap();
+    socket.connect(served.dns).unwrap();
+    socket.send(&q).unwrap();
     let mut buf = [0u8; 512];
     let len = socket.recv(&mut buf).unwrap();
     assert_eq!(&buf[..4], &[0x12, 0x34, 0x84, 0x00], "QR+AA, NOERROR");

@@ -116,24 +116,33 @@ pub fn query(name: &str, rtype: RecordType, edns: Option<u16>) -> Message {
     m
 }
 
-/// Sends one datagram and waits (at most 2 s) for the reply.
+/// Sends one datagram and waits (at most 2 s) for the reply; `None` when none comes or
+/// nothing listens there (ICMP port unreachable).
 pub async fn udp(server: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
     let local = if server.is_ipv6() { "[::1]:0" } else { "127.0.0.1:0" };
     let socket = UdpSocket::bind(local).await.unwrap();
-    socket.send_to(packet, server).await.unwrap();
+    // Connected, so the kernel drops datagrams from anyone else: a late reply from another
+    // test's server to an earlier owner of this ephemeral port must not pass for ours.
+    socket.connect(server).await.unwrap();
+    socket.send(packet).await.ok()?;
     let mut buf = vec![0; 65535];
-    let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await.ok()?.unwrap();
+    let len = tokio::time::timeout(Duration::from_secs(2), socket.recv(&mut buf)).await.ok()?.ok()?;
     buf.truncate(len);
     Some(buf)
 }
 
 /// A port that is free for UDP and TCP on both loopback addresses right now (for tests that
-/// must name one port for several listen addresses).
+/// must name one port for several listen addresses, or start a server that needs one).
+///
+/// Taken below the kernel's ephemeral range (32768 and up), so a server or client binding
+/// port 0 meanwhile is never given it, and never twice in one test run.
 pub fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     loop {
-        let udp = std::net::UdpSocket::bind("[::]:0").unwrap(); // dual-stack: both families
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("::", port)).is_ok() {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) + std::process::id() as usize;
+        let port = u16::try_from(20_000 + offset % 12_000).unwrap();
+        // Dual-stack sockets: free on both families.
+        if std::net::UdpSocket::bind(("::", port)).is_ok() && std::net::TcpListener::bind(("::", port)).is_ok() {
             return port;
         }
     }

@@ -384,6 +384,33 @@ async fn every_listen_combination_serves_both_families_over_udp_and_tcp() {
     }
 }
 
+/// A port another server holds is refused at start, never shared: the UDP workers' sockets
+/// set `SO_REUSEPORT`, which would let a second server by the same user take a share.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_port_in_use_is_refused_never_shared() {
+    let port = free_port();
+    let listen = vec![format!("127.0.0.1:{port}").parse().unwrap()];
+    let first = Server::start_with(&[("gslb.yaml", ZONE)], |s| s.listen = listen.clone()).await;
+    for second in
+        [listen, vec![format!("0.0.0.0:{port}").parse().unwrap()], vec![format!("[::]:{port}").parse().unwrap()]]
+    {
+        let settings = switchyard::config::Settings {
+            listen: second.clone(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            zones: first.dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let error = match switchyard::app::start(&settings).await {
+            Ok(_) => panic!("{second:?} started beside a server on port {port}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(error.starts_with(&format!("cannot listen on {}: another server is using it", second[0])), "{error}");
+    }
+    let q = query("db.gslb.example.test.", RecordType::AAAA, Some(1232));
+    let reply = Message::from_vec(&udp(first.dns(), &q.to_vec().unwrap()).await.unwrap()).unwrap();
+    assert_eq!(rrs(&reply.answers), ["db.gslb.example.test. 60 AAAA 2001:db8::5"], "the first still answers");
+}
+
 /// NSID (RFC 5001) and the CHAOS names answer with the configured identity; the version is
 /// hidden unless configured; other CHAOS names are refused.
 #[tokio::test(flavor = "multi_thread")]

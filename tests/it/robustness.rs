@@ -127,7 +127,8 @@ fn hostile() -> Vec<(&'static str, Vec<u8>, Option<ResponseCode>)> {
 /// What the server sent back for `packet` over UDP: `Some(rcode)` or `None` (dropped).
 async fn outcome(server: std::net::SocketAddr, packet: &[u8]) -> Option<ResponseCode> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    socket.send_to(packet, server).await.unwrap();
+    socket.connect(server).await.unwrap(); // only the server's replies, never a stray
+    socket.send(packet).await.unwrap();
     let mut buf = vec![0; 65535];
     let len = tokio::time::timeout(Duration::from_millis(300), socket.recv(&mut buf)).await.ok()?.unwrap();
     let m = Message::from_vec(&buf[..len]).expect("every reply parses");
@@ -227,9 +228,10 @@ async fn rate_limiting_slips_truncated_answers_and_drops_the_rest() {
     };
     let s = Server::start_with(&[("z.yaml", ZONE)], rrl).await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.connect(s.dns()).await.unwrap();
     let packet = query("www.example.test.", RecordType::A, None).to_vec().unwrap();
     for _ in 0..40 {
-        socket.send_to(&packet, s.dns()).await.unwrap();
+        socket.send(&packet).await.unwrap();
     }
     let (mut full, mut truncated) = (0, 0);
     let mut buf = vec![0; 4096];
@@ -256,7 +258,8 @@ async fn rate_limiting_slips_truncated_answers_and_drops_the_rest() {
     assert_eq!(s.ask_tcp(&query("www.example.test.", RecordType::A, None)).await.answers.len(), 1);
     // Another /24 (127.0.1.0/24) has its own budget.
     let other = UdpSocket::bind("127.0.1.1:0").await.unwrap();
-    other.send_to(&packet, s.dns()).await.unwrap();
+    other.connect(s.dns()).await.unwrap();
+    other.send(&packet).await.unwrap();
     let len = tokio::time::timeout(Duration::from_secs(2), other.recv(&mut buf)).await.unwrap().unwrap();
     assert!(!Message::from_vec(&buf[..len]).unwrap().metadata.truncation);
 }
