@@ -204,6 +204,67 @@ impl Rdata {
     }
 }
 
+/// Record type mnemonics zone files use, beyond those hickory names (URI, RP, LOC, ...).
+const TYPE_NAMES: [(&str, u16); 43] = [
+    ("A", 1),
+    ("NS", 2),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("NULL", 10),
+    ("PTR", 12),
+    ("HINFO", 13),
+    ("MX", 15),
+    ("TXT", 16),
+    ("RP", 17),
+    ("AFSDB", 18),
+    ("KEY", 25),
+    ("AAAA", 28),
+    ("LOC", 29),
+    ("SRV", 33),
+    ("NAPTR", 35),
+    ("KX", 36),
+    ("CERT", 37),
+    ("DNAME", 39),
+    ("OPT", 41),
+    ("APL", 42),
+    ("DS", 43),
+    ("SSHFP", 44),
+    ("IPSECKEY", 45),
+    ("RRSIG", 46),
+    ("NSEC", 47),
+    ("DNSKEY", 48),
+    ("DHCID", 49),
+    ("NSEC3", 50),
+    ("NSEC3PARAM", 51),
+    ("TLSA", 52),
+    ("SMIMEA", 53),
+    ("CDS", 59),
+    ("CDNSKEY", 60),
+    ("OPENPGPKEY", 61),
+    ("CSYNC", 62),
+    ("ZONEMD", 63),
+    ("SVCB", 64),
+    ("HTTPS", 65),
+    ("SPF", 99),
+    ("URI", 256),
+    ("CAA", 257),
+    ("TSIG", 250),
+];
+
+/// The type a zone file names: a mnemonic (any case) or RFC 3597's `TYPEnnn`.
+pub fn type_code(name: &str) -> Option<u16> {
+    let upper = name.to_ascii_uppercase();
+    match upper.strip_prefix("TYPE") {
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse().ok(),
+        _ => TYPE_NAMES.iter().find(|(n, _)| *n == upper).map(|&(_, code)| code),
+    }
+}
+
+/// How zone files write a type: its mnemonic, or `TYPEnnn` (RFC 3597 section 5).
+pub fn type_name(code: u16) -> String {
+    TYPE_NAMES.iter().find(|&&(_, c)| c == code).map_or_else(|| format!("TYPE{code}"), |(n, _)| (*n).to_string())
+}
+
 /// An SVCB or HTTPS record (RFC 9460). Its address hints may follow health: beside a dynamic
 /// record, `follows` asks for `ipv4hint`/`ipv6hint` to be the addresses answered right now.
 #[derive(Clone, Debug, PartialEq, Eq)]

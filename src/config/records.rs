@@ -268,6 +268,19 @@ impl Cx<'_> {
                 out.push((Wire::default().name(&mbox).name(&txt).rdata(RecordType::Unknown(17)), pos));
             }
         }
+        for (key, values) in &raw.generic {
+            let Some(code) = model::type_code(&key.value) else { continue };
+            if let Some(why) = not_opaque(code) {
+                self.problem(Pos::of(key), format!("{} records cannot be written in generic form: {why}", key.value));
+                continue;
+            }
+            for (text, pos) in items(values) {
+                match generic_rdata(text) {
+                    Ok(data) => out.push((Rdata::Opaque { rtype: RecordType::from(code), data: data.into() }, pos)),
+                    Err(e) => self.problem(pos, format!("{e} (RFC 3597 generic form: '\\# LENGTH HEX')")),
+                }
+            }
+        }
         out
     }
 
@@ -395,6 +408,35 @@ impl Cx<'_> {
             return None;
         }
         Some(out)
+    }
+}
+
+/// Why records of type `code` cannot be served as opaque data, if they cannot: the types
+/// whose data shapes answers (SOA, NS, CNAME), DNAME (not served), and meta types.
+fn not_opaque(code: u16) -> Option<&'static str> {
+    match code {
+        2 | 5 | 6 => Some("the server reads this type's data; use its own syntax"),
+        39 => Some("DNAME (RFC 6672) is not served"),
+        0 | 41 | 128..=255 => Some("a meta or query type, never zone data"),
+        _ => None,
+    }
+}
+
+/// RDATA in RFC 3597 generic form: `\# LENGTH HEX...` (hex in any number of pieces).
+fn generic_rdata(text: &str) -> Result<Vec<u8>, String> {
+    let mut words = text.split_ascii_whitespace();
+    if words.next() != Some("\\#") {
+        return Err(format!("{text:?} does not start with \\#"));
+    }
+    let length: usize = match words.next().map(str::parse) {
+        Some(Ok(length)) if length <= usize::from(u16::MAX) => length,
+        _ => return Err("\\# is followed by the data's length in bytes (0 to 65535)".into()),
+    };
+    let hex: String = words.collect();
+    let data = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()).map_err(|_| format!("invalid hex {hex:?}"))?;
+    match data.len() == length {
+        true => Ok(data),
+        false => Err(format!("the length says {length} bytes, the hex has {}", data.len())),
     }
 }
 

@@ -249,6 +249,21 @@ fn every_record_data_mistake_is_located() {
             "  ns1: {ttl: 4294967295, A: 192.0.2.1}",
             "z.yaml:5:14: TTL 4294967295 is above 2147483647, the largest RFC 2181 (section 8) allows",
         ),
+        (
+            "  www: {CNAME: ns1}",
+            r"  www: {TYPE65400: '\# 5 0a000001'}",
+            r"z.yaml:6:20: the length says 5 bytes, the hex has 4 (RFC 3597 generic form: '\# LENGTH HEX')",
+        ),
+        ("  www: {CNAME: ns1}", r"  www: {SPF: [v=spf1]}", r#"z.yaml:6:15: "v=spf1" does not start with \#"#),
+        ("  www: {CNAME: ns1}", r"  www: {TYPE1: '\# 4 0a0000zz'}", r#"z.yaml:6:16: invalid hex "0a0000zz""#),
+        (
+            "  www: {CNAME: ns1}",
+            r"  www: {TYPE5: '\# 1 00'}",
+            "z.yaml:6:9: TYPE5 records cannot be written in generic form: the server reads this type's data",
+        ),
+        ("  www: {CNAME: ns1}", r"  www: {TYPE65536: '\# 0'}", "z.yaml:6:9: unknown field `TYPE65536`"),
+        ("  www: {CNAME: ns1}", r"  www: {spf: '\# 0'}", "z.yaml:6:9: unknown field `spf`"),
+        ("  www: {CNAME: ns1}", r"  www: {A: 192.0.2.1, ttls: {SPF: 5}}", r#"z.yaml:6:30: ttls names "SPF""#),
     ];
 
     let wrong = mislocated(PLAIN, table);

@@ -24,7 +24,7 @@ pub struct RawZone {
     ttl: Option<Ttl>,
     soa: Spanned<RawSoa>,
     #[serde(default)]
-    records: Entries<Spanned<RawNode>>,
+    records: Entries<Spanned<NodeEntry>>,
     #[serde(default)]
     monitors: Entries<Spanned<RawMonitor>>,
     #[serde(default)]
@@ -88,6 +88,69 @@ pub(super) struct RawNode {
     #[serde(rename = "CAA")]
     caa: Many<RawCaa>,
     dynamic: Option<Spanned<RawDynamic>>,
+    /// Records of other types in RFC 3597 generic form (`TYPE65400: '\# 4 0a000001'`), under
+    /// their `TYPEnnn` or mnemonic keys; filled by [`NodeEntry`].
+    #[serde(skip)]
+    pub(super) generic: Vec<(Spanned<String>, Many<String>)>,
+}
+
+/// The keys of [`RawNode`] that name a type with a syntax of its own.
+const TYPED_KEYS: [&str; 18] = [
+    "A", "AAAA", "NS", "CNAME", "PTR", "MX", "TXT", "SVCB", "HTTPS", "TLSA", "SSHFP", "NAPTR", "DS", "URI", "HINFO",
+    "RP", "SRV", "CAA",
+];
+
+/// A node as written: the fields of [`RawNode`], plus any key that names another type
+/// (`TYPEnnn`, or a mnemonic such as `SPF`) collected into `generic`. Serde cannot combine a
+/// catch-all map with unknown-field errors, so the keys are sorted here, before the derived
+/// code sees the rest, and every value keeps its position.
+#[derive(Debug)]
+pub(super) struct NodeEntry(RawNode);
+
+impl<'de> Deserialize<'de> for NodeEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
+
+        /// Passes typed keys on; takes the generic ones (and their values) aside.
+        struct Sorting<'a, A> {
+            map: A,
+            generic: &'a mut Vec<(Spanned<String>, Many<String>)>,
+        }
+        impl<'de, A: MapAccess<'de>> MapAccess<'de> for Sorting<'_, A> {
+            type Error = A::Error;
+            fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+                while let Some(key) = self.map.next_key::<Spanned<String>>()? {
+                    let generic = !TYPED_KEYS.contains(&key.value.as_str())
+                        && key.value.bytes().all(|b| !b.is_ascii_lowercase())
+                        && model::type_code(&key.value).is_some();
+                    if !generic {
+                        return seed.deserialize(key.value.into_deserializer()).map(Some);
+                    }
+                    let value = self.map.next_value()?;
+                    self.generic.push((key, value));
+                }
+                Ok(None)
+            }
+            fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+                self.map.next_value_seed(seed)
+            }
+        }
+        struct NodeVisitor;
+        impl<'de> Visitor<'de> for NodeVisitor {
+            type Value = NodeEntry;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping of record types to records")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NodeEntry, A::Error> {
+                let mut generic = Vec::new();
+                let sorting = Sorting { map, generic: &mut generic };
+                let mut node = RawNode::deserialize(de::value::MapAccessDeserializer::new(sorting))?;
+                node.generic = generic;
+                Ok(NodeEntry(node))
+            }
+        }
+        deserializer.deserialize_map(NodeVisitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -290,7 +353,7 @@ pub fn convert(
             cx.problem(Pos::of(key), format!("{owner} is defined twice (an earlier key names the same owner)"));
             continue;
         }
-        let node = cx.node(owner.clone(), Pos::of(key), raw_node, &origin, zone_ttl, &pools, &raw.pools);
+        let node = cx.node(owner.clone(), Pos::of(key), &raw_node.value.0, &origin, zone_ttl, &pools, &raw.pools);
         nodes.insert(owner, (node, Pos::of(key)));
     }
     cx.cname_chains(&nodes, &pools);
@@ -501,14 +564,13 @@ impl Cx<'_> {
         &mut self,
         owner: Name,
         key_pos: Pos,
-        raw: &Spanned<RawNode>,
+        raw: &RawNode,
         origin: &Name,
         zone_ttl: u32,
         pools: &[Pool],
         raw_pools: &Entries<Spanned<RawPool>>,
     ) -> Node {
         let node_pos = key_pos;
-        let raw = &raw.value;
         let ttl = raw.ttl.map_or(zone_ttl, |t| t.0);
         let mut rdatas: Vec<Rdata> = Vec::new();
         for (text, pos) in items(&raw.a) {
@@ -566,7 +628,7 @@ impl Cx<'_> {
             }
         }
         for (key, Ttl(set_ttl)) in &raw.ttls.0 {
-            let rtype = key.value.parse::<RecordType>().ok().filter(|t| !matches!(t, RecordType::Unknown(_)));
+            let rtype = model::type_code(&key.value).map(RecordType::from);
             match rrsets.iter_mut().find(|s| Some(s.rtype) == rtype) {
                 Some(set) => set.ttl = *set_ttl,
                 None => {
