@@ -163,6 +163,81 @@ pub fn wire_len(name: &Name) -> usize {
     name.iter().map(|label| label.len() + 1).sum::<usize>() + 1
 }
 
+/// A name as zone files write it (RFC 1035 section 5.1): labels of any bytes, `\.` for a dot
+/// inside a label and `\DDD` for any byte, so `128/26.2.0.192.in-addr.arpa.` (RFC 2317) and
+/// `a\.b` are names; absolute when it ends in an unescaped dot.
+pub fn presentation_name(text: &str) -> Result<Name, String> {
+    if text == "." {
+        return Ok(Name::root());
+    }
+    let (mut labels, mut label) = (Vec::new(), Vec::new());
+    let mut absolute = false;
+    let mut bytes = text.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        absolute = false;
+        match b {
+            b'\\' => {
+                let digits: Vec<u8> = std::iter::from_fn(|| bytes.next_if(u8::is_ascii_digit)).take(3).collect();
+                match digits.len() {
+                    0 => label.push(bytes.next().ok_or("a name cannot end in a lone backslash")?),
+                    3 => {
+                        let value = digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+                        label.push(u8::try_from(value).map_err(|_| format!("\\{value} is not a byte"))?);
+                    }
+                    _ => return Err("\\ takes three digits (\\DDD) or one character".into()),
+                }
+            }
+            b'.' if label.is_empty() => return Err("empty label".into()),
+            b'.' => {
+                labels.push(std::mem::take(&mut label));
+                absolute = true;
+            }
+            b => label.push(b),
+        }
+    }
+    if !label.is_empty() {
+        labels.push(label);
+    }
+    if let Some(long) = labels.iter().find(|l| l.len() > 63) {
+        return Err(format!("a label of {} bytes; at most 63", long.len()));
+    }
+    let mut name = Name::from_labels(labels.iter().map(Vec::as_slice)).map_err(|e| e.to_string())?;
+    if wire_len(&name) > 255 {
+        return Err(format!("{} bytes long; a name is at most 255", wire_len(&name)));
+    }
+    name.set_fqdn(absolute);
+    Ok(name)
+}
+
+/// RDATA being written: big-endian numbers, character-strings, uncompressed names.
+#[derive(Default)]
+pub struct Wire(pub Vec<u8>);
+
+impl Wire {
+    pub fn u8(mut self, n: u8) -> Wire {
+        self.0.push(n);
+        self
+    }
+    pub fn u16(mut self, n: u16) -> Wire {
+        self.0.extend_from_slice(&n.to_be_bytes());
+        self
+    }
+    pub fn bytes(mut self, b: &[u8]) -> Wire {
+        self.0.extend_from_slice(b);
+        self
+    }
+    /// A length-prefixed string; `None` if longer than 255 bytes.
+    pub fn string(self, s: &[u8]) -> Option<Wire> {
+        Some(self.u8(u8::try_from(s.len()).ok()?).bytes(s))
+    }
+    pub fn name(self, name: &Name) -> Wire {
+        self.bytes(&wire_form(name.iter()))
+    }
+    pub fn rdata(self, rtype: RecordType) -> Rdata {
+        Rdata::Opaque { rtype, data: self.0.into() }
+    }
+}
+
 impl Rdata {
     /// The RDATA's length on the wire, each name that may be compressed counted as a pointer:
     /// the least it can take in any response.

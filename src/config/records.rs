@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use super::yaml::{Pos, items};
 use super::zone::{Cx, RawNode};
-use crate::model::{self, Family, Name, Rdata, RecordType, Svcb};
+use crate::model::{self, Family, Name, Rdata, RecordType, Svcb, Wire};
 
 /// One text, or a list of strings: a TXT record (one text split into 255-byte
 /// character-strings, or its character-strings as listed) and an address hint (addresses, or
@@ -166,35 +166,6 @@ pub struct RawRp {
     mbox: String,
     /// A name with TXT records about them, or `.`.
     txt: String,
-}
-
-/// RDATA being written: big-endian numbers, character-strings, uncompressed names.
-#[derive(Default)]
-struct Wire(Vec<u8>);
-
-impl Wire {
-    fn u8(mut self, n: u8) -> Wire {
-        self.0.push(n);
-        self
-    }
-    fn u16(mut self, n: u16) -> Wire {
-        self.0.extend_from_slice(&n.to_be_bytes());
-        self
-    }
-    fn bytes(mut self, b: &[u8]) -> Wire {
-        self.0.extend_from_slice(b);
-        self
-    }
-    /// A length-prefixed string; `None` if longer than 255 bytes.
-    fn string(self, s: &[u8]) -> Option<Wire> {
-        Some(self.u8(u8::try_from(s.len()).ok()?).bytes(s))
-    }
-    fn name(self, name: &Name) -> Wire {
-        self.bytes(&model::wire_form(name.iter()))
-    }
-    fn rdata(self, rtype: RecordType) -> Rdata {
-        Rdata::Opaque { rtype, data: self.0.into() }
-    }
 }
 
 impl Cx<'_> {

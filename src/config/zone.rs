@@ -380,52 +380,6 @@ pub fn convert(
     })
 }
 
-/// A name as zone files write it (RFC 1035 section 5.1): labels of any bytes, `\.` for a dot
-/// inside a label and `\DDD` for any byte, so `128/26.2.0.192.in-addr.arpa.` (RFC 2317) and
-/// `a\.b` are names; absolute when it ends in an unescaped dot.
-fn presentation_name(text: &str) -> Result<Name, String> {
-    if text == "." {
-        return Ok(Name::root());
-    }
-    let (mut labels, mut label) = (Vec::new(), Vec::new());
-    let mut absolute = false;
-    let mut bytes = text.bytes().peekable();
-    while let Some(b) = bytes.next() {
-        absolute = false;
-        match b {
-            b'\\' => {
-                let digits: Vec<u8> = std::iter::from_fn(|| bytes.next_if(u8::is_ascii_digit)).take(3).collect();
-                match digits.len() {
-                    0 => label.push(bytes.next().ok_or("a name cannot end in a lone backslash")?),
-                    3 => {
-                        let value = digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
-                        label.push(u8::try_from(value).map_err(|_| format!("\\{value} is not a byte"))?);
-                    }
-                    _ => return Err("\\ takes three digits (\\DDD) or one character".into()),
-                }
-            }
-            b'.' if label.is_empty() => return Err("empty label".into()),
-            b'.' => {
-                labels.push(std::mem::take(&mut label));
-                absolute = true;
-            }
-            b => label.push(b),
-        }
-    }
-    if !label.is_empty() {
-        labels.push(label);
-    }
-    if let Some(long) = labels.iter().find(|l| l.len() > 63) {
-        return Err(format!("a label of {} bytes; at most 63", long.len()));
-    }
-    let mut name = Name::from_labels(labels.iter().map(Vec::as_slice)).map_err(|e| e.to_string())?;
-    if model::wire_len(&name) > 255 {
-        return Err(format!("{} bytes long; a name is at most 255", model::wire_len(&name)));
-    }
-    name.set_fqdn(absolute);
-    Ok(name)
-}
-
 pub(super) struct Cx<'a> {
     file: &'a Path,
     problems: Vec<Problem>,
@@ -497,7 +451,7 @@ impl Cx<'_> {
     }
 
     fn parse_name(&mut self, text: &str, pos: Pos) -> Option<Name> {
-        match presentation_name(text) {
+        match model::presentation_name(text) {
             Ok(name) => Some(name.to_lowercase()),
             Err(e) => {
                 self.problem(pos, format!("invalid domain name {text:?}: {e}"));
