@@ -48,6 +48,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Force a pool or one endpoint up or down (or back to its health checks with `auto`).
     Override(OverrideArgs),
+    /// Convert an RFC 1035 zone file (BIND, NSD, Knot, PowerDNS) into switchyard zone YAML.
+    Import(ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -89,6 +91,19 @@ pub struct CheckArgs {
     /// Directory of zone files to check [default: ./zones].
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The zone file; `$INCLUDE`d files are found relative to it.
+    pub file: PathBuf,
+    /// The origin to start with, when the file has no `$ORIGIN` (BIND takes it from the
+    /// `zone` statement), e.g. example.com.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Write the YAML here (e.g. zones/example.com.yaml) instead of to stdout.
+    #[arg(long, short = 'o', value_name = "OUT.yaml")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

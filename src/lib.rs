@@ -15,6 +15,7 @@ pub mod control;
 pub mod dns;
 mod health;
 mod http;
+pub mod import;
 mod metrics;
 pub mod model;
 mod overrides;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use switchyard::cli::{CheckArgs, Cli, Command, LogFormat, ServeArgs};
+use switchyard::cli::{CheckArgs, Cli, Command, ImportArgs, LogFormat, ServeArgs};
 use switchyard::config::{Settings, SettingsOverrides};
 
 fn main() -> ExitCode {
@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
         Command::Check(args) => return check(args),
+        Command::Import(args) => return import(args),
         Command::Reload(args) => remote(switchyard::remote::reload(args)),
         Command::Status(args) => remote(switchyard::remote::status(args)),
         Command::Explain(args) => remote(switchyard::remote::explain(args)),
@@ -88,6 +89,35 @@ fn check(args: CheckArgs) -> ExitCode {
                 eprintln!("{problem}");
             }
             eprintln!("{} problem(s) found", problems.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Converts a zone file: the YAML to stdout or `-o`, warnings and problems to stderr.
+fn import(args: ImportArgs) -> ExitCode {
+    let output = args.output.clone().unwrap_or_else(|| "<stdout>".into());
+    match switchyard::import::import(&args.file, args.origin.as_deref(), &output) {
+        Ok(imported) => {
+            for warning in &imported.warnings {
+                eprintln!("{warning}");
+            }
+            let written = match &args.output {
+                Some(path) => std::fs::write(path, &imported.yaml),
+                None => std::io::Write::write_all(&mut std::io::stdout(), imported.yaml.as_bytes()),
+            };
+            if let Err(e) = written {
+                eprintln!("switchyard: cannot write {}: {e}", output.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("{}: {} records imported into {}", args.file.display(), imported.records, output.display());
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("{} problem(s) found; nothing written", problems.len());
             ExitCode::FAILURE
         }
     }

@@ -14,6 +14,7 @@ use std::time::UNIX_EPOCH;
 
 pub use server::{DEFAULT_HTTP, Settings, SettingsOverrides};
 pub use yaml::{Pos, Problem};
+pub use zone::{DEFAULT_TTL, TYPED_KEYS};
 
 use crate::model::{Model, Probe, Zone};
 

@@ -95,7 +95,7 @@ pub(super) struct RawNode {
 }
 
 /// The keys of [`RawNode`] that name a type with a syntax of its own.
-const TYPED_KEYS: [&str; 18] = [
+pub const TYPED_KEYS: [&str; 18] = [
     "A", "AAAA", "NS", "CNAME", "PTR", "MX", "TXT", "SVCB", "HTTPS", "TLSA", "SSHFP", "NAPTR", "DS", "URI", "HINFO",
     "RP", "SRV", "CAA",
 ];
