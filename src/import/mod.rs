@@ -118,3 +118,93 @@ fn group(records: &[Record], apex: &Name, ttl_of: impl Fn(&Record) -> u32) -> (V
     }
     (nodes, warnings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Imports `files` (the first is the zone file) written into a fresh directory.
+    fn import_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Imported, Vec<Problem>>) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let result = import(&dir.path().join(files[0].0), None, Path::new("out.yaml"));
+        (dir, result)
+    }
+
+    /// The problems of an import as `FILE:LINE: reason`, the directory left out.
+    fn problems(files: &[(&str, &str)]) -> Vec<String> {
+        let (dir, result) = import_files(files);
+        let prefix = format!("{}/", dir.path().display());
+        match result {
+            Ok(imported) => panic!("imported:\n{}", imported.yaml),
+            Err(problems) => problems.iter().map(|p| p.to_string().replace(&prefix, "")).collect(),
+        }
+    }
+
+    const HEAD: &str = "$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n";
+
+    #[test]
+    fn every_problem_names_the_zone_file_and_line() {
+        let with = |rest: &str| format!("{HEAD}{rest}");
+        let big_txt = format!("big TXT {}\n", "\"x\" ".repeat(40_000));
+        let big_rrset: String = (0..300).map(|i| format!("big TXT \"{i:0250}\"\n")).collect();
+        let cases: Vec<(String, &str)> = vec![
+            (with("www A 192.0.2.300\n"), "z.zone:6: invalid IPv4 address \"192.0.2.300\""),
+            (with("www CNAME ns1\nwww A 192.0.2.2\n"), "z.zone:6: www.example.test. has a CNAME beside other data"),
+            (with("www.example.net. A 192.0.2.2\n"), "z.zone:6: www.example.net. is outside the zone example.test."),
+            (with("www LOC 52 22 23.000 N 4 53 32.000 E -2.00m\n"), "z.zone:6: LOC records cannot be imported"),
+            (with("www IN WKS 1\n"), "z.zone:6: unknown record type \"WKS\""),
+            (with("www CH TXT x\n"), "z.zone:6: class CH: only IN zones are served"),
+            (with("www TXT (\n \"open\"\n"), "z.zone:6: a parenthesis opened here is never closed"),
+            (with("$INCLUDE missing.inc\n"), "z.zone:6: cannot read"),
+            (with("$GENERATE 5-1 h$ A 192.0.2.$\n"), "z.zone:6: invalid range \"5-1\""),
+            (with("$FOO bar\n"), "z.zone:6: unknown directive $FOO"),
+            (with("sub DS 1 13 2 00ff\n"), "z.zone:6: DS records belong at a delegation point"),
+            (with(&big_txt), "z.zone:6: this TXT record's data is 80000 bytes; RDATA holds at most 65535"),
+            (with(&big_rrset), "z.zone:6: the TXT RRset of big.example.test. needs"),
+            ("$ORIGIN example.test.\nwww A 192.0.2.1\n".into(), "z.zone:0: no SOA record"),
+            (with("@ SOA ns1 hostmaster 2 2 3 4 5\n"), "z.zone:6: a second SOA (the first is at"),
+            ("www A 192.0.2.1\n".into(), "z.zone:1: \"www\" is relative and there is no origin yet"),
+        ];
+        let mut wrong = Vec::new();
+        for (zone, expected) in &cases {
+            let found = problems(&[("z.zone", zone)]);
+            if !found.iter().any(|p| p.starts_with(expected)) {
+                wrong.push(format!("expected {expected:?}, got {found:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn problems_in_an_included_file_name_that_file() {
+        let found =
+            problems(&[("z.zone", &format!("{HEAD}$INCLUDE hosts.inc\n")), ("hosts.inc", "; hosts\n\nh1 A 1.2.3\n")]);
+        assert_eq!(found, ["hosts.inc:3: invalid IPv4 address \"1.2.3\""]);
+    }
+
+    #[test]
+    fn an_rrset_takes_its_lowest_ttl_with_a_warning() {
+        let (dir, result) = import_files(&[("z.zone", &format!("{HEAD}a 100 A 192.0.2.1\na 50 A 192.0.2.2\n"))]);
+        let imported = result.unwrap_or_else(|p| panic!("{}", p[0]));
+        assert!(
+            imported.yaml.contains("  a:\n    ttl: 50\n    A:\n      - 192.0.2.1\n      - 192.0.2.2\n"),
+            "{}",
+            imported.yaml
+        );
+        let warning = imported.warnings[0].to_string().replace(&format!("{}/", dir.path().display()), "");
+        assert!(warning.starts_with("z.zone:7: warning: TTL 50 differs from 100 of the A RRset begun at"), "{warning}");
+    }
+
+    #[test]
+    fn the_origin_may_come_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db.example");
+        std::fs::write(&file, "@ 300 SOA ns1 hostmaster 1 2 3 4 5\n  NS ns1\nns1 A 192.0.2.1\n").unwrap();
+        let imported =
+            import(&file, Some("example.test"), Path::new("out.yaml")).unwrap_or_else(|p| panic!("{}", p[0]));
+        assert!(imported.yaml.contains("origin: example.test.\n"), "{}", imported.yaml);
+    }
+}

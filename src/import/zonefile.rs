@@ -168,6 +168,11 @@ impl Reader {
                 break model::type_code(token).ok_or_else(|| format!("unknown record type {token:?}"))?;
             }
         };
+        // With neither `$ORIGIN` nor --origin, an SOA written with an absolute owner gives the
+        // origin (as a file printed by `dig` is).
+        if state.origin.is_none() && code == 6 {
+            state.origin = Some(owner.clone());
+        }
         let origin = state.origin.as_ref().ok_or("a relative name with no origin: add $ORIGIN or --origin")?;
         let data = rdata::read(code, rest, origin)?;
         if let Some(t) = ttl {

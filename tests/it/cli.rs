@@ -50,6 +50,32 @@ fn check_reports_each_problem_with_file_line_and_column() {
     assert!(stderr.contains("example.yaml:1:9: zone example.test. is already served from"), "{stderr}");
 }
 
+#[test]
+fn import_writes_yaml_that_check_accepts_or_says_where_the_zone_file_is_wrong() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/import/example.zone");
+    let zones = tempfile::tempdir().unwrap();
+    let out = zones.path().join("example.test.yaml");
+    let (ok, stdout, stderr) = switchyard(&["import", example, "-o", out.to_str().unwrap()]);
+    assert!(ok && stdout.is_empty(), "{stderr}");
+    assert_eq!(stderr, format!("{example}: 31 records imported into {}\n", out.display()));
+    let (ok, stdout, stderr) = switchyard(&["check", "--zones", zones.path().to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("example.test.: 31 records, serial 2026113001"), "{stdout}");
+    // To stdout, the same YAML.
+    let (ok, stdout, _) = switchyard(&["import", example]);
+    assert!(ok);
+    assert_eq!(stdout, std::fs::read_to_string(&out).unwrap());
+    // A mistake: its line in the zone file, nothing written.
+    let broken = zones.path().join("broken.zone");
+    std::fs::write(&broken, "$ORIGIN b.test.\n@ 60 SOA ns1 h 1 2 3 4 5\n NS ns1\nns1 A 192.0.2.999\n").unwrap();
+    let (ok, stdout, stderr) = switchyard(&["import", broken.to_str().unwrap(), "-o", "/nonexistent/never.yaml"]);
+    assert!(!ok && stdout.is_empty());
+    assert_eq!(
+        stderr,
+        format!("{}:4: invalid IPv4 address \"192.0.2.999\"\n1 problem(s) found; nothing written\n", broken.display())
+    );
+}
+
 /// A `switchyard serve` process, killed on drop.
 struct Served {
     child: std::process::Child,
