@@ -156,6 +156,7 @@ mod tests {
             (with("www.example.net. A 192.0.2.2\n"), "z.zone:6: www.example.net. is outside the zone example.test."),
             (with("www LOC 52 22 23.000 N 4 53 32.000 E -2.00m\n"), "z.zone:6: LOC records cannot be imported"),
             (with("www IN WKS 1\n"), "z.zone:6: unknown record type \"WKS\""),
+            (with("www DYNA geoip!www\n"), "z.zone:6: gdnsd's DYNA has no zone-file equivalent"),
             (with("www CH TXT x\n"), "z.zone:6: class CH: only IN zones are served"),
             (with("www TXT (\n \"open\"\n"), "z.zone:6: a parenthesis opened here is never closed"),
             (with("$INCLUDE missing.inc\n"), "z.zone:6: cannot read"),

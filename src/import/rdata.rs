@@ -277,6 +277,9 @@ pub fn read(code: u16, tokens: &[Token], origin: &Name) -> Result<Data, String> 
             }
         }
         "SVCB" | "HTTPS" => svcb(&mut f)?,
+        "RRSIG" | "NSEC" | "NSEC3" | "NSEC3PARAM" => {
+            return Err(format!("{mnemonic} belongs to a signed zone: import the unsigned zone file"));
+        }
         other if other.starts_with("TYPE") => {
             return Err(format!("{other} data must be in generic form: \\# LENGTH HEX"));
         }
@@ -501,6 +504,10 @@ mod tests {
         assert_eq!(data("NS", r"\# 1 00"), Err(r"NS data in generic form (\#): write it in NS's own syntax".into()));
         assert!(data("LOC", "52 22 23.000 N 4 53 32.000 E -2.00m").unwrap_err().starts_with("LOC records cannot"));
         assert!(data("DNAME", "x").is_err());
+        assert_eq!(
+            data("NSEC", "a.example.test. A"),
+            Err("NSEC belongs to a signed zone: import the unsigned zone file".into())
+        );
         assert!(data("TXT", &format!("\"{}\"", "x".repeat(256))).unwrap_err().contains("at most 255"));
     }
 }

@@ -165,6 +165,12 @@ impl Reader {
             } else if matches!(upper.as_str(), "CH" | "HS" | "CS" | "NONE" | "ANY") || upper.starts_with("CLASS") {
                 return Err(format!("class {token}: only IN zones are served"));
             } else {
+                if upper == "DYNA" || upper == "DYNC" {
+                    return Err(format!(
+                        "gdnsd's {upper} has no zone-file equivalent: write a `dynamic` record with pools in the YAML \
+                         (README: Migrating from gdnsd)"
+                    ));
+                }
                 break model::type_code(token).ok_or_else(|| format!("unknown record type {token:?}"))?;
             }
         };
