@@ -1,9 +1,9 @@
 //! Record types beyond the basic ones, as written in zone files: SVCB/HTTPS (RFC 9460), TLSA
 //! (RFC 6698), SSHFP (RFC 4255), NAPTR (RFC 3403), DS (RFC 4034), URI (RFC 7553), HINFO and
 //! RP (RFC 1035, 1183), TXT with its character-strings kept, and any other type in RFC 3597
-//! generic form. Each is validated with
-//! positions and encoded once to its RDATA (names uncompressed, as RFC 3597 requires for all
-//! but the RFC 1035 types), which answers then carry as they are.
+//! generic form. Each is validated with positions and encoded once to its RDATA (names
+//! uncompressed, as RFC 3597 requires for all but the RFC 1035 types), which answers then
+//! carry as they are.
 
 use std::collections::BTreeMap;
 use std::fmt;
