@@ -84,13 +84,7 @@ fn check(args: CheckArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            eprintln!("{} problem(s) found", problems.len());
-            ExitCode::FAILURE
-        }
+        Err(problems) => failed(&problems, ""),
     }
 }
 
@@ -113,14 +107,17 @@ fn import(args: ImportArgs) -> ExitCode {
             eprintln!("{}: {} records imported into {}", args.file.display(), imported.records, output.display());
             ExitCode::SUCCESS
         }
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            eprintln!("{} problem(s) found; nothing written", problems.len());
-            ExitCode::FAILURE
-        }
+        Err(problems) => failed(&problems, "; nothing written"),
     }
+}
+
+/// Every problem on its own line on stderr, then how many; a failure.
+fn failed(problems: &[impl std::fmt::Display], consequence: &str) -> ExitCode {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+    eprintln!("{} problem(s) found{consequence}", problems.len());
+    ExitCode::FAILURE
 }
 
 /// The man page on stdout, or it and one page per command (`switchyard-serve.1`, ...) in `dir`.

@@ -311,7 +311,12 @@ impl Compiler {
                 }
                 Some(Resolved::EmptyNonTerminal) => vec![(1.0, Chain::end(End::NoData))],
                 Some(Resolved::NxDomain) => vec![(1.0, Chain::end(End::NxDomain))],
-                None => vec![(1.0, Chain::end(End::Done))],
+                // Below a delegation in this zone: the CNAME, then a referral (as Knot and NSD
+                // answer); outside the zone: the CNAME alone.
+                None => match index.cut_above(&target) {
+                    Some((cut, _)) => vec![(1.0, Chain::end(End::Referral(index.nodes[cut])))],
+                    None => vec![(1.0, Chain::end(End::Done))],
+                },
             };
             for (q, mut tail) in tails {
                 if out.len() >= MAX_VARIANTS {
@@ -417,14 +422,25 @@ impl Compiler {
         if matches!(chain.end, End::NoData | End::NxDomain) {
             negative_soa(&mut builder, zone);
         }
-        builder.finish(rcode, true, false)
+        let mut glue_required = false;
+        if let End::Referral(cut) = chain.end {
+            glue_required = delegation(&mut builder, zone, &self.zones[z].nodes, &zone.nodes[cut].name);
+        }
+        builder.finish(rcode, true, glue_required)
     }
 }
 
-/// A referral to the delegation at `cut`: its NS set, with in-zone glue for the NS names.
+/// A referral to the delegation at `cut`.
 fn referral(z: usize, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> Template {
-    let ns = zone.nodes[nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
     let mut builder = TemplateBuilder::new(cut, z);
+    let glue_required = delegation(&mut builder, zone, nodes, cut);
+    builder.finish(Rcode::NoError, false, glue_required)
+}
+
+/// The delegation at `cut` written into `builder`: its NS set in the authority section, with
+/// in-zone glue for the NS names; whether that glue is required (lies below the cut).
+fn delegation(builder: &mut TemplateBuilder, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> bool {
+    let ns = zone.nodes[nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
     builder.rrset(Section::Authority, Owner::Name(cut), ns.ttl, &ns.rdatas);
     let mut glue_required = false;
     for rdata in &ns.rdatas {
@@ -437,7 +453,7 @@ fn referral(z: usize, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> 
             }
         }
     }
-    builder.finish(Rcode::NoError, false, glue_required)
+    glue_required
 }
 
 /// `*.<name>`, when that is still a valid name.
@@ -464,6 +480,8 @@ enum End {
     NoData,
     NxDomain,
     ServFail,
+    /// At a name below the delegation at this node.
+    Referral(usize),
 }
 
 /// Records answering a query (owner `None` is the query name), and how the chain ends.
