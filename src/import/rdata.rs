@@ -124,8 +124,7 @@ fn must_be_typed(code: u16) -> bool {
 /// Reads the data of a record of type `code` from `tokens`.
 pub fn read(code: u16, tokens: &[Token], origin: &Name) -> Result<Data, String> {
     let mnemonic = model::type_name(code);
-    if let Some(first) = tokens.first().filter(|t| !t.quoted && t.text == b"\\#") {
-        let _ = first;
+    if tokens.first().is_some_and(|t| !t.quoted && t.text == b"\\#") {
         if must_be_typed(code) {
             return Err(format!("{mnemonic} data in generic form (\\#): write it in {mnemonic}'s own syntax"));
         }
@@ -336,21 +335,17 @@ fn svc_key(text: &str) -> Result<u16, String> {
 
 /// A comma-separated value list (RFC 9460 appendix A.1): `\,` is a comma inside an item.
 fn value_list(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut items = vec![Vec::new()];
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'\\' if i + 1 < raw.len() => {
-                items.last_mut().unwrap_or(&mut Vec::new()).extend_from_slice(&raw[i..i + 2]);
-                i += 2;
-                continue;
-            }
-            b',' => items.push(Vec::new()),
-            b => items.last_mut().unwrap_or(&mut Vec::new()).push(b),
+    let (mut items, mut item) = (Vec::new(), Vec::new());
+    let mut bytes = raw.iter();
+    while let Some(&b) = bytes.next() {
+        match b {
+            b'\\' => item.extend([b].into_iter().chain(bytes.next().copied())),
+            b',' => items.push(unescape(&std::mem::take(&mut item))?),
+            b => item.push(b),
         }
-        i += 1;
     }
-    items.iter().map(|item| unescape(item)).collect()
+    items.push(unescape(&item)?);
+    Ok(items)
 }
 
 /// SVCB and HTTPS: priority, target, SvcParams (`key=value`, in any order).
@@ -491,6 +486,8 @@ mod tests {
                 ])
             )
         );
+        let Ok(Data::Typed(Yaml::Map(pairs))) = data("SVCB", r"1 . alpn=a\,b,c") else { panic!() };
+        assert_eq!(pairs[2], ("params", Yaml::Map(vec![("alpn", Yaml::List(vec![text("a,b"), text("c")]))])));
         // A key the YAML has no name for: the whole record in generic form.
         assert_eq!(data("SVCB", "1 . key65000=ab"), Ok(Data::Generic(b"\x00\x01\x00\xfd\xe8\x00\x02ab".to_vec())));
     }
