@@ -340,6 +340,9 @@ pub fn type_name(code: u16) -> String {
     TYPE_NAMES.iter().find(|&&(_, c)| c == code).map_or_else(|| format!("TYPE{code}"), |(n, _)| (*n).to_string())
 }
 
+/// SvcParam keys by number (RFC 9460 section 14.3.2): those zone files and the zone YAML name.
+pub const SVC_KEYS: [&str; 7] = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];
+
 /// An SVCB or HTTPS record (RFC 9460). Its address hints may follow health: beside a dynamic
 /// record, `follows` asks for `ipv4hint`/`ipv6hint` to be the addresses answered right now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -278,7 +278,7 @@ impl Cx<'_> {
         if let Some(keys) = &p.mandatory {
             let mut numbers = Vec::new();
             for key in keys {
-                match SVC_KEYS.iter().position(|k| k == key) {
+                match model::SVC_KEYS.iter().position(|k| k == key) {
                     Some(0) | None => {
                         self.problem(
                             pos,
@@ -411,6 +411,3 @@ fn generic_rdata(text: &str) -> Result<Vec<u8>, String> {
         false => Err(format!("the length says {length} bytes, the hex has {}", data.len())),
     }
 }
-
-/// SvcParam keys by number (RFC 9460 section 14.3.2).
-const SVC_KEYS: [&str; 7] = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];

@@ -314,12 +314,9 @@ fn texts(strings: &[Vec<u8>]) -> Option<Vec<Yaml>> {
     strings.iter().map(|s| String::from_utf8(s.clone()).ok().map(Yaml::Text)).collect()
 }
 
-/// SvcParam keys by number (RFC 9460 section 14.3.2): those the zone YAML names.
-const SVC_KEYS: [&str; 7] = ["mandatory", "alpn", "no-default-alpn", "port", "ipv4hint", "ech", "ipv6hint"];
-
 /// A SvcParam key: a name, or `keyNNNNN`.
 fn svc_key(text: &str) -> Result<u16, String> {
-    match SVC_KEYS.iter().position(|k| *k == text) {
+    match model::SVC_KEYS.iter().position(|k| *k == text) {
         Some(n) => Ok(u16::try_from(n).unwrap_or(0)),
         None => text
             .strip_prefix("key")
@@ -372,7 +369,7 @@ fn svcb(f: &mut Fields) -> Result<Data, String> {
                 let mut numbers = keys.iter().map(|k| svc_key(k)).collect::<Result<Vec<_>, _>>()?;
                 numbers.sort_unstable();
                 let wire = numbers.iter().flat_map(|n| n.to_be_bytes()).collect();
-                let named = numbers.iter().all(|&n| usize::from(n) < SVC_KEYS.len());
+                let named = numbers.iter().all(|&n| usize::from(n) < model::SVC_KEYS.len());
                 (wire, named.then(|| Yaml::List(keys.into_iter().map(Yaml::Text).collect())))
             }
             1 => {
@@ -418,7 +415,7 @@ fn svcb(f: &mut Fields) -> Result<Data, String> {
     if params.values().all(|(_, yaml)| yaml.is_some()) {
         let mut pairs = vec![("priority", int(priority)), ("target", Yaml::Name(target))];
         let yaml: Vec<(&'static str, Yaml)> =
-            params.into_iter().filter_map(|(k, (_, y))| Some((SVC_KEYS[usize::from(k)], y?))).collect();
+            params.into_iter().filter_map(|(k, (_, y))| Some((model::SVC_KEYS[usize::from(k)], y?))).collect();
         if !yaml.is_empty() {
             pairs.push(("params", Yaml::Map(yaml)));
         }
