@@ -24,5 +24,6 @@ mod state_file;
 mod status;
 mod systemd;
 pub mod tls;
+pub mod tsig;
 pub mod unix_time;
 mod watch;

@@ -32,6 +32,28 @@ pub struct Zone {
     /// Owner names in canonical order with their data; the apex is among them.
     pub nodes: Vec<Node>,
     pub pools: Vec<Pool>,
+    /// Who may transfer the zone and whom to notify; `None`: transfers are refused.
+    pub transfer: Option<Transfer>,
+}
+
+/// A zone's `transfer:` section: access, NOTIFY targets, serial pacing and IXFR history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transfer {
+    pub allow: Vec<TransferAllow>,
+    pub notify: Vec<SocketAddr>,
+    /// The TSIG key NOTIFYs are signed with.
+    pub notify_key: Option<Name>,
+    /// Changes from health come at most once per this interval as a new serial.
+    pub coalesce: Duration,
+    /// Versions kept for IXFR.
+    pub history: usize,
+}
+
+/// One `allow` entry: both parts, when both are given, must match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferAllow {
+    pub key: Option<Name>,
+    pub network: Option<ipnet::IpNet>,
 }
 
 impl Zone {
@@ -54,7 +76,7 @@ impl Zone {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Soa {
     pub mname: Name,
     pub rname: Name,
@@ -98,7 +120,7 @@ pub struct RrSet {
     pub rdatas: Vec<Rdata>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Rdata {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
@@ -345,7 +367,7 @@ pub const SVC_KEYS: [&str; 7] = ["mandatory", "alpn", "no-default-alpn", "port",
 
 /// An SVCB or HTTPS record (RFC 9460). Its address hints may follow health: beside a dynamic
 /// record, `follows` asks for `ipv4hint`/`ipv6hint` to be the addresses answered right now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Svcb {
     pub rtype: RecordType,
     pub priority: u16,
@@ -375,6 +397,8 @@ pub struct Dynamic {
     pub failback_after: Duration,
     /// Recovery-time objective, for `explain` warnings.
     pub rto: Option<Duration>,
+    /// Whether zone transfers carry this record (`transfer: false` keeps it to this server).
+    pub transfer: bool,
 }
 
 /// How a dynamic record chooses among its pools (indices into `Zone::pools`).

@@ -5,6 +5,7 @@ mod records;
 mod server;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod yaml;
 mod zone;
 
@@ -13,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 pub use server::{DEFAULT_HTTP, Settings, SettingsOverrides};
+pub use transfer::Catalog;
 pub use yaml::{Pos, Problem};
 pub use zone::{DEFAULT_TTL, TYPED_KEYS};
 
-use crate::model::{Model, Probe, Zone};
+use crate::model::{Model, Name, Node, Probe, Rdata, RecordType, RrSet, Soa, Zone};
+use crate::tsig::Keyring;
 
 /// Where zones come from: a directory, and whether finding no zone file there is allowed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +28,22 @@ pub struct ZoneSource {
     /// Off by default: an empty directory is far more often an unmounted volume or a wrong
     /// path than an intent to answer REFUSED to everything.
     pub allow_empty: bool,
+    pub context: ZoneContext,
+}
+
+/// What zone files may refer to from the server config.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneContext {
+    pub keys: Keyring,
+    /// The `transfer:` of zones that have none of their own.
+    pub transfer: Option<crate::model::Transfer>,
+    pub catalog: Option<Catalog>,
 }
 
 impl ZoneSource {
     /// [`load_zones`], refusing a directory without zone files unless that is allowed.
     pub fn load(&self) -> Result<Model, Vec<Problem>> {
-        let model = load_zones(&self.dir)?;
+        let model = load_zones(&self.dir, &self.context)?;
         if model.zones.is_empty() && !self.allow_empty {
             let message = "no zone files (*.yaml, *.yml) here; refusing to serve no zones \
                            (set `allow_no_zones: true` in the config if that is intended)";
@@ -40,9 +53,10 @@ impl ZoneSource {
     }
 }
 
-/// Loads and validates every `*.yaml` / `*.yml` zone file in `dir`. All problems found in
-/// all files are returned together, so one `check` run shows everything to fix.
-pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
+/// Loads and validates every `*.yaml` / `*.yml` zone file in `dir`, and adds the catalog zone
+/// when the config asks for one. All problems found in all files are returned together, so
+/// one `check` run shows everything to fix.
+pub fn load_zones(dir: &Path, context: &ZoneContext) -> Result<Model, Vec<Problem>> {
     let files = zone_files(dir).map_err(|e| vec![Problem::new(dir, Pos::default(), e)])?;
     // Answers carry their zone's index in 16 bits (per-zone query counters).
     if files.len() > usize::from(u16::MAX) {
@@ -61,7 +75,7 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
                 continue;
             }
         };
-        match zone_from_text(&file, &text, default_serial(&file), &mut probes) {
+        match zone_from_text(&file, &text, default_serial(&file), &mut probes, context) {
             Ok((zone, origin_pos)) => {
                 if let Some((_, first)) = origins.iter().find(|(o, _)| *o == zone.origin) {
                     let message = format!("zone {} is already served from {}", zone.origin, first.display());
@@ -75,14 +89,75 @@ pub fn load_zones(dir: &Path) -> Result<Model, Vec<Problem>> {
         }
     }
     model.probes = probes.into_list();
+    if let Some(catalog) = &context.catalog {
+        if let Some((_, file)) = origins.iter().find(|(o, _)| *o == catalog.origin) {
+            let message = format!("zone {} is also the catalog zone of the server config", catalog.origin);
+            problems.push(Problem::new(file, Pos::default(), message));
+        }
+        let catalog = catalog_zone(catalog, &model.zones);
+        model.zones.push(catalog);
+    }
     if problems.is_empty() { Ok(model) } else { Err(problems) }
+}
+
+/// The catalog zone (RFC 9432, schema version 2) listing `members`: each as a PTR under
+/// `zones.`, its label a hash of the member's name, so it stays the same across reloads.
+fn catalog_zone(catalog: &Catalog, members: &[Zone]) -> Zone {
+    let origin = &catalog.origin;
+    let under = |label: &str| Name::from_ascii(label).and_then(|l| l.append_domain(origin)).expect("a valid name");
+    let invalid = Name::from_ascii("invalid.").expect("a valid name");
+    let soa = Soa {
+        mname: invalid.clone(),
+        rname: invalid.clone(),
+        serial: unix_time_serial(),
+        refresh: 60,
+        retry: 60,
+        expire: 1_209_600,
+        minimum: 0,
+    };
+    let set = |rtype, rdatas| RrSet { rtype, ttl: 0, rdatas };
+    let apex = Node {
+        name: origin.clone(),
+        rrsets: vec![
+            set(RecordType::SOA, vec![Rdata::Soa(soa.clone())]),
+            set(RecordType::NS, vec![Rdata::Ns(invalid)]),
+        ],
+        dynamic: None,
+    };
+    let version =
+        Node { name: under("version"), rrsets: vec![set(RecordType::TXT, vec![Rdata::Txt(vec![b"2".to_vec()])])], dynamic: None };
+    let mut nodes = vec![apex, version];
+    for member in members {
+        let digest = ring::digest::digest(&ring::digest::SHA256, member.origin.to_ascii().as_bytes());
+        let id = data_encoding::HEXLOWER.encode(&digest.as_ref()[..8]);
+        let rdatas = vec![Rdata::Ptr(member.origin.clone())];
+        nodes.push(Node { name: under(&format!("{id}.zones")), rrsets: vec![set(RecordType::PTR, rdatas)], dynamic: None });
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hasher = std::hash::DefaultHasher::new();
+    members.iter().for_each(|m| m.origin.hash(&mut hasher));
+    Zone {
+        origin: origin.clone(),
+        file: PathBuf::from(format!("catalog {origin}")),
+        soa,
+        serial_auto: true,
+        fingerprint: hasher.finish(),
+        soa_ttl: 0,
+        nodes,
+        pools: Vec::new(),
+        transfer: catalog.transfer.clone(),
+    }
+}
+
+fn unix_time_serial() -> u32 {
+    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32)
 }
 
 /// One zone file's text, validated on its own (serial 1 unless it sets one), with the
 /// health checks it uses: for tests and fuzzing of the loader.
 pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<std::sync::Arc<Probe>>), Vec<Problem>> {
     let mut probes = zone::ProbeSet::default();
-    zone_from_text(file, text, 1, &mut probes).map(|(zone, _)| (zone, probes.into_list()))
+    zone_from_text(file, text, 1, &mut probes, &ZoneContext::default()).map(|(zone, _)| (zone, probes.into_list()))
 }
 
 /// Parses and converts one zone file; returns the zone and where its origin is written.
@@ -91,6 +166,7 @@ fn zone_from_text(
     text: &str,
     default_serial: u32,
     probes: &mut zone::ProbeSet,
+    context: &ZoneContext,
 ) -> Result<(Zone, Pos), Vec<Problem>> {
     let raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;
     let origin_pos = Pos::of(&raw.origin);
@@ -99,7 +175,7 @@ fn zone_from_text(
         text.hash(&mut hasher);
         hasher.finish()
     };
-    zone::convert(file, raw, default_serial, fingerprint, probes).map(|zone| (zone, origin_pos))
+    zone::convert(file, raw, default_serial, fingerprint, probes, context).map(|zone| (zone, origin_pos))
 }
 
 fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

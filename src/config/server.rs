@@ -32,6 +32,10 @@ struct RawSettings {
     rrl: Option<RawRrl>,
     state_file: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
+    #[serde(default)]
+    keys: yaml::Entries<Spanned<super::transfer::RawKey>>,
+    transfer: Option<Spanned<super::transfer::RawTransfer>>,
+    catalog: Option<super::transfer::RawCatalog>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +70,8 @@ pub struct Settings {
     pub state_file: Option<PathBuf>,
     /// File holding the bearer token that mutating HTTP endpoints require on a non-loopback listener.
     pub admin_token_file: Option<PathBuf>,
+    /// TSIG keys, the default `transfer:` and the catalog zone, for the zone files.
+    pub zone_context: super::ZoneContext,
 }
 
 /// What the command line may override.
@@ -94,6 +100,7 @@ impl Default for Settings {
             rrl: None,
             state_file: None,
             admin_token_file: None,
+            zone_context: super::ZoneContext::default(),
         }
     }
 }
@@ -133,7 +140,11 @@ fn host_name() -> String {
 
 impl Settings {
     pub fn zone_source(&self) -> super::ZoneSource {
-        super::ZoneSource { dir: self.zones.clone(), allow_empty: self.allow_no_zones }
+        super::ZoneSource {
+            dir: self.zones.clone(),
+            allow_empty: self.allow_no_zones,
+            context: self.zone_context.clone(),
+        }
     }
 
     /// Defaults, then the config file (if any; its `zones` is relative to the file), then flags.
@@ -182,6 +193,13 @@ impl Settings {
             settings.identity.nsid = raw.nsid.unwrap_or(settings.identity.nsid);
             settings.identity.version = raw.server_version.map(|v| v.value);
             settings.rrl = raw.rrl.map(|r| rrl(file, r)).transpose()?;
+            let first = |mut problems: Vec<Problem>| problems.remove(0);
+            let keys = super::transfer::keys(file, &raw.keys)?;
+            settings.zone_context.transfer =
+                raw.transfer.map(|t| super::transfer::transfer(file, &t.value, &keys)).transpose().map_err(first)?;
+            settings.zone_context.catalog =
+                raw.catalog.map(|c| super::transfer::catalog(file, &c, &keys)).transpose().map_err(first)?;
+            settings.zone_context.keys = keys;
         }
         if !flags.listen.is_empty() {
             settings.listen = flags.listen;

@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 
 use serde::Deserialize;
 
+use super::transfer::RawTransfer;
 use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawUri, TextOrList};
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
@@ -29,6 +30,7 @@ pub struct RawZone {
     monitors: Entries<Spanned<RawMonitor>>,
     #[serde(default)]
     pools: Entries<Spanned<RawPool>>,
+    transfer: Option<Spanned<RawTransfer>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,6 +193,7 @@ struct RawDynamic {
     when_all_down: Option<RawAllDown>,
     failback_after: Option<Duration>,
     rto: Option<Duration>,
+    transfer: Option<bool>,
 }
 
 /// `select:` as written; see [`Select`].
@@ -315,8 +318,16 @@ pub fn convert(
     default_serial: u32,
     fingerprint: u64,
     probes: &mut ProbeSet,
+    context: &super::ZoneContext,
 ) -> Result<model::Zone, Vec<Problem>> {
     let mut cx = Cx { file, problems: Vec::new() };
+    let transfer = match &raw.transfer {
+        Some(raw) => super::transfer::transfer(file, &raw.value, &context.keys).map(Some).unwrap_or_else(|mut problems| {
+            cx.problems.append(&mut problems);
+            None
+        }),
+        None => context.transfer.clone(),
+    };
     if let Some(version) = raw.version.as_ref().filter(|v| v.value != 1) {
         cx.problem(Pos::of(version), format!("unknown version {}: this switchyard reads version 1", version.value));
     }
@@ -377,6 +388,7 @@ pub fn convert(
         soa_ttl,
         nodes: nodes.into_values().map(|(node, _)| node).collect(),
         pools,
+        transfer,
     })
 }
 
@@ -730,6 +742,7 @@ impl Cx<'_> {
             when_all_down: raw.when_all_down.map_or(AllDown::First, Into::into),
             failback_after: raw.failback_after.map_or(StdDuration::ZERO, |d| d.0),
             rto: raw.rto.map(|d| d.0),
+            transfer: raw.transfer.unwrap_or(true),
         })
     }
 

@@ -362,6 +362,14 @@ fn read_options(mut options: &[u8]) -> Result<bool, ()> {
 }
 
 /// Skips a possibly compressed name; returns the offset after it.
+/// Where the question of a one-question message ends (`None`: no question, or malformed).
+pub fn question_end(packet: &[u8]) -> Option<usize> {
+    if packet.len() < HEADER || u16::from_be_bytes([packet[4], packet[5]]) != 1 {
+        return None;
+    }
+    skip_name(packet, HEADER).map(|at| at + 4).filter(|&end| end <= packet.len())
+}
+
 fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
     loop {
         let len = *packet.get(at)?;
