@@ -24,6 +24,7 @@ mod state_file;
 mod status;
 mod systemd;
 pub mod tls;
+pub mod transfer;
 pub mod tsig;
 pub mod unix_time;
 mod watch;

@@ -28,6 +28,12 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     pub last_reload_successful: prometheus::IntGauge,
     pub last_reload_success: Gauge,
+    pub transfers: IntCounterVec,
+    pub transfer_bytes: IntCounterVec,
+    pub notifies_sent: IntCounterVec,
+    pub notifies_acknowledged: IntCounterVec,
+    pub secondary_serial_lag: IntGaugeVec,
+    pub zone_serial: IntGaugeVec,
 }
 
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
@@ -103,6 +109,36 @@ impl Metrics {
                     "Unix time of the last successful configuration load.",
                 )
                 .expect("valid metric"),
+            ),
+            transfers: counter(
+                "switchyard_zone_transfers_total",
+                "Zone transfers answered, by zone, client address, type (AXFR, IXFR, IXFR-as-AXFR, IXFR-up-to-date, IXFR-UDP) and result (ok, refused, notauth, notauth-badtime...).",
+                &["zone", "client", "type", "result"],
+            ),
+            transfer_bytes: counter(
+                "switchyard_zone_transfer_bytes_total",
+                "Bytes of zone transfer messages sent, by zone and type.",
+                &["zone", "type"],
+            ),
+            notifies_sent: counter(
+                "switchyard_notifies_sent_total",
+                "NOTIFY messages sent to secondaries, retransmissions included.",
+                &["zone", "secondary"],
+            ),
+            notifies_acknowledged: counter(
+                "switchyard_notifies_acknowledged_total",
+                "NOTIFY messages a secondary acknowledged.",
+                &["zone", "secondary"],
+            ),
+            secondary_serial_lag: gauge(
+                "switchyard_secondary_serial_lag",
+                "How many serials a secondary's SOA (polled) is behind the zone's current serial; -1 while it does not answer.",
+                &["zone", "secondary"],
+            ),
+            zone_serial: gauge(
+                "switchyard_zone_serial",
+                "The serial of the version of each transferable zone published now.",
+                &["zone"],
             ),
             registry: r,
             published: published.clone(),

@@ -113,7 +113,7 @@ impl Node {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RrSet {
     pub rtype: RecordType,
     pub ttl: u32,

@@ -24,6 +24,9 @@ pub struct Saved {
     pub endpoints: Vec<SavedEndpoint>,
     #[serde(default)]
     pub routes: Vec<SavedRoute>,
+    /// The last serial of each transferable zone, so serials never go back across a restart.
+    #[serde(default)]
+    pub serials: Vec<crate::transfer::SavedSerial>,
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,47 @@ pub struct Status {
     pub generated_at: f64,
     pub zones: Vec<ZoneStatus>,
     pub overrides: Vec<OverrideEntry>,
+    /// Each zone's NOTIFY targets: what they were told, their serial, their last transfer.
+    #[serde(default)]
+    pub secondaries: Vec<SecondaryStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecondaryStatus {
+    pub zone: String,
+    /// The NOTIFY target, `host:port`.
+    pub address: String,
+    /// Its serial as it answers SOA queries (polled); none while it does not answer.
+    pub serial: Option<u32>,
+    /// How many serials it is behind.
+    pub serial_lag: Option<u32>,
+    pub polled_at: Option<f64>,
+    pub notify: Option<NotifyStatus>,
+    /// The last transfer of the zone from the secondary's address.
+    pub last_transfer: Option<TransferStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NotifyStatus {
+    pub serial: u32,
+    /// Sends of this NOTIFY so far (retransmissions included).
+    pub attempts: u32,
+    pub last_sent_at: f64,
+    pub acknowledged_at: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransferStatus {
+    pub client: String,
+    /// `AXFR`, `IXFR`, `IXFR-as-AXFR` (serial no longer kept), `IXFR-up-to-date`, `IXFR-UDP`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `ok`, `refused`, or the TSIG error (`BADKEY`, `BADSIG`, `BADTIME`).
+    pub result: String,
+    pub serial: Option<u32>,
+    pub bytes: usize,
+    pub seconds: f64,
+    pub at: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

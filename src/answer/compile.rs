@@ -2,7 +2,7 @@
 //! reload; answers that depend on health (dynamic records, and CNAMEs and wildcards that
 //! lead to them) get a slot that is compiled again for every health state.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,7 +130,7 @@ impl Compiler {
         }
         let dynamic =
             self.slots.iter().map(|(z, owner, question)| self.answer_set(*z, owner, question, &mut pass)).collect();
-        (AnswerTable { statics: self.statics.clone(), dynamic }, pass.routes)
+        (AnswerTable { statics: self.statics.clone(), dynamic, serials: Arc::default() }, pass.routes)
     }
 
     /// The route of `node` for `family`, decided once per pass.
@@ -408,6 +408,45 @@ impl Compiler {
         set
     }
 
+    /// The RRsets of zone `z` that follow health, as a zone transfer carries them with the
+    /// decided `routes`, keyed by node index and type: each dynamic record as every member of
+    /// its answering pool(s) (`select: all`; a per-query choice cannot travel), none while it
+    /// answers NODATA or SERVFAIL or has `transfer: false`; and SVCB/HTTPS sets with hints.
+    pub fn live_rrsets(&self, z: usize, routes: &Routes) -> BTreeMap<(usize, u16), RrSet> {
+        let mut pass = Pass { health: &NoHealth, previous: routes, routes: routes.clone() };
+        let mut live = BTreeMap::new();
+        for (i, node) in self.model.zones[z].nodes.iter().enumerate() {
+            for set in node.rrsets.iter().filter(|s| follows_health(s)) {
+                live.insert((i, set.rtype.into()), self.with_hints(z, node, set, &mut pass));
+            }
+            let Some(dynamic) = node.dynamic.as_ref().filter(|d| d.transfer) else { continue };
+            for family in Family::ALL {
+                let route = self.route(z, node, family, &mut pass);
+                let Served::Variants(variants) = &route.served else { continue };
+                let ttl = if route.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
+                let mut rdatas: Vec<Rdata> = Vec::new();
+                for target in variants.iter().flat_map(|(_, targets)| targets) {
+                    let rdata = match target {
+                        Target::Address(std::net::IpAddr::V4(ip)) => Rdata::A(*ip),
+                        Target::Address(std::net::IpAddr::V6(ip)) => Rdata::Aaaa(*ip),
+                        Target::Cname(name) => Rdata::Cname(name.clone()),
+                    };
+                    if !rdatas.contains(&rdata) {
+                        rdatas.push(rdata);
+                    }
+                }
+                // A CNAME is one record (the first member), as the answer's own rule.
+                if family == Family::Cname {
+                    rdatas.truncate(1);
+                }
+                if route.has_family() && !rdatas.is_empty() {
+                    live.insert((i, family.rtype().into()), RrSet { rtype: family.rtype(), ttl, rdatas });
+                }
+            }
+        }
+        live
+    }
+
     fn encode(&self, z: usize, question: &Name, chain: &Chain) -> Template {
         let zone = &self.model.zones[z];
         let mut builder = TemplateBuilder::new(question, z);
@@ -618,4 +657,9 @@ impl Health for NoHealth {
     fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
         Some(Duration::MAX)
     }
+}
+
+/// Whether `set` changes with health (SVCB/HTTPS whose hints follow the answers).
+pub fn follows_health(set: &RrSet) -> bool {
+    set.rdatas.iter().any(|r| matches!(r, Rdata::Svcb(svcb) if !svcb.follows.is_empty()))
 }

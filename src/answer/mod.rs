@@ -6,7 +6,7 @@ pub mod route;
 mod table;
 pub mod template;
 
-pub use compile::{Compiler, Located, RouteKey, Routes};
+pub use compile::{Compiler, Located, RouteKey, Routes, follows_health};
 pub use route::Health;
 pub use table::{Answer, AnswerSet, AnswerTable};
 pub use template::{Rcode, Template};
@@ -22,6 +22,8 @@ use arc_swap::ArcSwap;
 pub struct Published {
     pub answers: Arc<AnswerTable>,
     pub status: crate::status::Status,
+    /// The versions zone transfers are answered from.
+    pub transfers: Arc<crate::transfer::Transfers>,
 }
 
 /// The current publication: one atomic pointer, swapped whole by the control task and read

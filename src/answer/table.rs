@@ -89,10 +89,13 @@ pub struct StaticTable {
 
 /// What the query path reads: static entries shared across health changes, plus the
 /// health-dependent answer sets compiled for the current health state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct AnswerTable {
     pub(super) statics: Arc<StaticTable>,
-    pub(super) dynamic: Box<[AnswerSet]>,
+    pub(super) dynamic: Arc<[AnswerSet]>,
+    /// Per zone, the serial its SOA records carry now, when it moves with transfers (new
+    /// versions of the zone's data), over the one compiled into the templates.
+    pub(super) serials: Arc<[Option<u32>]>,
 }
 
 impl AnswerTable {
@@ -130,6 +133,16 @@ impl AnswerTable {
             Slot::Static(set) => set,
             Slot::Dynamic(i) => &self.dynamic[*i],
         }
+    }
+
+    /// The serial of zone `zone`'s SOA records, when it differs from the compiled one.
+    pub fn serial(&self, zone: u16) -> Option<u32> {
+        self.serials.get(usize::from(zone)).copied().flatten()
+    }
+
+    /// The same answers, their SOA records carrying `serials` (per zone).
+    pub fn with_serials(&self, serials: Arc<[Option<u32>]>) -> AnswerTable {
+        AnswerTable { serials, ..self.clone() }
     }
 
     /// Zone origins, indexed by [`Template::zone`]; shared by every table of one reload.

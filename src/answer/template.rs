@@ -80,6 +80,8 @@ pub struct Template {
     /// Whether the additional section is needed (referral glue): then it cannot be dropped
     /// to fit a small UDP size; the response is truncated instead.
     additional_required: bool,
+    /// Where the serial of the SOA record in the body is (an answer or authority record).
+    serial_at: Option<u16>,
 }
 
 impl Template {
@@ -103,16 +105,21 @@ impl Template {
             out.extend_from_slice(&count.to_be_bytes());
         }
         out.extend_from_slice(question);
-        self.write_body(&mut out, question.len() - 4, true);
+        self.write_body(&mut out, question.len() - 4, true, None);
         out
     }
 
     /// Appends the body for a query whose name is `qname_len` bytes long (a name that ends
-    /// with this template's question name), moving compression pointers to match.
-    pub fn write_body(&self, out: &mut Vec<u8>, qname_len: usize, with_additional: bool) {
+    /// with this template's question name), moving compression pointers to match, and giving
+    /// its SOA record `serial` when there is one.
+    pub fn write_body(&self, out: &mut Vec<u8>, qname_len: usize, with_additional: bool, serial: Option<u32>) {
         let start = out.len();
         let end = self.len(with_additional);
         out.extend_from_slice(&self.body[..end]);
+        if let (Some(serial), Some(at)) = (serial, self.serial_at) {
+            let at = start + at as usize;
+            out[at..at + 4].copy_from_slice(&serial.to_be_bytes());
+        }
         // Pointers move by the difference in name length, modulo 2^16 (it may be negative).
         let shift = u16::try_from(qname_len).unwrap_or(0).wrapping_sub(u16::from(self.qname_len));
         if shift != 0 {
@@ -140,6 +147,7 @@ pub struct TemplateBuilder {
     additional_at: Option<usize>,
     /// Some length or count did not fit its wire field: the response cannot be sent.
     overflow: bool,
+    serial_at: Option<usize>,
 }
 
 impl TemplateBuilder {
@@ -155,6 +163,7 @@ impl TemplateBuilder {
             section: Section::Answer,
             additional_at: None,
             overflow: false,
+            serial_at: None,
         };
         builder.name(question, false);
         builder.relocs.clear();
@@ -162,6 +171,11 @@ impl TemplateBuilder {
         builder.buf.extend_from_slice(&[0; 4]);
         builder.body_start = builder.buf.len();
         builder
+    }
+
+    /// The message's length so far (header and question included).
+    pub fn len(&self) -> usize {
+        self.buf.len()
     }
 
     pub fn rrset(&mut self, section: Section, owner: Owner, ttl: u32, rdatas: &[Rdata]) {
@@ -203,6 +217,7 @@ impl TemplateBuilder {
         let body_len = self.buf.len() - body_start;
         let additional_at = self.additional_at.map_or(body_len, |at| at - body_start);
         let qname_len = u8::try_from(self.qname_len).ok();
+        let serial_at = self.serial_at.and_then(|at| u16::try_from(at - body_start).ok());
         let relocs: Option<Box<[u16]>> = self.relocs.iter().map(|&at| u16::try_from(at - body_start).ok()).collect();
         let fits = self.buf.len() + OPT_ROOM <= MAX_MESSAGE;
         match (qname_len, relocs, u16::try_from(additional_at)) {
@@ -216,11 +231,12 @@ impl TemplateBuilder {
                 relocs,
                 additional_at,
                 additional_required,
+                serial_at,
             },
             _ => {
                 self.buf.truncate(body_start);
                 self.relocs.clear();
-                (self.counts, self.additional_at, self.overflow) = ([0; 3], None, false);
+                (self.counts, self.additional_at, self.overflow, self.serial_at) = ([0; 3], None, false, None);
                 self.finish(Rcode::ServFail, false, false)
             }
         }
@@ -262,6 +278,7 @@ impl TemplateBuilder {
             Rdata::Soa(soa) => {
                 self.name(&soa.mname, true);
                 self.name(&soa.rname, true);
+                self.serial_at = Some(self.buf.len());
                 for n in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
                     self.buf.extend_from_slice(&n.to_be_bytes());
                 }

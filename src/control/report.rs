@@ -94,7 +94,7 @@ impl Control {
             .collect();
         let overrides =
             self.overrides().iter().map(|(s, o)| OverrideEntry { subject: s.clone(), forced: o.clone() }).collect();
-        Status { generated_at: unix_time::seconds(wall), zones, overrides }
+        Status { generated_at: unix_time::seconds(wall), zones, overrides, secondaries: Vec::new() }
     }
 }
 

@@ -23,6 +23,9 @@ use crate::metrics::Metrics;
 use crate::model::{Model, Probe};
 use crate::state_file::{self, Saved};
 use crate::status::Status;
+use crate::transfer::notify::{Announcement, Notifier};
+use crate::transfer::version::serial_after;
+use crate::transfer::{Activity, Journal, Transfers};
 use crate::unix_time;
 
 type ReloadReply = oneshot::Sender<Result<String, Vec<Problem>>>;
@@ -68,9 +71,12 @@ impl Handle {
         self.ask(Command::Reload).await.unwrap_or_else(|| Ok("shutting down".into()))
     }
 
-    /// The published status, as of now. Never waits for the writer.
+    /// The published status, as of now, with the secondaries' latest. Never waits for the writer.
     pub fn status(&self) -> Status {
-        self.published.load().status.as_of(SystemTime::now())
+        let published = self.published.load();
+        let mut status = published.status.as_of(SystemTime::now());
+        status.secondaries = published.transfers.activity.secondaries();
+        status
     }
 
     pub async fn set_override(&self, request: OverrideRequest) -> Result<Applied, Refusal> {
@@ -125,6 +131,12 @@ struct Task {
     staged: Option<Staged>,
     /// Reload requests that arrived while another reload was under way.
     waiting: Vec<ReloadReply>,
+    /// Versions of the transferable zones, what is published of them, and who hears of them.
+    journal: Journal,
+    transfers: Arc<Transfers>,
+    notifier: Notifier,
+    /// When a change waiting out a zone's coalescing interval gets its serial.
+    serial_due: Option<Instant>,
 }
 
 /// Restores what the state file remembers, starts probing `model`'s endpoints, waits for the
@@ -141,6 +153,9 @@ pub async fn start(
     let (command_tx, commands) = mpsc::unbounded_channel();
     let saved = state_path.as_deref().map(state_file::load).unwrap_or_default();
     log_restored(state_path.as_deref(), &saved);
+    let journal = Journal::new(saved.serials.clone());
+    let activity = Arc::new(Activity::new(metrics.clone()));
+    let transfers = Arc::new(Transfers { keys: zones.context.keys.clone(), activity: activity.clone(), ..Transfers::default() });
     let probes = model.probes.clone();
     let compiler = tokio::task::spawn_blocking(move || Compiler::new(Arc::new(model))).await.expect("compiles");
     let (control, dropped) = Control::new(compiler, saved, Instant::now());
@@ -162,6 +177,10 @@ pub async fn start(
         loading: None,
         staged: None,
         waiting: Vec::new(),
+        journal,
+        transfers,
+        notifier: Notifier::start(activity),
+        serial_due: None,
     };
     task.monitors.sync(&probes);
     task.look_up_series();
@@ -212,8 +231,13 @@ impl Task {
     async fn run(mut self) {
         loop {
             let (wake, deadline) = (self.wake, self.staged.as_ref().map(|s| s.deadline));
-            let (status_due, batch_until) = (self.status_due, self.batch_until);
+            let (status_due, batch_until, serial_due) = (self.status_due, self.batch_until, self.serial_due);
             tokio::select! {
+                _ = sleep_until(serial_due) => {
+                    self.update_transfers();
+                    self.refresh_status();
+                    self.save_state();
+                }
                 _ = sleep_until(batch_until) => self.batch_until = None,
                 Some(report) = self.reports.recv(), if batch_until.is_none() => {
                     self.batch_until = Some(Instant::now() + REPORT_BATCH);
@@ -423,17 +447,58 @@ impl Task {
             }
         }
         self.answers = Arc::new(decision.table);
+        self.update_transfers();
         self.refresh_status();
         self.wake = decision.wake;
+        self.save_state();
+    }
+
+    fn save_state(&self) {
         if let Some(writer) = &self.state_file {
-            writer.save(self.control.saved());
+            let mut saved = self.control.saved();
+            saved.serials = self.journal.saved();
+            writer.save(saved);
         }
+    }
+
+    /// Gives the transferable zones whose data changed a new version (now, or once their
+    /// coalescing interval has passed), the answers' SOA records their serials, and tells
+    /// the secondaries.
+    fn update_transfers(&mut self) {
+        let update = self.journal.update(self.control.compiler(), self.control.routes(), Instant::now());
+        self.serial_due = update.due;
+        self.answers = Arc::new(self.answers.with_serials(self.journal.serials(self.control.model())));
+        if !update.changed {
+            return;
+        }
+        let keys = &self.transfers.keys;
+        let mut announcements = Vec::new();
+        for (version, settings) in self.journal.current() {
+            let zone = version.origin().to_string();
+            self.metrics.zone_serial.with_label_values(&[zone.as_str()]).set(i64::from(version.serial));
+            announcements.push(Announcement {
+                zone: version.origin().clone(),
+                serial: version.serial,
+                soa: version.soa(),
+                targets: settings.notify.clone(),
+                key: settings.notify_key.as_ref().and_then(|k| keys.get(k)).cloned(),
+            });
+        }
+        self.notifier.announce(announcements);
+        let zones = self.journal.histories();
+        self.transfers = Arc::new(Transfers { zones, keys: keys.clone(), activity: self.transfers.activity.clone() });
     }
 
     /// Publishes a fresh status beside the current answers.
     fn refresh_status(&mut self) {
-        let status = self.control.status(Instant::now(), SystemTime::now());
-        self.published.store(Arc::new(Published { answers: self.answers.clone(), status }));
+        let mut status = self.control.status(Instant::now(), SystemTime::now());
+        for zone in &mut status.zones {
+            if let Some(serial) = self.control.model().zones.iter().find(|z| z.origin.to_string() == zone.origin).and_then(|z| self.journal.serial(&z.origin)) {
+                zone.serial = serial;
+            }
+        }
+        let transfers = self.transfers.clone();
+        self.published.store(Arc::new(Published { answers: self.answers.clone(), status, transfers }));
         self.status_due = None;
     }
 }
@@ -470,11 +535,6 @@ fn carry_serials(current: &Model, new: &mut Model) {
             }
         }
     }
-}
-
-/// RFC 1982 serial number order: whether `a` comes after `b`.
-fn serial_after(a: u32, b: u32) -> bool {
-    a != b && a.wrapping_sub(b) < 1 << 31
 }
 
 #[cfg(test)]

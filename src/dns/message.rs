@@ -5,9 +5,9 @@
 //! Protocol rules applied here: responses are never answered; QDCOUNT != 1, malformed names
 //! and duplicate OPT records get FORMERR; unknown opcodes NOTIMP; EDNS versions above 0
 //! BADVERS (RFC 6891); names outside every zone REFUSED; answers that do not fit the
-//! client's UDP size are truncated (TC) so the client retries over TCP. AXFR and IXFR are
-//! REFUSED (an IXFR query's SOA in the authority section is allowed); the server's own
-//! identity answers NSID and CHAOS queries (see [`Identity`]).
+//! client's UDP size are truncated (TC) so the client retries over TCP. AXFR and IXFR go to
+//! the transfer module (an IXFR query's SOA in the authority section is allowed); the
+//! server's own identity answers NSID and CHAOS queries (see [`Identity`]).
 
 use super::identity::{Identity, write_chaos_txt};
 use crate::answer::{AnswerTable, Rcode, Template};
@@ -15,6 +15,7 @@ use crate::answer::{AnswerTable, Rcode, Template};
 const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;
 const TYPE_IXFR: u16 = 251;
+const TYPE_AXFR: u16 = 252;
 const OPTION_NSID: u16 = 3;
 /// Our EDNS UDP payload size: the DNS flag day 2020 value, safe from IP fragmentation.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -91,7 +92,9 @@ enum Parse<'a> {
 }
 
 /// Handles one query packet, writing the response to `out` (cleared first). Returns
-/// `None` when nothing must be sent (a response, or a packet too short to answer).
+/// `None` when nothing must be sent (a response, or a packet too short to answer). A zone
+/// transfer request (AXFR, IXFR) is left to the caller ([`crate::transfer`]): `out` stays
+/// empty.
 pub fn respond(
     table: &AnswerTable,
     identity: &Identity,
@@ -122,7 +125,7 @@ pub fn respond(
     }
     match qtype {
         TYPE_OPT => return early(Rcode::FormErr, out),
-        251 | 252 => return early(Rcode::Refused, out), // IXFR, AXFR: no zone transfers
+        TYPE_IXFR | TYPE_AXFR => return Some(Outcome { zone: None, qtype, rcode: 0 }),
         253 | 254 => return early(Rcode::NotImp, out),  // MAILB, MAILA
         _ => {}
     }
@@ -147,13 +150,13 @@ pub fn respond(
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
-    write_answer(&query, opt, template, limit, out);
+    write_answer(&query, opt, template, table.serial(template.zone), limit, out);
     Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16 })
 }
 
 /// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
 /// not fit in `limit` bytes.
-fn write_answer(query: &Query, opt: Option<Opt>, template: &Template, limit: usize, out: &mut Vec<u8>) {
+fn write_answer(query: &Query, opt: Option<Opt>, template: &Template, serial: Option<u32>, limit: usize, out: &mut Vec<u8>) {
     let opt_len = opt.map_or(0, |o| o.len());
     let fixed = HEADER + query.question.len() + opt_len;
     let with_additional = fixed + template.len(true) <= limit;
@@ -165,7 +168,7 @@ fn write_answer(query: &Query, opt: Option<Opt>, template: &Template, limit: usi
         let ar = if with_additional { ar } else { 0 };
         write_header(out, query.id, flags, 0, [1, an, ns, ar + opt_count]);
         out.extend_from_slice(query.question);
-        template.write_body(out, query.qname_len, with_additional);
+        template.write_body(out, query.qname_len, with_additional, serial);
     } else {
         const TC: u16 = 1 << 9;
         write_header(out, query.id, flags | TC, 0, [1, 0, 0, opt_count]);

@@ -94,7 +94,7 @@ pub async fn serve_tcp(
         let Ok(permit) = slots.clone().try_acquire_owned() else { continue };
         let (table, identity, metrics, stop) = (table.clone(), identity.clone(), metrics.clone(), stop.clone());
         tokio::spawn(async move {
-            let _ = connection(stream, table, &identity, metrics, limits.idle_timeout, stop).await;
+            let _ = connection(stream, peer.ip(), table, &identity, metrics, limits.idle_timeout, stop).await;
             drop((permit, client));
         });
     }
@@ -109,6 +109,7 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 
 async fn connection(
     stream: TcpStream,
+    peer: IpAddr,
     table: Shared,
     identity: &Identity,
     metrics: Arc<Metrics>,
@@ -143,6 +144,19 @@ async fn connection(
         let Some(outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
             continue;
         };
+        if out.is_empty() {
+            // A zone transfer: its messages are built off the runtime's threads, from the
+            // versions published when it was asked for.
+            let (transfers, request) = (current.transfers.clone(), packet[..len].to_vec());
+            let job = tokio::task::spawn_blocking(move || transfers.answer(&request, peer, Transport::Tcp));
+            for message in job.await.unwrap_or_default() {
+                let Ok(len) = u16::try_from(message.len()) else { break };
+                writer.write_all(&len.to_be_bytes()).await?;
+                writer.write_all(&message).await?;
+            }
+            writer.flush().await?;
+            continue;
+        }
         // Templates leave room for the OPT record, so every response fits; one that did not
         // would be dropped, never sent with a wrong length.
         let Ok(len) = u16::try_from(out.len()) else { continue };

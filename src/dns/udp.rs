@@ -131,6 +131,14 @@ fn worker(
                 else {
                     continue;
                 };
+                if replies[answered].is_empty() {
+                    // A zone transfer request: refused, or IXFR's single SOA (rare: may allocate).
+                    let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
+                    let Some(reply) = current.transfers.answer(packet, client, Transport::Udp).into_iter().next() else {
+                        continue;
+                    };
+                    replies[answered] = reply;
+                }
                 if let Some(limiter) = &mut limiter {
                     match message.address.as_ref().and_then(peer_ip).map(|ip| limiter.check(ip, started)) {
                         Some(Verdict::Drop) => {

@@ -1,0 +1,301 @@
+//! Versions of a zone's transferable data and the journal that numbers them. A version is
+//! the zone as the model holds it plus the RRsets that follow health as they are at that
+//! moment; it shares the model, so a version costs the health-dependent RRsets only. The
+//! journal (owned by the control task) cuts a new version with a new serial when what a
+//! transfer would carry changed, at most once per `coalesce` interval per zone, and keeps the
+//! last versions for IXFR.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::answer::{Compiler, Routes, follows_health};
+use crate::model::{Model, Name, Rdata, RecordType, RrSet, Transfer, Zone};
+
+/// Most bytes of history (estimated wire size of the data only old versions hold) per zone.
+const MAX_HISTORY_BYTES: usize = 256 << 20;
+
+/// One version of one zone.
+#[derive(Debug)]
+pub struct Version {
+    pub serial: u32,
+    model: Arc<Model>,
+    zone: usize,
+    /// The RRsets that follow health, by node index and type (see [`Compiler::live_rrsets`]).
+    live: BTreeMap<(usize, u16), RrSet>,
+    /// Estimated wire size of what this version alone holds (for the history bound).
+    bytes: usize,
+}
+
+/// One resource record of a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Rr<'a> {
+    pub owner: &'a Name,
+    pub ttl: u32,
+    pub rdata: &'a Rdata,
+}
+
+impl Version {
+    fn data(&self) -> &Zone {
+        &self.model.zones[self.zone]
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.data().origin
+    }
+
+    /// The SOA record of this version (its serial in it).
+    pub fn soa(&self) -> (u32, Rdata) {
+        let zone = self.data();
+        let mut soa = zone.soa.clone();
+        soa.serial = self.serial;
+        (zone.soa_ttl, Rdata::Soa(soa))
+    }
+
+    /// Every RRset but the SOA, in the zone's canonical name order.
+    pub fn rrsets(&self) -> impl Iterator<Item = (&Name, &RrSet)> {
+        self.data().nodes.iter().enumerate().flat_map(move |(i, node)| {
+            let fixed = node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA && !follows_health(s));
+            let live = self.live.range((i, 0)..=(i, u16::MAX)).map(|(_, set)| set);
+            fixed.chain(live).map(move |set| (&node.name, set))
+        })
+    }
+
+    fn records(&self) -> impl Iterator<Item = Rr<'_>> {
+        self.rrsets().flat_map(|(owner, set)| set.rdatas.iter().map(move |rdata| Rr { owner, ttl: set.ttl, rdata }))
+    }
+
+    /// Whether this version carries the same data as zone `z` of `model` with `live`: the
+    /// same zone file text (fingerprint) and SOA, and the same live RRsets.
+    fn same_data(&self, model: &Arc<Model>, z: usize, live: &BTreeMap<(usize, u16), RrSet>) -> bool {
+        let zone = &model.zones[z];
+        self.data().fingerprint == zone.fingerprint && self.data().soa == zone.soa && self.live == *live
+    }
+
+    /// A digest of the data (file fingerprint, SOA, live RRsets), to tell across a restart
+    /// whether a serial still names the same data.
+    fn digest(&self) -> String {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (self.data().fingerprint, &self.data().soa, &self.live).hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+}
+
+/// What changed from `old` to `new`: records removed, records added.
+pub fn difference<'a>(old: &'a Version, new: &'a Version) -> (Vec<Rr<'a>>, Vec<Rr<'a>>) {
+    if Arc::ptr_eq(&old.model, &new.model) && old.zone == new.zone {
+        // Only the live RRsets can differ.
+        let (mut removed, mut added) = (Vec::new(), Vec::new());
+        let keys: std::collections::BTreeSet<_> = old.live.keys().chain(new.live.keys()).collect();
+        let nodes = &new.data().nodes;
+        for key in keys {
+            let owner = &nodes[key.0].name;
+            let rrs = |set: Option<&'a RrSet>| -> Vec<Rr<'a>> {
+                set.into_iter().flat_map(|s| s.rdatas.iter().map(move |rdata| Rr { owner, ttl: s.ttl, rdata })).collect()
+            };
+            let (before, after) = (rrs(old.live.get(key)), rrs(new.live.get(key)));
+            removed.extend(before.iter().filter(|rr| !after.contains(rr)));
+            added.extend(after.iter().filter(|rr| !before.contains(rr)));
+        }
+        return (removed, added);
+    }
+    let before: HashSet<Rr> = old.records().collect();
+    let after: HashSet<Rr> = new.records().collect();
+    let removed = old.records().filter(|rr| !after.contains(rr)).collect();
+    let added = new.records().filter(|rr| !before.contains(rr)).collect();
+    (removed, added)
+}
+
+/// The versions of one zone kept for transfers, oldest first, and who may have them.
+#[derive(Debug)]
+pub struct History {
+    pub settings: Transfer,
+    pub versions: Vec<Arc<Version>>,
+}
+
+impl History {
+    pub fn current(&self) -> &Arc<Version> {
+        self.versions.last().expect("a history holds at least one version")
+    }
+
+    /// The version with `serial`, if still kept.
+    pub fn find(&self, serial: u32) -> Option<&Arc<Version>> {
+        self.versions.iter().rev().find(|v| v.serial == serial)
+    }
+}
+
+/// A zone's last serial as the state file keeps it, with a digest of the data it named.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedSerial {
+    pub zone: String,
+    pub serial: u32,
+    pub digest: String,
+}
+
+struct ZoneJournal {
+    versions: VecDeque<Arc<Version>>,
+    settings: Transfer,
+    cut_at: Instant,
+}
+
+/// The control task's record of every transferable zone's versions.
+#[derive(Default)]
+pub struct Journal {
+    zones: HashMap<Name, ZoneJournal>,
+    /// Serials from the state file, for each zone's first version.
+    saved: HashMap<String, SavedSerial>,
+}
+
+/// What [`Journal::update`] did.
+pub struct Update {
+    /// Some zone has a new version (or its history changed): publish.
+    pub changed: bool,
+    /// When a change that waits out its zone's coalescing interval is due.
+    pub due: Option<Instant>,
+}
+
+impl Journal {
+    pub fn new(saved: Vec<SavedSerial>) -> Journal {
+        Journal { zones: HashMap::new(), saved: saved.into_iter().map(|s| (s.zone.clone(), s)).collect() }
+    }
+
+    /// Brings every transferable zone of `compiler`'s model up to date with `routes`: a zone
+    /// whose data changed gets a new version now, or when its coalescing interval since the
+    /// last one has passed (then `due` says when to call again). Zones no longer served or
+    /// no longer transferable are dropped.
+    pub fn update(&mut self, compiler: &Compiler, routes: &Routes, now: Instant) -> Update {
+        let model = compiler.model();
+        let mut update = Update { changed: false, due: None };
+        let served: HashSet<&Name> = model.zones.iter().filter(|z| z.transfer.is_some()).map(|z| &z.origin).collect();
+        let before = self.zones.len();
+        self.zones.retain(|origin, _| served.contains(origin));
+        update.changed |= self.zones.len() != before;
+        for (z, zone) in model.zones.iter().enumerate() {
+            let Some(settings) = &zone.transfer else { continue };
+            let live = compiler.live_rrsets(z, routes);
+            let Some(journal) = self.zones.get_mut(&zone.origin) else {
+                let version = self.first_version(model, z, live);
+                let versions = VecDeque::from([Arc::new(version)]);
+                self.zones.insert(zone.origin.clone(), ZoneJournal { versions, settings: settings.clone(), cut_at: now });
+                update.changed = true;
+                continue;
+            };
+            if journal.settings != *settings {
+                journal.settings = settings.clone();
+                update.changed = true;
+            }
+            let newest = journal.versions.back().expect("a journal holds at least one version");
+            if newest.same_data(model, z, &live) {
+                if !Arc::ptr_eq(&newest.model, model) {
+                    // The same data in a new model: follow it, so the old model can go.
+                    let rebased = Version { serial: newest.serial, model: model.clone(), zone: z, live, bytes: newest.bytes };
+                    *journal.versions.back_mut().expect("not empty") = Arc::new(rebased);
+                    update.changed = true;
+                }
+                continue;
+            }
+            let due = journal.cut_at + settings.coalesce;
+            if now < due {
+                update.due = Some(update.due.map_or(due, |d| d.min(due)));
+                continue;
+            }
+            let floor = zone.soa.serial;
+            let serial = if serial_after(floor, newest.serial) { floor } else { newest.serial.wrapping_add(1) };
+            let shares_model = Arc::ptr_eq(&newest.model, model);
+            let bytes = live_bytes(&live) + if shares_model { 0 } else { zone_bytes(zone) };
+            journal.versions.push_back(Arc::new(Version { serial, model: model.clone(), zone: z, live, bytes }));
+            journal.cut_at = now;
+            journal.trim();
+            update.changed = true;
+        }
+        update
+    }
+
+    /// A zone's first version: the serial the state file kept when it names the same data,
+    /// else one past it (or the file's serial, when that is later).
+    fn first_version(&self, model: &Arc<Model>, z: usize, live: BTreeMap<(usize, u16), RrSet>) -> Version {
+        let zone = &model.zones[z];
+        let bytes = live_bytes(&live) + zone_bytes(zone);
+        let mut version = Version { serial: zone.soa.serial, model: model.clone(), zone: z, live, bytes };
+        if let Some(saved) = self.saved.get(&zone.origin.to_string()) {
+            if saved.digest == version.digest() && !serial_after(zone.soa.serial, saved.serial) {
+                version.serial = saved.serial;
+            } else if !serial_after(zone.soa.serial, saved.serial) {
+                version.serial = saved.serial.wrapping_add(1);
+            }
+        }
+        version
+    }
+
+    /// The history of every transferable zone, by lower-case wire-format origin.
+    pub fn histories(&self) -> HashMap<Box<[u8]>, Arc<History>> {
+        self.zones
+            .iter()
+            .map(|(origin, journal)| {
+                let history = History { settings: journal.settings.clone(), versions: journal.versions.iter().cloned().collect() };
+                (crate::answer::template::wire_key(origin), Arc::new(history))
+            })
+            .collect()
+    }
+
+    /// The current serial of a transferable zone.
+    pub fn serial(&self, origin: &Name) -> Option<u32> {
+        self.zones.get(origin).and_then(|j| j.versions.back()).map(|v| v.serial)
+    }
+
+    /// Every transferable zone's current version, with its settings.
+    pub fn current(&self) -> impl Iterator<Item = (&Arc<Version>, &Transfer)> {
+        self.zones.values().filter_map(|j| Some((j.versions.back()?, &j.settings)))
+    }
+
+    /// Per zone of `model`, the serial its SOA records carry now (transferable zones only).
+    pub fn serials(&self, model: &Model) -> Arc<[Option<u32>]> {
+        model.zones.iter().map(|z| self.zones.get(&z.origin).and_then(|j| j.versions.back()).map(|v| v.serial)).collect()
+    }
+
+    /// The newest serial of each zone, for the state file.
+    pub fn saved(&self) -> Vec<SavedSerial> {
+        let mut saved: Vec<SavedSerial> = self
+            .zones
+            .iter()
+            .filter_map(|(origin, journal)| {
+                let newest = journal.versions.back()?;
+                Some(SavedSerial { zone: origin.to_string(), serial: newest.serial, digest: newest.digest() })
+            })
+            .collect();
+        saved.sort_by(|a, b| a.zone.cmp(&b.zone));
+        saved
+    }
+}
+
+impl ZoneJournal {
+    /// Drops the oldest versions beyond the count and byte bounds (the newest always stays).
+    fn trim(&mut self) {
+        while self.versions.len() > self.settings.history + 1
+            || (self.versions.len() > 1 && self.versions.iter().map(|v| v.bytes).sum::<usize>() > MAX_HISTORY_BYTES)
+        {
+            self.versions.pop_front();
+        }
+    }
+}
+
+/// Estimated wire size of RRsets (names uncompressed).
+fn live_bytes(live: &BTreeMap<(usize, u16), RrSet>) -> usize {
+    live.values().map(set_bytes).sum()
+}
+
+fn zone_bytes(zone: &Zone) -> usize {
+    zone.nodes.iter().flat_map(|n| &n.rrsets).map(set_bytes).sum()
+}
+
+fn set_bytes(set: &RrSet) -> usize {
+    set.rdatas.iter().map(|r| 40 + r.min_wire_len()).sum()
+}
+
+/// RFC 1982 serial number order: whether `a` comes after `b`.
+pub fn serial_after(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 1 << 31
+}
