@@ -298,6 +298,6 @@ mod tests {
         assert_eq!(key.key(), b"secretsecret");
         let missing = key_from_bind_file("nope", &path).err().unwrap();
         assert!(missing.ends_with("holds no key \"nope\" (it holds other, xfr)"), "{missing}");
-        assert!(key("k", "hmac-md5", "c2VjcmV0").err().unwrap().contains("not supported"));
+        assert!(super::key("k", "hmac-md5", "c2VjcmV0").err().unwrap().contains("not supported"));
     }
 }

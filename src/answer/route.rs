@@ -294,6 +294,7 @@ mod tests {
             when_all_down: AllDown::First,
             failback_after: Duration::ZERO,
             rto: None,
+            transfer: true,
         }
     }
 

@@ -197,8 +197,10 @@ impl Journal {
                 }
                 continue;
             }
+            // Health changes wait out the coalescing interval; an edited zone does not.
+            let edited = newest.data().fingerprint != zone.fingerprint || newest.data().soa != zone.soa;
             let due = journal.cut_at + settings.coalesce;
-            if now < due {
+            if now < due && !edited {
                 update.due = Some(update.due.map_or(due, |d| d.min(due)));
                 continue;
             }

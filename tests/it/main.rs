@@ -10,3 +10,4 @@ mod interop;
 mod ops;
 mod reload;
 mod robustness;
+mod transfer;
