@@ -60,9 +60,8 @@ pub fn key(name: &str, algorithm: &str, secret: &str) -> Result<TSigner, String>
         other => return Err(format!("algorithm {other:?} is not supported (hmac-sha256, hmac-sha384, hmac-sha512)")),
     };
     let secret: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
-    let secret = data_encoding::BASE64
-        .decode(secret.as_bytes())
-        .map_err(|e| format!("the secret is not base64: {e}"))?;
+    let secret =
+        data_encoding::BASE64.decode(secret.as_bytes()).map_err(|e| format!("the secret is not base64: {e}"))?;
     if secret.is_empty() {
         return Err("the secret is empty".into());
     }
@@ -94,7 +93,8 @@ pub fn key_from_bind_file(name: &str, path: &Path) -> Result<TSigner, String> {
         }
         found.push(key_name.clone());
         if key_name.eq_ignore_ascii_case(name.trim_end_matches('.')) {
-            let algorithm = algorithm.ok_or_else(|| format!("key {key_name:?} in {} has no algorithm", path.display()))?;
+            let algorithm =
+                algorithm.ok_or_else(|| format!("key {key_name:?} in {} has no algorithm", path.display()))?;
             let secret = secret.ok_or_else(|| format!("key {key_name:?} in {} has no secret", path.display()))?;
             return key(name, &algorithm, &secret);
         }
@@ -150,7 +150,10 @@ pub struct Verified {
 /// in an unsigned TSIG record, except BADTIME, which is signed.
 pub enum Rejected {
     /// No such key, or the key's algorithm differs.
-    BadKey { name: Name, algorithm: TsigAlgorithm },
+    BadKey {
+        name: Name,
+        algorithm: TsigAlgorithm,
+    },
     BadSig(TSigner),
     BadTime(Verified),
 }
@@ -240,8 +243,15 @@ pub fn refusal(request: &[u8], rejected: &Rejected, now: u64) -> Vec<u8> {
         }
         Rejected::BadSig(key) => {
             let id = u16::from_be_bytes([request[0], request[1]]);
-            let tsig =
-                TSIG::new(key.algorithm().clone(), now, key.fudge(), Vec::new(), id, Some(TsigError::BadSig), Vec::new());
+            let tsig = TSIG::new(
+                key.algorithm().clone(),
+                now,
+                key.fudge(),
+                Vec::new(),
+                id,
+                Some(TsigError::BadSig),
+                Vec::new(),
+            );
             append(&mut out, key.signer_name().clone(), tsig);
         }
         Rejected::BadTime(verified) => {

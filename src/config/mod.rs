@@ -124,14 +124,21 @@ fn catalog_zone(catalog: &Catalog, members: &[Zone]) -> Zone {
         ],
         dynamic: None,
     };
-    let version =
-        Node { name: under("version"), rrsets: vec![set(RecordType::TXT, vec![Rdata::Txt(vec![b"2".to_vec()])])], dynamic: None };
+    let version = Node {
+        name: under("version"),
+        rrsets: vec![set(RecordType::TXT, vec![Rdata::Txt(vec![b"2".to_vec()])])],
+        dynamic: None,
+    };
     let mut nodes = vec![apex, version];
     for member in members {
         let digest = ring::digest::digest(&ring::digest::SHA256, member.origin.to_ascii().as_bytes());
         let id = data_encoding::HEXLOWER.encode(&digest.as_ref()[..8]);
         let rdatas = vec![Rdata::Ptr(member.origin.clone())];
-        nodes.push(Node { name: under(&format!("{id}.zones")), rrsets: vec![set(RecordType::PTR, rdatas)], dynamic: None });
+        nodes.push(Node {
+            name: under(&format!("{id}.zones")),
+            rrsets: vec![set(RecordType::PTR, rdatas)],
+            dynamic: None,
+        });
     }
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut hasher = std::hash::DefaultHasher::new();

@@ -155,7 +155,9 @@ pub fn catalog(file: &Path, raw: &RawCatalog, keys: &Keyring) -> Result<Catalog,
         .ok()
         .filter(|n| n.is_fqdn() && n.num_labels() > 0)
         .map(|n| n.to_lowercase())
-        .ok_or_else(|| vec![Problem::new(file, Pos::of(&raw.zone), "the catalog zone is an absolute name ending in '.'")])?;
+        .ok_or_else(|| {
+            vec![Problem::new(file, Pos::of(&raw.zone), "the catalog zone is an absolute name ending in '.'")]
+        })?;
     let transfer = raw.transfer.as_ref().map(|t| transfer(file, &t.value, keys)).transpose()?;
     Ok(Catalog { origin, transfer })
 }

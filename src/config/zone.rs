@@ -8,8 +8,8 @@ use std::time::Duration as StdDuration;
 
 use serde::Deserialize;
 
-use super::transfer::RawTransfer;
 use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawUri, TextOrList};
+use super::transfer::RawTransfer;
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
     self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
@@ -322,10 +322,12 @@ pub fn convert(
 ) -> Result<model::Zone, Vec<Problem>> {
     let mut cx = Cx { file, problems: Vec::new() };
     let transfer = match &raw.transfer {
-        Some(raw) => super::transfer::transfer(file, &raw.value, &context.keys).map(Some).unwrap_or_else(|mut problems| {
-            cx.problems.append(&mut problems);
-            None
-        }),
+        Some(raw) => {
+            super::transfer::transfer(file, &raw.value, &context.keys).map(Some).unwrap_or_else(|mut problems| {
+                cx.problems.append(&mut problems);
+                None
+            })
+        }
         None => context.transfer.clone(),
     };
     if let Some(version) = raw.version.as_ref().filter(|v| v.value != 1) {

@@ -155,7 +155,8 @@ pub async fn start(
     log_restored(state_path.as_deref(), &saved);
     let journal = Journal::new(saved.serials.clone());
     let activity = Arc::new(Activity::new(metrics.clone()));
-    let transfers = Arc::new(Transfers { keys: zones.context.keys.clone(), activity: activity.clone(), ..Transfers::default() });
+    let transfers =
+        Arc::new(Transfers { keys: zones.context.keys.clone(), activity: activity.clone(), ..Transfers::default() });
     let probes = model.probes.clone();
     let compiler = tokio::task::spawn_blocking(move || Compiler::new(Arc::new(model))).await.expect("compiles");
     let (control, dropped) = Control::new(compiler, saved, Instant::now());
@@ -493,7 +494,14 @@ impl Task {
     fn refresh_status(&mut self) {
         let mut status = self.control.status(Instant::now(), SystemTime::now());
         for zone in &mut status.zones {
-            if let Some(serial) = self.control.model().zones.iter().find(|z| z.origin.to_string() == zone.origin).and_then(|z| self.journal.serial(&z.origin)) {
+            if let Some(serial) = self
+                .control
+                .model()
+                .zones
+                .iter()
+                .find(|z| z.origin.to_string() == zone.origin)
+                .and_then(|z| self.journal.serial(&z.origin))
+            {
                 zone.serial = serial;
             }
         }

@@ -126,7 +126,7 @@ pub fn respond(
     match qtype {
         TYPE_OPT => return early(Rcode::FormErr, out),
         TYPE_IXFR | TYPE_AXFR => return Some(Outcome { zone: None, qtype, rcode: 0 }),
-        253 | 254 => return early(Rcode::NotImp, out),  // MAILB, MAILA
+        253 | 254 => return early(Rcode::NotImp, out), // MAILB, MAILA
         _ => {}
     }
     if let Some(text) = identity.chaos_text(query.qclass, qtype, &query.lower[..query.qname_len]) {
@@ -156,7 +156,14 @@ pub fn respond(
 
 /// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
 /// not fit in `limit` bytes.
-fn write_answer(query: &Query, opt: Option<Opt>, template: &Template, serial: Option<u32>, limit: usize, out: &mut Vec<u8>) {
+fn write_answer(
+    query: &Query,
+    opt: Option<Opt>,
+    template: &Template,
+    serial: Option<u32>,
+    limit: usize,
+    out: &mut Vec<u8>,
+) {
     let opt_len = opt.map_or(0, |o| o.len());
     let fixed = HEADER + query.question.len() + opt_len;
     let with_additional = fixed + template.len(true) <= limit;

@@ -134,7 +134,8 @@ fn worker(
                 if replies[answered].is_empty() {
                     // A zone transfer request: refused, or IXFR's single SOA (rare: may allocate).
                     let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
-                    let Some(reply) = current.transfers.answer(packet, client, Transport::Udp).into_iter().next() else {
+                    let Some(reply) = current.transfers.answer(packet, client, Transport::Udp).into_iter().next()
+                    else {
                         continue;
                     };
                     replies[answered] = reply;

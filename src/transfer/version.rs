@@ -94,7 +94,9 @@ pub fn difference<'a>(old: &'a Version, new: &'a Version) -> (Vec<Rr<'a>>, Vec<R
         for key in keys {
             let owner = &nodes[key.0].name;
             let rrs = |set: Option<&'a RrSet>| -> Vec<Rr<'a>> {
-                set.into_iter().flat_map(|s| s.rdatas.iter().map(move |rdata| Rr { owner, ttl: s.ttl, rdata })).collect()
+                set.into_iter()
+                    .flat_map(|s| s.rdatas.iter().map(move |rdata| Rr { owner, ttl: s.ttl, rdata }))
+                    .collect()
             };
             let (before, after) = (rrs(old.live.get(key)), rrs(new.live.get(key)));
             removed.extend(before.iter().filter(|rr| !after.contains(rr)));
@@ -179,7 +181,8 @@ impl Journal {
             let Some(journal) = self.zones.get_mut(&zone.origin) else {
                 let version = self.first_version(model, z, live);
                 let versions = VecDeque::from([Arc::new(version)]);
-                self.zones.insert(zone.origin.clone(), ZoneJournal { versions, settings: settings.clone(), cut_at: now });
+                self.zones
+                    .insert(zone.origin.clone(), ZoneJournal { versions, settings: settings.clone(), cut_at: now });
                 update.changed = true;
                 continue;
             };
@@ -191,7 +194,8 @@ impl Journal {
             if newest.same_data(model, z, &live) {
                 if !Arc::ptr_eq(&newest.model, model) {
                     // The same data in a new model: follow it, so the old model can go.
-                    let rebased = Version { serial: newest.serial, model: model.clone(), zone: z, live, bytes: newest.bytes };
+                    let rebased =
+                        Version { serial: newest.serial, model: model.clone(), zone: z, live, bytes: newest.bytes };
                     *journal.versions.back_mut().expect("not empty") = Arc::new(rebased);
                     update.changed = true;
                 }
@@ -237,7 +241,10 @@ impl Journal {
         self.zones
             .iter()
             .map(|(origin, journal)| {
-                let history = History { settings: journal.settings.clone(), versions: journal.versions.iter().cloned().collect() };
+                let history = History {
+                    settings: journal.settings.clone(),
+                    versions: journal.versions.iter().cloned().collect(),
+                };
                 (crate::answer::template::wire_key(origin), Arc::new(history))
             })
             .collect()
@@ -255,7 +262,11 @@ impl Journal {
 
     /// Per zone of `model`, the serial its SOA records carry now (transferable zones only).
     pub fn serials(&self, model: &Model) -> Arc<[Option<u32>]> {
-        model.zones.iter().map(|z| self.zones.get(&z.origin).and_then(|j| j.versions.back()).map(|v| v.serial)).collect()
+        model
+            .zones
+            .iter()
+            .map(|z| self.zones.get(&z.origin).and_then(|j| j.versions.back()).map(|v| v.serial))
+            .collect()
     }
 
     /// The newest serial of each zone, for the state file.

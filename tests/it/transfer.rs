@@ -30,7 +30,12 @@ fn zone(origin: &str, serial: u32, names: usize, transfer: &str) -> String {
          transfer:\n{transfer}records:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: [127.0.0.1]}}\n"
     );
     for i in 0..names {
-        yaml += &format!("  host{i}: {{A: [192.0.2.{}], AAAA: [\"2001:db8::{i:x}\"]}}\n", i % 250 + 1);
+        yaml += &format!(
+            "  host{i}: {{A: [192.0.2.{}], AAAA: [\"2001:db8::{:x}:{:x}\"]}}\n",
+            i % 250 + 1,
+            i >> 16,
+            i & 0xffff
+        );
     }
     yaml
 }
@@ -55,19 +60,21 @@ fn request(origin: &str, rtype: RecordType, known: Option<u32>, key: Option<(&TS
 async fn transfer(server: SocketAddr, request: &[u8]) -> Vec<Vec<u8>> {
     let mut stream = tokio::net::TcpStream::connect(server).await.unwrap();
     stream.write_all(&[&(request.len() as u16).to_be_bytes()[..], request].concat()).await.unwrap();
-    let mut messages = Vec::new();
+    let (mut messages, mut records) = (Vec::new(), Vec::new());
     loop {
         let len = tokio::time::timeout(Duration::from_secs(30), stream.read_u16()).await.unwrap().unwrap();
         let mut buf = vec![0; usize::from(len)];
         stream.read_exact(&mut buf).await.unwrap();
-        let failed = Message::from_vec(&buf).unwrap().metadata.response_code != ResponseCode::NoError;
+        let m = Message::from_vec(&buf).unwrap();
+        let failed = m.metadata.response_code != ResponseCode::NoError;
+        let closing = records.len() + m.answers.len() > 1 && m.answers.last() == records.first().or(m.answers.first());
+        records.extend(m.answers);
         messages.push(buf);
-        let records = answers(&messages);
         if failed || records.len() == 1 {
             return messages;
         }
         let incremental = records[1].record_type() == RecordType::SOA;
-        if records.iter().filter(|r| **r == records[0]).count() == if incremental { 3 } else { 2 } {
+        if closing && records.iter().filter(|r| **r == records[0]).count() == if incremental { 3 } else { 2 } {
             return messages;
         }
     }
@@ -114,12 +121,17 @@ async fn axfr_and_ixfr_are_signed_on_every_message_and_refused_correctly() {
     let messages = transfer(s.dns(), &axfr).await;
     assert_signed(&messages, &key, &mac);
     assert!(messages.len() >= 8, "3000 names split over several messages: {}", messages.len());
-    assert!(messages.iter().all(|m| m.len() <= 16 * 1024 + 1024), "{:?}", messages.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(
+        messages.iter().all(|m| m.len() <= 16 * 1024 + 1024),
+        "{:?}",
+        messages.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     let records = answers(&messages);
     assert_eq!(records.len(), 2 + 2 + 3000 * 2, "SOA, NS, ns1 A, 3000 x (A, AAAA), SOA");
     assert_eq!((records[0].record_type(), serial_of(&records[0])), (RecordType::SOA, 100));
     assert_eq!(records.last(), records.first());
     assert_eq!(rrs(&records[1..3]), ["xfr.test. 300 NS ns1.xfr.test.", "host0.xfr.test. 300 A 192.0.2.1"]);
+    assert_eq!(rrs(&records[3..4]), ["host0.xfr.test. 300 AAAA 2001:db8::"]);
 
     // Refusals: unsigned, a zone without transfers, over UDP: REFUSED. TSIG failures: NOTAUTH
     // with the TSIG error (BADKEY, BADSIG unsigned; BADTIME signed, with our time).
@@ -165,7 +177,8 @@ async fn axfr_and_ixfr_are_signed_on_every_message_and_refused_correctly() {
     let reply = udp(s.dns(), &by_udp).await.unwrap();
     assert_signed(std::slice::from_ref(&reply), &key, &mac);
     assert_eq!(rrs(&Message::from_vec(&reply).unwrap().answers), [format!("xfr.test. 300 {}", soa(101))]);
-    let transfers = s.metric("switchyard_zone_transfers_total", &[("zone", origin), ("type", "IXFR"), ("result", "ok")]).await;
+    let transfers =
+        s.metric("switchyard_zone_transfers_total", &[("zone", origin), ("type", "IXFR"), ("result", "ok")]).await;
     assert_eq!(transfers, Some(1.0));
     assert_eq!(s.metric("switchyard_zone_serial", &[("zone", origin)]).await, Some(101.0));
 }
@@ -188,7 +201,8 @@ impl Secondary {
         found
     }
 
-    fn knot(origin: &str, primary: SocketAddr, addr: SocketAddr, catalog: Option<&str>) -> Secondary {
+    /// knotd as the secondary of `zones`, and the consumer of `catalog` (RFC 9432) if given.
+    fn knot(zones: &[&str], primary: SocketAddr, addr: SocketAddr, catalog: Option<&str>) -> Secondary {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().display();
         let mut config = format!(
@@ -196,19 +210,19 @@ impl Secondary {
              key:\n  - id: xfr\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
              remote:\n  - id: primary\n    address: {pip}@{pport}\n    key: xfr\n\
              acl:\n  - id: notify\n    address: 127.0.0.0/8\n    key: xfr\n    action: notify\n\
-             template:\n  - id: default\n    storage: \"{path}\"\n    master: primary\n    acl: notify\n\
-             log:\n  - target: \"{path}/knot.log\"\n    any: info\nzone:\n  - domain: {origin}\n",
+             \x20 - id: transfer\n    address: 127.0.0.0/8\n    action: transfer\n\
+             template:\n  - id: default\n    storage: \"{path}\"\n    master: primary\n    acl: [notify, transfer]\n\
+             log:\n  - target: \"{path}/knot.log\"\n    any: info\nzone:\n",
             ip = addr.ip(),
             port = addr.port(),
             pip = primary.ip(),
             pport = primary.port(),
         );
+        for zone in zones {
+            config += &format!("  - domain: {zone}\n");
+        }
         if let Some(catalog) = catalog {
-            config = config.replace("  - id: default\n", "  - id: default\n  - id: member\n    storage: \"{path}\"\n    master: primary\n    acl: notify\n")
-                .replace("{path}", &path.to_string());
-            config += &format!("    catalog-role: interpret\n    catalog-template: member\n  - domain: {catalog}\n");
-            config = config.replacen(&format!("  - domain: {origin}\n    catalog-role"), &format!("  - domain: {catalog}\n    catalog-role"), 1);
-            config = config.trim_end().rsplit_once('\n').unwrap().0.to_string() + "\n";
+            config += &format!("  - domain: {catalog}\n    catalog-role: interpret\n    catalog-template: default\n");
         }
         std::fs::write(dir.path().join("knot.conf"), config).unwrap();
         let child = Command::new("knotd")
@@ -256,8 +270,11 @@ impl Secondary {
     }
 
     async fn addresses(&self, name: &str) -> Vec<String> {
-        let Some(reply) = udp(self.addr, &query(name, RecordType::A, None).to_vec().unwrap()).await else { return vec![] };
-        let mut data: Vec<String> = Message::from_vec(&reply).unwrap().answers.iter().map(|r| r.data.to_string()).collect();
+        let Some(reply) = udp(self.addr, &query(name, RecordType::A, None).to_vec().unwrap()).await else {
+            return vec![];
+        };
+        let mut data: Vec<String> =
+            Message::from_vec(&reply).unwrap().answers.iter().map(|r| r.data.to_string()).collect();
         data.sort();
         data
     }
@@ -301,7 +318,7 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
         settings.zone_context.keys = keyring();
     })
     .await;
-    let secondaries = [Secondary::knot(origin, primary, knot_addr, None), Secondary::nsd(origin, primary, nsd_addr)];
+    let secondaries = [Secondary::knot(&[origin], primary, knot_addr, None), Secondary::nsd(origin, primary, nsd_addr)];
     let app = format!("app.{origin}");
     for secondary in &secondaries {
         eventually(Duration::from_secs(20), || async { secondary.addresses(&app).await == ["192.0.2.10"] }).await;
@@ -311,7 +328,10 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
     tokio::time::sleep(Duration::from_secs(1)).await;
     backend.stop();
     let died = Instant::now();
-    eventually(Duration::from_secs(5), || async { rrs(&s.query(&app, RecordType::A).await.answers) == [format!("{app} 15 A 198.51.100.10")] }).await;
+    eventually(Duration::from_secs(5), || async {
+        rrs(&s.query(&app, RecordType::A).await.answers) == [format!("{app} 15 A 198.51.100.10")]
+    })
+    .await;
     let published = died.elapsed();
     let mut reached = Vec::new();
     for secondary in &secondaries {
@@ -327,7 +347,8 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
         assert_eq!(secondary.serial(origin).await, Some(serial), "{}", secondary.name);
     }
     assert!(secondaries[0].log().contains("IXFR, incoming"), "Knot took an IXFR:\n{}", secondaries[0].log());
-    let ixfr = s.metric("switchyard_zone_transfers_total", &[("zone", origin), ("type", "IXFR"), ("result", "ok")]).await;
+    let ixfr =
+        s.metric("switchyard_zone_transfers_total", &[("zone", origin), ("type", "IXFR"), ("result", "ok")]).await;
     assert!(ixfr >= Some(2.0), "both secondaries took the failover by IXFR: {ixfr:?}");
 
     // Status and metrics show each secondary: NOTIFY acknowledged, its serial, no lag.
@@ -335,10 +356,14 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
         let (_, body) = s.http_get("/status").await;
         let status: serde_json::Value = serde_json::from_str(&body).unwrap();
         let listed = status["secondaries"].as_array().unwrap().clone();
-        listed.len() == 2 && listed.iter().all(|l| l["serial"] == serial && l["serial_lag"] == 0 && l["notify"]["acknowledged_at"].is_number())
+        listed.len() == 2
+            && listed
+                .iter()
+                .all(|l| l["serial"] == serial && l["serial_lag"] == 0 && l["notify"]["acknowledged_at"].is_number())
     })
     .await;
-    let lag = s.metric("switchyard_secondary_serial_lag", &[("zone", origin), ("secondary", &nsd_addr.to_string())]).await;
+    let lag =
+        s.metric("switchyard_secondary_serial_lag", &[("zone", origin), ("secondary", &nsd_addr.to_string())]).await;
     assert_eq!(lag, Some(0.0));
 }
 
@@ -352,7 +377,8 @@ async fn notify_is_sent_again_with_backoff_until_acknowledged() {
     let mut arrivals = Vec::new();
     let started = Instant::now();
     let (len, from) = loop {
-        let (len, from) = tokio::time::timeout(Duration::from_secs(10), secondary.recv_from(&mut buf)).await.unwrap().unwrap();
+        let (len, from) =
+            tokio::time::timeout(Duration::from_secs(10), secondary.recv_from(&mut buf)).await.unwrap().unwrap();
         // SOA polls come too; only NOTIFYs count.
         if Message::from_vec(&buf[..len]).unwrap().metadata.op_code != hickory_proto::op::OpCode::Notify {
             continue;
@@ -397,14 +423,76 @@ async fn serials_never_go_back_across_a_restart() {
     let zones = s.dir.path().to_path_buf();
     s.running.stop().await;
     // Same data: the same serial; changed data without a later file serial: one more.
-    let restart = || Server::start_with(&[], |s| {
-        settings(s);
-        s.zones = zones.clone();
-    });
+    let restart = || {
+        Server::start_with(&[], |s| {
+            settings(s);
+            s.zones = zones.clone();
+        })
+    };
     let again = restart().await;
     assert_eq!(serial_of(&again.query(origin, RecordType::SOA).await.answers[0]), 11);
     again.running.stop().await;
     std::fs::write(zones.join("r.yaml"), first.replace("192.0.2.1]", "192.0.2.77]")).unwrap();
     let third = restart().await;
     assert_eq!(serial_of(&third.query(origin, RecordType::SOA).await.answers[0]), 12);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zone_of_100000_names_reaches_a_knot_secondary_completely() {
+    if !Secondary::installed("knotd") {
+        return;
+    }
+    let origin = "big.test.";
+    let (primary, knot_addr) = (loopback(), loopback());
+    let settings = format!("  allow: [{{key: xfr}}]\n  notify: [\"{knot_addr}\"]\n  notify_key: xfr\n");
+    let s = Server::start_with(&[("big.yaml", &zone(origin, 7, 100_000, &settings))], |settings| {
+        settings.listen = vec![primary];
+        settings.zone_context.keys = keyring();
+    })
+    .await;
+    let knot = Secondary::knot(&[origin], primary, knot_addr, None);
+    eventually(Duration::from_secs(60), || async { knot.serial(origin).await == Some(7) }).await;
+    // Everything arrived: Knot's own AXFR of the zone counts every record.
+    let (request, _) = request(origin, RecordType::AXFR, None, None);
+    let records = answers(&transfer(knot.addr, &request).await);
+    assert_eq!(records.len(), 2 + 2 + 100_000 * 2, "SOA, NS, ns1 A, 100000 x (A, AAAA), SOA");
+    let bytes = s.metric("switchyard_zone_transfer_bytes_total", &[("zone", origin), ("type", "AXFR")]).await;
+    eprintln!("AXFR of 100,000 names: {bytes:?} bytes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_knot_catalog_consumer_adds_and_drops_the_zones_served() {
+    if !Secondary::installed("knotd") {
+        return;
+    }
+    let (primary, knot_addr) = (loopback(), loopback());
+    let transfer = format!("  allow: [{{key: xfr}}]\n  notify: [\"{knot_addr}\"]\n  notify_key: xfr\n");
+    let catalog = "catalog.test.";
+    let s = Server::start_with(&[("a.yaml", &zone("a.test.", 1, 1, &transfer))], |settings| {
+        settings.listen = vec![primary];
+        settings.zone_context.keys = keyring();
+        let transfer = switchyard::model::Transfer {
+            allow: vec![switchyard::model::TransferAllow {
+                key: Some(Name::from_ascii("xfr.").unwrap()),
+                network: None,
+            }],
+            notify: vec![knot_addr],
+            notify_key: Some(Name::from_ascii("xfr.").unwrap()),
+            coalesce: Duration::from_secs(1),
+            history: 20,
+        };
+        settings.zone_context.catalog =
+            Some(switchyard::config::Catalog { origin: Name::from_ascii(catalog).unwrap(), transfer: Some(transfer) });
+    })
+    .await;
+    let knot = Secondary::knot(&[], primary, knot_addr, Some(catalog));
+    eventually(Duration::from_secs(20), || async { knot.serial("a.test.").await == Some(1) }).await;
+
+    s.write_zone("b.yaml", &zone("b.test.", 3, 1, &transfer));
+    assert_eq!(s.reload().await.0, 200);
+    eventually(Duration::from_secs(20), || async { knot.serial("b.test.").await == Some(3) }).await;
+    std::fs::remove_file(s.dir.path().join("a.yaml")).unwrap();
+    assert_eq!(s.reload().await.0, 200);
+    eventually(Duration::from_secs(20), || async { knot.serial("a.test.").await.is_none() }).await;
+    assert_eq!(knot.serial("b.test.").await, Some(3));
 }
