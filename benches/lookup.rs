@@ -29,7 +29,7 @@ records:
 fn table() -> AnswerTable {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bench.yaml"), ZONE).unwrap();
-    let model = switchyard::config::load_zones(dir.path()).expect("the bench zone is valid");
+    let model = switchyard::config::load_zones(dir.path(), &Default::default()).expect("the bench zone is valid");
     Compiler::new(Arc::new(model)).table_all_up()
 }
 

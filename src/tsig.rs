@@ -149,6 +149,8 @@ pub struct Verified {
 /// Why a signed request is refused (RFC 8945 §5.2): each is answered NOTAUTH with the error
 /// in an unsigned TSIG record, except BADTIME, which is signed.
 pub enum Rejected {
+    /// The message cannot be read (FORMERR).
+    Malformed,
     /// No such key, or the key's algorithm differs.
     BadKey {
         name: Name,
@@ -161,6 +163,7 @@ pub enum Rejected {
 impl Rejected {
     pub fn label(&self) -> &'static str {
         match self {
+            Rejected::Malformed => "FORMERR",
             Rejected::BadKey { .. } => "BADKEY",
             Rejected::BadSig(_) => "BADSIG",
             Rejected::BadTime(_) => "BADTIME",
@@ -169,21 +172,20 @@ impl Rejected {
 }
 
 /// Checks the TSIG of a request (`now` in Unix seconds): `Ok(None)` when it carries none.
-/// `Err(None)`: the message cannot be read.
-pub fn verify(keys: &Keyring, packet: &[u8], now: u64) -> Result<Option<Verified>, Option<Rejected>> {
-    let message = Message::from_vec(packet).map_err(|_| None)?;
+pub fn verify(keys: &Keyring, packet: &[u8], now: u64) -> Result<Option<Verified>, Box<Rejected>> {
+    let message = Message::from_vec(packet).map_err(|_| Rejected::Malformed)?;
     let Some(tsig) = message.signature() else { return Ok(None) };
     let Some(key) = keys.get(&tsig.name).filter(|k| *k.algorithm() == tsig.data.algorithm) else {
-        return Err(Some(Rejected::BadKey { name: tsig.name.clone(), algorithm: tsig.data.algorithm.clone() }));
+        return Err(Box::new(Rejected::BadKey { name: tsig.name.clone(), algorithm: tsig.data.algorithm.clone() }));
     };
     match key.verify_message_byte(packet, None, true) {
-        Err(_) => Err(Some(Rejected::BadSig(key.clone()))),
+        Err(_) => Err(Box::new(Rejected::BadSig(key.clone()))),
         Ok((mac, _, window)) => {
             let verified = Verified { key: key.clone(), mac };
             if window.start <= now && now <= window.end {
                 Ok(Some(verified))
             } else {
-                Err(Some(Rejected::BadTime(verified)))
+                Err(Box::new(Rejected::BadTime(verified)))
             }
         }
     }
@@ -236,6 +238,7 @@ pub fn sign(message: &mut Vec<u8>, key: &TSigner, chain: Chain, now: u64, error:
 pub fn refusal(request: &[u8], rejected: &Rejected, now: u64) -> Vec<u8> {
     let mut out = error_header(request, 9);
     match rejected {
+        Rejected::Malformed => return error_header(request, 1),
         Rejected::BadKey { name, algorithm } => {
             let id = u16::from_be_bytes([request[0], request[1]]);
             let tsig = TSIG::new(algorithm.clone(), now, FUDGE, Vec::new(), id, Some(TsigError::BadKey), Vec::new());

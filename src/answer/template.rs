@@ -174,7 +174,7 @@ impl TemplateBuilder {
     }
 
     /// The message's length so far (header and question included).
-    pub fn len(&self) -> usize {
+    pub fn message_len(&self) -> usize {
         self.buf.len()
     }
 

@@ -57,7 +57,9 @@ impl Activity {
     ) {
         let client = client.to_canonical();
         if let Some(metrics) = &self.metrics {
-            let client_label = client.to_string();
+            // Only clients the allow list admitted get a series of their own: anyone can be
+            // refused, and label values must stay bounded.
+            let client_label = if result == "ok" { client.to_string() } else { "other".into() };
             metrics.transfers.with_label_values(&[zone, &client_label, kind, result]).inc();
             metrics.transfer_bytes.with_label_values(&[zone, kind]).inc_by(bytes as u64);
         }

@@ -68,8 +68,7 @@ impl Transfers {
         let mut served = Served { zone: query.name().to_lowercase().to_string(), kind, result: "ok", serial: None };
         let verified = match tsig::verify(&self.keys, request, now) {
             Ok(verified) => verified,
-            Err(None) => return (vec![tsig::error_header(request, Rcode::FormErr as u8)], None),
-            Err(Some(rejected)) => {
+            Err(rejected) => {
                 served.result = rejected.label();
                 return (vec![tsig::refusal(request, &rejected, now)], Some(served));
             }
@@ -184,7 +183,7 @@ impl Reply<'_> {
         };
         for set in items.chunk_by(same_set) {
             let estimate: usize = set.iter().map(|item| 12 + 255.min(item.rdata().min_wire_len() + 16)).sum();
-            if count > 0 && builder.len() + estimate > MESSAGE_TARGET {
+            if count > 0 && builder.message_len() + estimate > MESSAGE_TARGET {
                 messages.push(std::mem::replace(&mut builder, TemplateBuilder::new(&origin, 0)));
                 count = 0;
             }
