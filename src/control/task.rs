@@ -477,6 +477,8 @@ impl Task {
         for (version, settings) in self.journal.current() {
             let zone = version.origin().to_string();
             self.metrics.zone_serial.with_label_values(&[zone.as_str()]).set(i64::from(version.serial));
+            self.metrics.transfers.with_label_values(&[zone.as_str(), "other", "AXFR", "refused"]).inc_by(0);
+            self.metrics.transfer_bytes.with_label_values(&[zone.as_str(), "AXFR"]).inc_by(0);
             announcements.push(Announcement {
                 zone: version.origin().clone(),
                 serial: version.serial,

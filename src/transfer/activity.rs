@@ -77,11 +77,22 @@ impl Activity {
     }
 
     /// The secondaries to keep: others are forgotten (a zone or target removed).
+    /// The secondaries to keep: others are forgotten (a zone or target removed). New ones get
+    /// their series at once (lag -1 until they answer).
     pub fn keep(&self, targets: &[(String, SocketAddr)]) {
         let mut state = self.state();
         state.secondaries.retain(|key, _| targets.contains(key));
         for key in targets {
-            state.secondaries.entry(key.clone()).or_default();
+            if state.secondaries.contains_key(key) {
+                continue;
+            }
+            state.secondaries.insert(key.clone(), Secondary::default());
+            if let Some(metrics) = &self.metrics {
+                let labels = [key.0.as_str(), &key.1.to_string()];
+                metrics.notifies_sent.with_label_values(&labels).inc_by(0);
+                metrics.notifies_acknowledged.with_label_values(&labels).inc_by(0);
+                metrics.secondary_serial_lag.with_label_values(&labels).set(-1);
+            }
         }
     }
 

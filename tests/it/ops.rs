@@ -57,7 +57,14 @@ async fn post(addr: std::net::SocketAddr, path: &str, body: &str, token: Option<
 #[tokio::test(flavor = "multi_thread")]
 async fn every_documented_metric_family_is_there_from_the_start() {
     let (primary, dr) = (Backend::start().await, Backend::start().await);
-    let s = Server::start(&[("z.yaml", &zone(&primary, &dr))]).await;
+    // A transferable zone with a secondary (a socket that never answers) has the transfer families.
+    let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let transferable = format!(
+        "origin: x.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n\
+         transfer: {{allow: [{{address: 127.0.0.1}}], notify: [\"{}\"]}}\n",
+        secondary.local_addr().unwrap()
+    );
+    let s = Server::start(&[("z.yaml", &zone(&primary, &dr)), ("x.yaml", &transferable)]).await;
     let (_, text) = s.http_get("/metrics").await;
     let readme = include_str!("../../README.md");
     let table = &readme[readme.find("## Metrics").unwrap()..readme.find("## DNS behaviour").unwrap()];
