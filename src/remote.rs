@@ -191,6 +191,35 @@ fn status_table(status: &Status) -> String {
             }
             table(&mut out, "    ", &rows);
         }
+        let secondaries: Vec<_> = status.secondaries.iter().filter(|s| s.zone == zone.origin).collect();
+        if !secondaries.is_empty() {
+            let mut rows =
+                vec![["SECONDARY".to_string(), "SERIAL".into(), "LAG".into(), "NOTIFY".into(), "LAST TRANSFER".into()]];
+            for s in secondaries {
+                let notify = s.notify.as_ref().map_or(String::new(), |n| {
+                    let acked = if n.acknowledged_at.is_some() { "acknowledged" } else { "not acknowledged" };
+                    format!("{} {acked} ({} sent)", n.serial, n.attempts)
+                });
+                let last = s.last_transfer.as_ref().map_or(String::new(), |t| {
+                    format!(
+                        "{} {} {} ({} bytes, {:.3}s)",
+                        t.kind,
+                        t.serial.unwrap_or_default(),
+                        t.result,
+                        t.bytes,
+                        t.seconds
+                    )
+                });
+                rows.push([
+                    s.address.clone(),
+                    s.serial.map_or("no answer".into(), |n| n.to_string()),
+                    s.serial_lag.map_or(String::new(), |n| n.to_string()),
+                    notify,
+                    printable(&last),
+                ]);
+            }
+            table(&mut out, "  ", &rows);
+        }
     }
     out
 }

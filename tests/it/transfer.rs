@@ -365,6 +365,16 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
     let lag =
         s.metric("switchyard_secondary_serial_lag", &[("zone", origin), ("secondary", &nsd_addr.to_string())]).await;
     assert_eq!(lag, Some(0.0));
+    let cli = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["status", "--http", &s.running.http.to_string()])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(cli.stdout).unwrap();
+    let row =
+        shown.lines().find(|l| l.trim_start().starts_with(&nsd_addr.to_string())).unwrap_or_else(|| panic!("{shown}"));
+    let words: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(words[1..4], [serial.to_string().as_str(), "0", serial.to_string().as_str()], "{shown}");
+    assert!(row.contains(&format!("{serial} acknowledged")) && row.contains("IXFR"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
