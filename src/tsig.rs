@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use hickory_proto::ProtoError;
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigAlgorithm, TsigError, make_tsig_record};
 use hickory_proto::rr::{Name, TSigner};
@@ -212,55 +213,47 @@ pub fn sign(message: &mut Vec<u8>, key: &TSigner, chain: Chain, now: u64, error:
         _ => Vec::new(),
     };
     let tsig = TSIG::new(key.algorithm().clone(), now, key.fudge(), Vec::new(), id, error, other);
-    let mut tbs = Vec::with_capacity(message.len() + 128);
-    let mut encoder = BinEncoder::new(&mut tbs);
-    let written: Result<(), _> = (|| {
-        if let Chain::Reply(mac) | Chain::Next(mac) = chain {
-            encoder.emit_u16(u16::try_from(mac.len()).unwrap_or(0))?;
-            encoder.emit_vec(mac)?;
-        }
-        encoder.emit_vec(message)?;
-        match chain {
-            Chain::Next(_) => {
-                encoder.emit_u16((now >> 32) as u16)?;
-                encoder.emit_u32(now as u32)?;
-                encoder.emit_u16(key.fudge())
-            }
-            _ => tsig.emit_tsig_for_mac(&mut encoder, key.signer_name()),
-        }
-    })();
-    let mac = written.ok().and_then(|()| key.sign(&tbs).ok()).unwrap_or_default();
+    let mac = to_be_signed(message, key, chain, &tsig).ok().and_then(|tbs| key.sign(&tbs).ok()).unwrap_or_default();
     append(message, key.signer_name().clone(), tsig.set_mac(mac.clone()));
     mac
 }
 
-/// The NOTAUTH answer to a refused request, its TSIG record carrying the error.
+/// What the MAC covers (RFC 8945 §4.3, §5.3.1): the MAC chained to, the message, and the
+/// TSIG variables (only the timers for a later message of a response).
+fn to_be_signed(message: &[u8], key: &TSigner, chain: Chain, tsig: &TSIG) -> Result<Vec<u8>, ProtoError> {
+    let mut tbs = Vec::with_capacity(message.len() + 128);
+    let mut encoder = BinEncoder::new(&mut tbs);
+    if let Chain::Reply(mac) | Chain::Next(mac) = chain {
+        encoder.emit_u16(u16::try_from(mac.len()).unwrap_or(0))?;
+        encoder.emit_vec(mac)?;
+    }
+    encoder.emit_vec(message)?;
+    match chain {
+        Chain::Next(_) => {
+            encoder.emit_u16((tsig.time >> 32) as u16)?;
+            encoder.emit_u32(tsig.time as u32)?;
+            encoder.emit_u16(tsig.fudge)?;
+        }
+        _ => tsig.emit_tsig_for_mac(&mut encoder, key.signer_name())?,
+    }
+    Ok(tbs)
+}
+
+/// The NOTAUTH answer to a refused request, its TSIG record carrying the error: unsigned for
+/// BADKEY and BADSIG, signed for BADTIME.
 pub fn refusal(request: &[u8], rejected: &Rejected, now: u64) -> Vec<u8> {
     let mut out = error_header(request, 9);
-    match rejected {
+    let (name, algorithm, error) = match rejected {
         Rejected::Malformed => return error_header(request, 1),
-        Rejected::BadKey { name, algorithm } => {
-            let id = u16::from_be_bytes([request[0], request[1]]);
-            let tsig = TSIG::new(algorithm.clone(), now, FUDGE, Vec::new(), id, Some(TsigError::BadKey), Vec::new());
-            append(&mut out, name.clone(), tsig);
-        }
-        Rejected::BadSig(key) => {
-            let id = u16::from_be_bytes([request[0], request[1]]);
-            let tsig = TSIG::new(
-                key.algorithm().clone(),
-                now,
-                key.fudge(),
-                Vec::new(),
-                id,
-                Some(TsigError::BadSig),
-                Vec::new(),
-            );
-            append(&mut out, key.signer_name().clone(), tsig);
-        }
+        Rejected::BadKey { name, algorithm } => (name, algorithm, TsigError::BadKey),
+        Rejected::BadSig(key) => (key.signer_name(), key.algorithm(), TsigError::BadSig),
         Rejected::BadTime(verified) => {
             sign(&mut out, &verified.key, Chain::Reply(&verified.mac), now, Some(TsigError::BadTime));
+            return out;
         }
-    }
+    };
+    let id = u16::from_be_bytes([request[0], request[1]]);
+    append(&mut out, name.clone(), TSIG::new(algorithm.clone(), now, FUDGE, Vec::new(), id, Some(error), Vec::new()));
     out
 }
 

@@ -495,17 +495,9 @@ impl Task {
     /// Publishes a fresh status beside the current answers.
     fn refresh_status(&mut self) {
         let mut status = self.control.status(Instant::now(), SystemTime::now());
-        for zone in &mut status.zones {
-            if let Some(serial) = self
-                .control
-                .model()
-                .zones
-                .iter()
-                .find(|z| z.origin.to_string() == zone.origin)
-                .and_then(|z| self.journal.serial(&z.origin))
-            {
-                zone.serial = serial;
-            }
+        // The status lists the model's zones in order; a transferable one shows its current serial.
+        for (zone, model) in status.zones.iter_mut().zip(&self.control.model().zones) {
+            zone.serial = self.journal.serial(&model.origin).unwrap_or(zone.serial);
         }
         let transfers = self.transfers.clone();
         self.published.store(Arc::new(Published { answers: self.answers.clone(), status, transfers }));

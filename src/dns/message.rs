@@ -37,6 +37,9 @@ pub struct Outcome {
     pub qtype: u16,
     /// The response code (16 for BADVERS).
     pub rcode: u16,
+    /// An AXFR or IXFR request: the response written is the REFUSED of a server that serves
+    /// no transfers; a caller that does ([`crate::transfer`]) answers it instead.
+    pub transfer: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -93,8 +96,8 @@ enum Parse<'a> {
 
 /// Handles one query packet, writing the response to `out` (cleared first). Returns
 /// `None` when nothing must be sent (a response, or a packet too short to answer). A zone
-/// transfer request (AXFR, IXFR) is left to the caller ([`crate::transfer`]): `out` stays
-/// empty.
+/// transfer request (AXFR, IXFR) is answered REFUSED and flagged in the [`Outcome`]: the
+/// table alone cannot answer it.
 pub fn respond(
     table: &AnswerTable,
     identity: &Identity,
@@ -107,7 +110,7 @@ pub fn respond(
         Parse::Drop => return None,
         Parse::Error { rcode, question, edns } => {
             error_response(packet, rcode as u8, question, Opt::answering(edns, identity), out);
-            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16 });
+            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16, transfer: false });
         }
         Parse::Query(query) => query,
     };
@@ -115,17 +118,17 @@ pub fn respond(
     let opt = Opt::answering(query.edns, identity);
     let early = |rcode: Rcode, out: &mut Vec<u8>| {
         error_response(packet, rcode as u8, Some(query.question), opt, out);
-        Some(Outcome { zone: None, qtype, rcode: rcode as u16 })
+        Some(Outcome { zone: None, qtype, rcode: rcode as u16, transfer: false })
     };
     if let Some(opt) = opt.filter(|_| query.edns.is_some_and(|e| e.version > 0)) {
         write_header(out, query.id, query.echoed_flags, 0, [1, 0, 0, 1]);
         out.extend_from_slice(query.question);
         write_opt(out, BADVERS_HIGH_BITS, opt);
-        return Some(Outcome { zone: None, qtype, rcode: 16 });
+        return Some(Outcome { zone: None, qtype, rcode: 16, transfer: false });
     }
     match qtype {
         TYPE_OPT => return early(Rcode::FormErr, out),
-        TYPE_IXFR | TYPE_AXFR => return Some(Outcome { zone: None, qtype, rcode: 0 }),
+        TYPE_IXFR | TYPE_AXFR => return early(Rcode::Refused, out).map(|o| Outcome { transfer: true, ..o }),
         253 | 254 => return early(Rcode::NotImp, out), // MAILB, MAILA
         _ => {}
     }
@@ -137,7 +140,7 @@ pub fn respond(
         if let Some(opt) = opt {
             write_opt(out, 0, opt);
         }
-        return Some(Outcome { zone: None, qtype, rcode: 0 });
+        return Some(Outcome { zone: None, qtype, rcode: 0, transfer: false });
     }
     if query.qclass != 1 {
         return early(Rcode::Refused, out);
@@ -151,7 +154,7 @@ pub fn respond(
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
     write_answer(&query, opt, template, table.serial(template.zone), limit, out);
-    Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16 })
+    Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16, transfer: false })
 }
 
 /// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
@@ -184,6 +187,11 @@ fn write_answer(
     if let Some(opt) = opt {
         write_opt(out, 0, opt);
     }
+}
+
+/// The response code in a response's header.
+pub fn rcode_of(response: &[u8]) -> u16 {
+    response.get(3).map_or(0, |flags| u16::from(flags & 0x0F))
 }
 
 /// Turns a response into its truncated form: TC set, the question alone (what rate limiting

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::{Identity, QueryStats, Transport, respond};
+use super::{Identity, Outcome, QueryStats, Transport, rcode_of, respond};
 use crate::answer::Shared;
 use crate::metrics::Metrics;
 
@@ -144,17 +144,21 @@ async fn connection(
         let Some(outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
             continue;
         };
-        if out.is_empty() {
+        if outcome.transfer {
             // A zone transfer: its messages are built off the runtime's threads, from the
             // versions published when it was asked for.
             let (transfers, request) = (current.transfers.clone(), packet[..len].to_vec());
             let job = tokio::task::spawn_blocking(move || transfers.answer(&request, peer, Transport::Tcp));
-            for message in job.await.unwrap_or_default() {
+            let messages = job.await.unwrap_or_default();
+            for message in &messages {
                 let Ok(len) = u16::try_from(message.len()) else { break };
                 writer.write_all(&len.to_be_bytes()).await?;
-                writer.write_all(&message).await?;
+                writer.write_all(message).await?;
             }
             writer.flush().await?;
+            let Some(first) = messages.first() else { continue };
+            let outcome = Outcome { rcode: rcode_of(first), ..outcome };
+            stats.record(current.answers.zones(), &outcome, Transport::Tcp, started, Instant::now());
             continue;
         }
         // Templates leave room for the OPT record, so every response fits; one that did not

@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{Identity, Outcome, QueryStats, RateLimiter, RrlSettings, Transport, Verdict, respond, truncate};
+use super::{Identity, Outcome, QueryStats, RateLimiter, RrlSettings, Transport, Verdict, rcode_of, respond, truncate};
 use crate::answer::Shared;
 use crate::metrics::Metrics;
 
@@ -127,17 +127,19 @@ fn worker(
                 // Longer than any real query: not worth an answer.
                 let truncated = message.flags.contains(MsgFlags::MSG_TRUNC);
                 let Some(packet) = message.iovs().next().filter(|_| !truncated) else { continue };
-                let Some(outcome) = respond(&current.answers, identity, packet, Transport::Udp, &mut replies[answered])
+                let Some(mut outcome) =
+                    respond(&current.answers, identity, packet, Transport::Udp, &mut replies[answered])
                 else {
                     continue;
                 };
-                if replies[answered].is_empty() {
+                if outcome.transfer {
                     // A zone transfer request: refused, or IXFR's single SOA (rare: may allocate).
                     let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
                     let Some(reply) = current.transfers.answer(packet, client, Transport::Udp).into_iter().next()
                     else {
                         continue;
                     };
+                    outcome.rcode = rcode_of(&reply);
                     replies[answered] = reply;
                 }
                 if let Some(limiter) = &mut limiter {

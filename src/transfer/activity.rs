@@ -156,9 +156,4 @@ impl Activity {
             })
             .collect()
     }
-
-    /// The last transfer of each zone by each client.
-    pub fn transfers(&self) -> Vec<(String, TransferStatus)> {
-        self.state().transfers.iter().map(|((zone, _), t)| (zone.clone(), t.clone())).collect()
-    }
 }

@@ -19,7 +19,7 @@ use hickory_proto::rr::{DNSClass, RData, RecordType};
 use crate::answer::Rcode;
 use crate::answer::template::{Owner, Section, TemplateBuilder, wire_key};
 use crate::dns::Transport;
-use crate::model::TransferAllow;
+use crate::model::{TransferAllow, wire_len};
 use crate::tsig::{self, Chain, Keyring, Verified};
 pub use activity::Activity;
 pub use version::{History, Journal, Rr, SavedSerial, Version};
@@ -182,7 +182,14 @@ impl Reply<'_> {
             _ => false,
         };
         for set in items.chunk_by(same_set) {
-            let estimate: usize = set.iter().map(|item| 12 + 255.min(item.rdata().min_wire_len() + 16)).sum();
+            // The set's size, about: owners in full, names in the data as pointers.
+            let estimate: usize = set
+                .iter()
+                .map(|item| {
+                    let (owner, _, rdata) = item.parts();
+                    wire_len(owner) + 10 + rdata.min_wire_len()
+                })
+                .sum();
             if count > 0 && builder.message_len() + estimate > MESSAGE_TARGET {
                 messages.push(std::mem::replace(&mut builder, TemplateBuilder::new(&origin, 0)));
                 count = 0;
@@ -217,10 +224,6 @@ impl Reply<'_> {
 }
 
 impl Item<'_> {
-    fn rdata(&self) -> &crate::model::Rdata {
-        self.parts().2
-    }
-
     fn parts(&self) -> (&crate::model::Name, u32, &crate::model::Rdata) {
         match self {
             Item::Borrowed(rr) => (rr.owner, rr.ttl, rr.rdata),

@@ -217,8 +217,7 @@ impl State {
             let mut query = vec![0u8; 12];
             query[..2].copy_from_slice(&id.to_be_bytes());
             query[5] = 1; // QDCOUNT
-            query.extend_from_slice(&wire_key(&key.0));
-            query.extend_from_slice(&[0, 6, 0, 1]); // SOA, IN
+            query.extend_from_slice(&soa_question(&key.0));
             if let Some(socket) = self.socket(key.1) {
                 let _ = socket.send_to(&query, key.1).await;
             }
@@ -267,10 +266,15 @@ impl State {
 fn notify_message(announcement: &Announcement, id: u16) -> Vec<u8> {
     let mut builder = TemplateBuilder::new(&announcement.zone, 0);
     builder.record(Section::Answer, Owner::Query, announcement.soa.0, &announcement.soa.1);
-    let mut question = wire_key(&announcement.zone).into_vec();
-    question.extend_from_slice(&[0, 6, 0, 1]);
-    let mut message = builder.finish(Rcode::NoError, true, false).message(&question);
+    let mut message = builder.finish(Rcode::NoError, true, false).message(&soa_question(&announcement.zone));
     message[..2].copy_from_slice(&id.to_be_bytes());
     message[2..4].copy_from_slice(&0x2400u16.to_be_bytes()); // opcode NOTIFY, AA
     message
+}
+
+/// The question `zone SOA IN`, in wire form.
+fn soa_question(zone: &Name) -> Vec<u8> {
+    let mut question = wire_key(zone).into_vec();
+    question.extend_from_slice(&[0, 6, 0, 1]);
+    question
 }

@@ -366,3 +366,23 @@ impl Drop for Backend {
         self.stop();
     }
 }
+
+/// A reference server (knotd, nsd) run with `config`, written to `dir/file`; its output is
+/// discarded. `flags` come before `-c FILE`.
+pub fn reference_server(
+    program: &str,
+    flags: &[&str],
+    dir: &std::path::Path,
+    file: &str,
+    config: &str,
+) -> std::process::Child {
+    std::fs::write(dir.join(file), config).unwrap();
+    std::process::Command::new(program)
+        .args(flags)
+        .arg("-c")
+        .arg(dir.join(file))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} starts: {e}"))
+}

@@ -7,14 +7,14 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
 use hickory_proto::serialize::binary::BinEncodable;
 
-use crate::common::{Server, free_port, query, tcp};
+use crate::common::{Server, free_port, query, reference_server, tcp};
 
 /// knotd serving one zone file on a free loopback port, stopped when dropped.
 struct Knot {
@@ -40,14 +40,7 @@ impl Knot {
             addr.ip(),
             addr.port(),
         );
-        std::fs::write(dir.path().join("knot.conf"), config).unwrap();
-        let child = Command::new("knotd")
-            .arg("-c")
-            .arg(dir.path().join("knot.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("knotd starts");
+        let child = reference_server("knotd", &[], dir.path(), "knot.conf", &config);
         let knot = Knot { child, addr, _dir: dir };
         let started = Instant::now();
         // Ready once it answers the zone's SOA with authority (the zone file loaded).

@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
 use switchyard::tsig::{self, Chain, Keyring};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, Server, eventually, free_port, query, rrs, udp};
+use crate::common::{Backend, Server, eventually, free_port, query, reference_server, rrs, udp};
 
 const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
 
@@ -67,14 +67,16 @@ async fn transfer(server: SocketAddr, request: &[u8]) -> Vec<Vec<u8>> {
         stream.read_exact(&mut buf).await.unwrap();
         let m = Message::from_vec(&buf).unwrap();
         let failed = m.metadata.response_code != ResponseCode::NoError;
-        let closing = records.len() + m.answers.len() > 1 && m.answers.last() == records.first().or(m.answers.first());
         records.extend(m.answers);
         messages.push(buf);
         if failed || records.len() == 1 {
             return messages;
         }
+        // Only a message ending with the first SOA can close the transfer.
         let incremental = records[1].record_type() == RecordType::SOA;
-        if closing && records.iter().filter(|r| **r == records[0]).count() == if incremental { 3 } else { 2 } {
+        if records.last() == records.first()
+            && records.iter().filter(|r| **r == records[0]).count() == if incremental { 3 } else { 2 }
+        {
             return messages;
         }
     }
@@ -224,14 +226,7 @@ impl Secondary {
         if let Some(catalog) = catalog {
             config += &format!("  - domain: {catalog}\n    catalog-role: interpret\n    catalog-template: default\n");
         }
-        std::fs::write(dir.path().join("knot.conf"), config).unwrap();
-        let child = Command::new("knotd")
-            .arg("-c")
-            .arg(dir.path().join("knot.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("knotd starts");
+        let child = reference_server("knotd", &[], dir.path(), "knot.conf", &config);
         Secondary { name: "Knot", addr, child, dir }
     }
 
@@ -250,15 +245,7 @@ impl Secondary {
             pip = primary.ip(),
             pport = primary.port(),
         );
-        std::fs::write(dir.path().join("nsd.conf"), config).unwrap();
-        let child = Command::new("nsd")
-            .arg("-d")
-            .arg("-c")
-            .arg(dir.path().join("nsd.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nsd starts");
+        let child = reference_server("nsd", &["-d"], dir.path(), "nsd.conf", &config);
         Secondary { name: "NSD", addr, child, dir }
     }
 
