@@ -48,6 +48,17 @@ impl Keyring {
     pub fn contains(&self, name: &Name) -> bool {
         self.get(name).is_some()
     }
+
+    /// Signs `response`, the answer to the signed `request`, with the request's key; a
+    /// request whose signature does not check out gets its TSIG error instead (RFC 8945 §5.3).
+    pub fn sign_response(&self, request: &[u8], response: &mut Vec<u8>) {
+        let now = now();
+        match verify(self, request, now) {
+            Ok(Some(verified)) => drop(sign(response, &verified.key, Chain::Reply(&verified.mac), now, None)),
+            Ok(None) => {}
+            Err(rejected) => *response = refusal(request, &rejected, now),
+        }
+    }
 }
 
 /// A key from its name, algorithm name (`hmac-sha256`, `hmac-sha384`, `hmac-sha512`) and

@@ -16,6 +16,7 @@ const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;
 const TYPE_IXFR: u16 = 251;
 const TYPE_AXFR: u16 = 252;
+const TYPE_TSIG: u16 = 250;
 const OPTION_NSID: u16 = 3;
 /// Our EDNS UDP payload size: the DNS flag day 2020 value, safe from IP fragmentation.
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
@@ -37,9 +38,26 @@ pub struct Outcome {
     pub qtype: u16,
     /// The response code (16 for BADVERS).
     pub rcode: u16,
+    /// What the table alone could not do, left to the caller.
+    pub handoff: Option<Handoff>,
+}
+
+impl Outcome {
+    fn of(zone: Option<u16>, qtype: u16, rcode: u16) -> Outcome {
+        Outcome { zone, qtype, rcode, handoff: None }
+    }
+}
+
+/// The part of an answer that needs more than the answer table ([`crate::transfer`] and
+/// [`crate::tsig`] do it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
     /// An AXFR or IXFR request: the response written is the REFUSED of a server that serves
-    /// no transfers; a caller that does ([`crate::transfer`]) answers it instead.
-    pub transfer: bool,
+    /// no transfers; the transfer module answers instead.
+    Transfer,
+    /// The query is TSIG-signed: the response written must be signed with its key (or
+    /// replaced by the TSIG error).
+    Sign,
 }
 
 #[derive(Clone, Copy)]
@@ -79,6 +97,8 @@ struct Query<'a> {
     qtype: u16,
     qclass: u16,
     edns: Option<Edns>,
+    /// The query ends with a TSIG record.
+    signed: bool,
 }
 
 // Lives on the stack for one query; boxing the large variant would allocate per query.
@@ -96,8 +116,8 @@ enum Parse<'a> {
 
 /// Handles one query packet, writing the response to `out` (cleared first). Returns
 /// `None` when nothing must be sent (a response, or a packet too short to answer). A zone
-/// transfer request (AXFR, IXFR) is answered REFUSED and flagged in the [`Outcome`]: the
-/// table alone cannot answer it.
+/// transfer request (AXFR, IXFR) is answered REFUSED, and a signed query unsigned, with the
+/// rest to do as the outcome's [`Handoff`].
 pub fn respond(
     table: &AnswerTable,
     identity: &Identity,
@@ -110,25 +130,44 @@ pub fn respond(
         Parse::Drop => return None,
         Parse::Error { rcode, question, edns } => {
             error_response(packet, rcode as u8, question, Opt::answering(edns, identity), out);
-            return Some(Outcome { zone: None, qtype: 0, rcode: rcode as u16, transfer: false });
+            return Some(Outcome::of(None, 0, rcode as u16));
         }
         Parse::Query(query) => query,
     };
+    let signed = query.signed;
+    let mut outcome = answer(table, identity, packet, &query, transport, out);
+    if signed && outcome.handoff.is_none() {
+        outcome.handoff = Some(Handoff::Sign);
+    }
+    Some(outcome)
+}
+
+/// The response to a well-formed query.
+fn answer(
+    table: &AnswerTable,
+    identity: &Identity,
+    packet: &[u8],
+    query: &Query,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
     let qtype = query.qtype;
     let opt = Opt::answering(query.edns, identity);
     let early = |rcode: Rcode, out: &mut Vec<u8>| {
         error_response(packet, rcode as u8, Some(query.question), opt, out);
-        Some(Outcome { zone: None, qtype, rcode: rcode as u16, transfer: false })
+        Outcome::of(None, qtype, rcode as u16)
     };
     if let Some(opt) = opt.filter(|_| query.edns.is_some_and(|e| e.version > 0)) {
         write_header(out, query.id, query.echoed_flags, 0, [1, 0, 0, 1]);
         out.extend_from_slice(query.question);
         write_opt(out, BADVERS_HIGH_BITS, opt);
-        return Some(Outcome { zone: None, qtype, rcode: 16, transfer: false });
+        return Outcome::of(None, qtype, 16);
     }
     match qtype {
         TYPE_OPT => return early(Rcode::FormErr, out),
-        TYPE_IXFR | TYPE_AXFR => return early(Rcode::Refused, out).map(|o| Outcome { transfer: true, ..o }),
+        TYPE_IXFR | TYPE_AXFR => {
+            return Outcome { handoff: Some(Handoff::Transfer), ..early(Rcode::Refused, out) };
+        }
         253 | 254 => return early(Rcode::NotImp, out), // MAILB, MAILA
         _ => {}
     }
@@ -140,7 +179,7 @@ pub fn respond(
         if let Some(opt) = opt {
             write_opt(out, 0, opt);
         }
-        return Some(Outcome { zone: None, qtype, rcode: 0, transfer: false });
+        return Outcome::of(None, qtype, 0);
     }
     if query.qclass != 1 {
         return early(Rcode::Refused, out);
@@ -153,8 +192,8 @@ pub fn respond(
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
-    write_answer(&query, opt, template, table.serial(template.zone), limit, out);
-    Some(Outcome { zone: Some(template.zone), qtype, rcode: template.rcode as u16, transfer: false })
+    write_answer(query, opt, template, table.serial(template.zone), limit, out);
+    Outcome::of(Some(template.zone), qtype, template.rcode as u16)
 }
 
 /// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
@@ -281,8 +320,8 @@ fn parse(packet: &[u8]) -> Parse<'_> {
     let question = &packet[HEADER..question_end];
     let qtype = u16::from_be_bytes([packet[question_end - 4], packet[question_end - 3]]);
     let qclass = u16::from_be_bytes([packet[question_end - 2], packet[question_end - 1]]);
-    let edns = match read_edns(packet, question_end, ancount as usize + nscount as usize, arcount) {
-        Ok(edns) => edns,
+    let (edns, signed) = match read_edns(packet, question_end, ancount as usize + nscount as usize, arcount) {
+        Ok(read) => read,
         Err(()) => return Parse::Error { rcode: Rcode::FormErr, question: Some(question), edns: None },
     };
     if (flags >> 11) & 0xF != 0 {
@@ -301,6 +340,7 @@ fn parse(packet: &[u8]) -> Parse<'_> {
         qtype,
         qclass,
         edns,
+        signed,
     })
 }
 
@@ -331,11 +371,12 @@ fn read_question_name(packet: &[u8], lower: &mut [u8; 255]) -> Option<usize> {
 }
 
 /// Skips `skip` records after the question, then reads the additional section looking for
-/// the OPT record. Two OPT records, an OPT not owned by the root, an OPT outside the
-/// additional section, records running past the packet, or bytes after the last record
-/// (as Knot DNS treats them) are format errors.
-fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<Option<Edns>, ()> {
-    let mut edns = None;
+/// the OPT record, and tells whether the last record is a TSIG (the query is signed). Two OPT
+/// records, an OPT not owned by the root, an OPT outside the additional section, records
+/// running past the packet, or bytes after the last record (as Knot DNS treats them) are
+/// format errors.
+fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<(Option<Edns>, bool), ()> {
+    let (mut edns, mut signed) = (None, false);
     for i in 0..skip + arcount as usize {
         let owner_at = at;
         at = skip_name(packet, at).ok_or(())?;
@@ -346,6 +387,7 @@ fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<
         if rdata_end > packet.len() {
             return Err(());
         }
+        signed = rtype == TYPE_TSIG && i >= skip;
         if rtype == TYPE_OPT {
             if i < skip || edns.is_some() || packet[owner_at] != 0 {
                 return Err(());
@@ -363,7 +405,7 @@ fn read_edns(packet: &[u8], mut at: usize, skip: usize, arcount: u16) -> Result<
     if at != packet.len() {
         return Err(());
     }
-    Ok(edns)
+    Ok((edns, signed))
 }
 
 /// EDNS options are (code, length, data); all must be well formed, unknown ones are

@@ -17,7 +17,7 @@ mod udp;
 
 pub use identity::{Identity, MAX_TEXT as MAX_IDENTITY};
 pub use listen::{Bound, ListenPlan, bind_all, tcp_listener};
-pub use message::{Outcome, Transport, question_end, rcode_of, respond, truncate};
+pub use message::{Handoff, Outcome, Transport, question_end, rcode_of, respond, truncate};
 pub use rrl::{RateLimiter, RrlSettings, Verdict};
 pub use stats::QueryStats;
 pub use tcp::{TcpLimits, serve_tcp};

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-use super::{Identity, Outcome, QueryStats, Transport, rcode_of, respond};
+use super::{Handoff, Identity, Outcome, QueryStats, Transport, rcode_of, respond};
 use crate::answer::Shared;
 use crate::metrics::Metrics;
 
@@ -141,10 +141,14 @@ async fn connection(
         tokio::time::timeout(idle, reader.read_exact(&mut packet[..len])).await.map_err(io::Error::other)??;
         let started = Instant::now();
         let current = table.load();
-        let Some(outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
+        let Some(mut outcome) = respond(&current.answers, identity, &packet[..len], Transport::Tcp, &mut out) else {
             continue;
         };
-        if outcome.transfer {
+        if outcome.handoff == Some(Handoff::Sign) {
+            current.transfers.keys.sign_response(&packet[..len], &mut out);
+            outcome.rcode = rcode_of(&out);
+        }
+        if outcome.handoff == Some(Handoff::Transfer) {
             // A zone transfer: its messages are built off the runtime's threads, from the
             // versions published when it was asked for.
             let (transfers, request) = (current.transfers.clone(), packet[..len].to_vec());

@@ -16,7 +16,9 @@ use nix::errno::Errno;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{Identity, Outcome, QueryStats, RateLimiter, RrlSettings, Transport, Verdict, rcode_of, respond, truncate};
+use super::{
+    Handoff, Identity, Outcome, QueryStats, RateLimiter, RrlSettings, Transport, Verdict, rcode_of, respond, truncate,
+};
 use crate::answer::Shared;
 use crate::metrics::Metrics;
 
@@ -132,15 +134,19 @@ fn worker(
                 else {
                     continue;
                 };
-                if outcome.transfer {
+                match outcome.handoff {
                     // A zone transfer request: refused, or IXFR's single SOA (rare: may allocate).
-                    let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
-                    let Some(reply) = current.transfers.answer(packet, client, Transport::Udp).into_iter().next()
-                    else {
-                        continue;
-                    };
-                    outcome.rcode = rcode_of(&reply);
-                    replies[answered] = reply;
+                    Some(Handoff::Transfer) => {
+                        let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
+                        let reply = current.transfers.answer(packet, client, Transport::Udp).into_iter().next();
+                        let Some(reply) = reply else { continue };
+                        replies[answered] = reply;
+                    }
+                    Some(Handoff::Sign) => current.transfers.keys.sign_response(packet, &mut replies[answered]),
+                    None => {}
+                }
+                if outcome.handoff.is_some() {
+                    outcome.rcode = rcode_of(&replies[answered]);
                 }
                 if let Some(limiter) = &mut limiter {
                     match message.address.as_ref().and_then(peer_ip).map(|ip| limiter.check(ip, started)) {

@@ -26,6 +26,15 @@ struct State {
     transfers: BTreeMap<(String, IpAddr), TransferStatus>,
 }
 
+/// What a SOA query to a secondary found.
+pub enum Polled {
+    Serial(u32),
+    /// An answer without the zone's SOA (REFUSED, NOTAUTH...).
+    NoSoa,
+    /// No answer before the next poll.
+    Silent,
+}
+
 #[derive(Default)]
 struct Secondary {
     notify: Option<NotifyStatus>,
@@ -126,14 +135,25 @@ impl Activity {
         }
     }
 
-    /// A secondary's SOA serial as polled (`None`: it did not answer), against `current`.
-    pub fn polled(&self, zone: &str, target: SocketAddr, serial: Option<u32>, current: u32) {
+    /// What polling a secondary found, against the zone's `current` serial. A secondary that
+    /// answers without the SOA (a Knot catalog consumer refuses queries for the catalog) is
+    /// taken to hold the serial of its last successful transfer.
+    pub fn polled(&self, zone: &str, target: SocketAddr, polled: Polled, current: u32) {
+        let mut state = self.state();
+        let transferred = || {
+            let last = state.transfers.get(&(zone.to_string(), target.ip().to_canonical()));
+            last.filter(|t| t.result == "ok").and_then(|t| t.serial)
+        };
+        let serial = match polled {
+            Polled::Serial(serial) => Some(serial),
+            Polled::NoSoa => transferred(),
+            Polled::Silent => None,
+        };
         let lag = serial.map(|s| if super::version::serial_after(current, s) { current.wrapping_sub(s) } else { 0 });
         if let Some(metrics) = &self.metrics {
             let gauge = metrics.secondary_serial_lag.with_label_values(&[zone, &target.to_string()]);
             gauge.set(lag.map_or(-1, i64::from));
         }
-        let mut state = self.state();
         let secondary = state.secondaries.entry((zone.to_string(), target)).or_default();
         secondary.polled_at = Some(unix_time::now());
         (secondary.serial, secondary.lag) = (serial, lag);

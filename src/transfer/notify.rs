@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::Activity;
+use super::activity::Polled;
 use crate::answer::Rcode;
 use crate::answer::template::{Owner, Section, TemplateBuilder, wire_key};
 use crate::model::Rdata;
@@ -208,7 +209,7 @@ impl State {
     async fn poll(&mut self) {
         for (_, (zone, target)) in self.polls.drain() {
             if let Some(current) = self.zones.iter().find(|a| a.zone == zone) {
-                self.activity.polled(&zone.to_string(), target, None, current.serial);
+                self.activity.polled(&zone.to_string(), target, Polled::Silent, current.serial);
             }
         }
         let keys: Vec<Key> = self.zones.iter().flat_map(|a| a.targets.iter().map(|t| (a.zone.clone(), *t))).collect();
@@ -251,12 +252,16 @@ impl State {
             self.pending.remove(&key);
         } else if let Some(key) = self.polls.get(&id).filter(|k| matches(&k.1)).cloned() {
             self.polls.remove(&id);
-            let serial = message.answers.iter().find_map(|r| match &r.data {
-                RData::SOA(soa) => Some(soa.serial),
-                _ => None,
-            });
+            let polled = message
+                .answers
+                .iter()
+                .find_map(|r| match &r.data {
+                    RData::SOA(soa) => Some(Polled::Serial(soa.serial)),
+                    _ => None,
+                })
+                .unwrap_or(Polled::NoSoa);
             if let Some(current) = self.zones.iter().find(|a| a.zone == key.0) {
-                self.activity.polled(&key.0.to_string(), key.1, serial, current.serial);
+                self.activity.polled(&key.0.to_string(), key.1, polled, current.serial);
             }
         }
     }

@@ -158,6 +158,17 @@ async fn axfr_and_ixfr_are_signed_on_every_message_and_refused_correctly() {
     let (stale, _) = request(origin, RecordType::AXFR, None, Some((&key, now - 3600)));
     assert_eq!(tsig_error(&transfer(s.dns(), &stale).await), (ResponseCode::NotAuth, Some(18), false));
 
+    // Any signed query gets a signed answer (BIND signs its SOA refresh queries and rejects an
+    // unsigned reply), over UDP as over TCP; a bad signature gets its TSIG error.
+    let (soa_query, mac) = request(origin, RecordType::SOA, None, Some((&key, now)));
+    let reply = udp(s.dns(), &soa_query).await.unwrap();
+    assert_signed(std::slice::from_ref(&reply), &key, &mac);
+    assert_eq!(serial_of(&Message::from_vec(&reply).unwrap().answers[0]), 100);
+    assert_signed(&transfer(s.dns(), &soa_query).await, &key, &mac);
+    let (forged_soa, _) = request(origin, RecordType::SOA, None, Some((&forged, now)));
+    let reply = udp(s.dns(), &forged_soa).await.unwrap();
+    assert_eq!(tsig_error(std::slice::from_ref(&reply)), (ResponseCode::NotAuth, Some(16), true));
+
     // A one-record change: IXFR gives exactly the difference; the current serial gets the SOA
     // alone, an unknown serial the whole zone, UDP the SOA alone.
     let changed = zone(origin, 100, 3000, allow).replace("host7: {A: [192.0.2.8]", "host7: {A: [198.51.100.8]");
@@ -249,6 +260,29 @@ impl Secondary {
         Secondary { name: "NSD", addr, child, dir }
     }
 
+    /// BIND 9 (named), which signs its SOA refresh queries too.
+    fn bind(origin: &str, primary: SocketAddr, addr: SocketAddr) -> Secondary {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display();
+        let config = format!(
+            "options {{ directory \"{path}\"; pid-file \"{path}/named.pid\"; listen-on port {port} {{ {ip}; }};\n\
+             \x20 listen-on-v6 {{ none; }}; recursion no; }};\ncontrols {{ }};\n\
+             key \"xfr\" {{ algorithm hmac-sha256; secret \"{SECRET}\"; }};\n\
+             zone \"{origin}\" {{ type secondary; primaries {{ {pip} port {pport} key \"xfr\"; }};\n\
+             \x20 allow-notify {{ key \"xfr\"; }}; file \"zone.db\"; }};\n",
+            ip = addr.ip(),
+            port = addr.port(),
+            pip = primary.ip(),
+            pport = primary.port(),
+        );
+        // As root, named would switch to its own user, who cannot write the test's directory.
+        use std::os::unix::fs::MetadataExt;
+        let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let flags: &[&str] = if root { &["-g", "-u", "root"] } else { &["-g"] };
+        let child = reference_server("named", flags, dir.path(), "named.conf", &config);
+        Secondary { name: "BIND", addr, child, dir }
+    }
+
     /// The zone's serial as this secondary answers it.
     async fn serial(&self, origin: &str) -> Option<u32> {
         let reply = udp(self.addr, &query(origin, RecordType::SOA, None).to_vec().unwrap()).await?;
@@ -284,16 +318,16 @@ fn loopback() -> SocketAddr {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_and_ixfr() {
-    if !Secondary::installed("knotd") || !Secondary::installed("nsd") {
+async fn knot_nsd_and_bind_secondaries_follow_a_failover_within_a_second_by_notify_and_ixfr() {
+    if !["knotd", "nsd", "named"].into_iter().all(Secondary::installed) {
         return;
     }
     let origin = "fleet.test.";
     let mut backend = Backend::start().await;
-    let (primary, knot_addr, nsd_addr) = (loopback(), loopback(), loopback());
+    let (primary, knot_addr, nsd_addr, bind_addr) = (loopback(), loopback(), loopback(), loopback());
     let yaml = format!(
         "origin: {origin}\nsoa: {{mname: ns1.{origin}, rname: hostmaster.{origin}, serial: 2026120100}}\n\
-         transfer:\n  allow: [{{key: xfr, address: 127.0.0.0/8}}]\n  notify: [\"{knot_addr}\", \"{nsd_addr}\"]\n  notify_key: xfr\n\
+         transfer:\n  allow: [{{key: xfr, address: 127.0.0.0/8}}]\n  notify: [\"{knot_addr}\", \"{nsd_addr}\", \"{bind_addr}\"]\n  notify_key: xfr\n\
          monitors:\n  web: {{type: http, port: {port}, path: /, interval: 200ms, timeout: 150ms, rise: 1, fall: 2, flap_hold: 0s}}\n\
          pools:\n  primary: {{monitor: web, endpoints: [{{address: 192.0.2.10, check_address: 127.0.0.1}}]}}\n\
          \x20 dr: {{endpoints: [{{address: 198.51.100.10}}]}}\n\
@@ -305,7 +339,11 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
         settings.zone_context.keys = keyring();
     })
     .await;
-    let secondaries = [Secondary::knot(&[origin], primary, knot_addr, None), Secondary::nsd(origin, primary, nsd_addr)];
+    let secondaries = [
+        Secondary::knot(&[origin], primary, knot_addr, None),
+        Secondary::nsd(origin, primary, nsd_addr),
+        Secondary::bind(origin, primary, bind_addr),
+    ];
     let app = format!("app.{origin}");
     for secondary in &secondaries {
         eventually(Duration::from_secs(20), || async { secondary.addresses(&app).await == ["192.0.2.10"] }).await;
@@ -336,14 +374,14 @@ async fn knot_and_nsd_secondaries_follow_a_failover_within_a_second_by_notify_an
     assert!(secondaries[0].log().contains("IXFR, incoming"), "Knot took an IXFR:\n{}", secondaries[0].log());
     let ixfr =
         s.metric("switchyard_zone_transfers_total", &[("zone", origin), ("type", "IXFR"), ("result", "ok")]).await;
-    assert!(ixfr >= Some(2.0), "both secondaries took the failover by IXFR: {ixfr:?}");
+    assert!(ixfr >= Some(3.0), "every secondary took the failover by IXFR: {ixfr:?}");
 
     // Status and metrics show each secondary: NOTIFY acknowledged, its serial, no lag.
     eventually(Duration::from_secs(10), || async {
         let (_, body) = s.http_get("/status").await;
         let status: serde_json::Value = serde_json::from_str(&body).unwrap();
         let listed = status["secondaries"].as_array().unwrap().clone();
-        listed.len() == 2
+        listed.len() == 3
             && listed
                 .iter()
                 .all(|l| l["serial"] == serial && l["serial_lag"] == 0 && l["notify"]["acknowledged_at"].is_number())
@@ -484,6 +522,13 @@ async fn a_knot_catalog_consumer_adds_and_drops_the_zones_served() {
     .await;
     let knot = Secondary::knot(&[], primary, knot_addr, Some(catalog));
     eventually(Duration::from_secs(20), || async { knot.serial("a.test.").await == Some(1) }).await;
+    // Knot refuses queries for the catalog itself: its lag comes from its last transfer.
+    assert_eq!(knot.serial(catalog).await, None);
+    let secondary = knot_addr.to_string();
+    eventually(Duration::from_secs(10), || async {
+        s.metric("switchyard_secondary_serial_lag", &[("zone", catalog), ("secondary", &secondary)]).await == Some(0.0)
+    })
+    .await;
 
     s.write_zone("b.yaml", &zone("b.test.", 3, 1, &transfer));
     assert_eq!(s.reload().await.0, 200);
