@@ -1,7 +1,9 @@
 //! Zone transfer figures, side by side with Knot where knotd is installed: AXFR time, bytes
 //! and messages for zones of 10,000 and 100,000 names (switchyard and Knot serving the same
 //! data), and the time from switchyard publishing a failover to a Knot secondary answering
-//! it (NOTIFY + IXFR), median and max over 20 flips. Everything runs on loopback.
+//! it (NOTIFY + IXFR), median and max over 20 flips; and the query path's CPU per query
+//! (the UDP worker threads' own CPU time) alone and while AXFRs of 100,000 names run back to
+//! back. Everything runs on loopback.
 //!
 //!     cargo run --release --example transfer-bench
 
@@ -103,7 +105,7 @@ async fn main() {
     println!("{:<12} {:<10} {:>9} {:>11} {:>9} {:>9}", "zone", "server", "seconds", "bytes", "messages", "records");
     for names in [10_000, 100_000] {
         let dir = tempfile::tempdir().expect("a directory");
-        let origin = "bench.test.";
+        let origin: &'static str = "bench.test.";
         let mut yaml = format!(
             "origin: {origin}\nsoa: {{mname: ns1, rname: hostmaster, serial: 1}}\ntransfer: {{allow: [{{address: 127.0.0.1}}]}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n"
         );
@@ -129,6 +131,9 @@ async fn main() {
         let running = start(dir.path(), ours).await;
         let (s, b, m, r) = axfr(ours, origin).await;
         println!("{names:<12} {:<10} {s:>9.3} {b:>11} {m:>9} {r:>9}", "switchyard");
+        if names == 100_000 {
+            query_cost(ours, origin, names).await;
+        }
         running.stop().await;
         if has_knot {
             let kdir = tempfile::tempdir().expect("a directory");
@@ -148,6 +153,72 @@ async fn main() {
     if has_knot {
         flips().await;
     }
+}
+
+/// CPU seconds the UDP worker threads (`udp-N`) have used so far.
+fn udp_worker_cpu() -> f64 {
+    let mut ticks = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("udp-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat.rsplit_once(") ").map_or("", |(_, rest)| rest).split(' ').collect();
+        ticks += fields.get(11..13).map_or(0, |f| f.iter().filter_map(|n| n.parse::<u64>().ok()).sum());
+    }
+    ticks as f64 / 100.0 // USER_HZ
+}
+
+/// `count` A queries over UDP, one at a time, from a thread of its own.
+async fn queries(server: SocketAddr, origin: &'static str, names: usize, count: usize) {
+    tokio::task::spawn_blocking(move || {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+        socket.connect(server).expect("connects");
+        socket.set_read_timeout(Some(Duration::from_secs(1))).expect("a timeout");
+        let mut buf = [0u8; 512];
+        for i in 0..count {
+            let mut q = question(&format!("h{}.{origin}", i % names), 1);
+            q[..2].copy_from_slice(&(i as u16).to_be_bytes());
+            socket.send(&q).expect("sent");
+            let _ = socket.recv(&mut buf);
+        }
+    })
+    .await
+    .expect("the load ran");
+}
+
+/// The query path's CPU per query (UDP worker threads only), without and with AXFRs of the
+/// whole zone running back to back meanwhile.
+async fn query_cost(server: SocketAddr, origin: &'static str, names: usize) {
+    const COUNT: usize = 200_000;
+    let quiet_before = udp_worker_cpu();
+    queries(server, origin, names, COUNT).await;
+    let quiet = udp_worker_cpu() - quiet_before;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let transfers = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut done = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                axfr(server, origin).await;
+                done += 1;
+            }
+            done
+        }
+    });
+    let busy_before = udp_worker_cpu();
+    queries(server, origin, names, COUNT).await;
+    let busy = udp_worker_cpu() - busy_before;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let done = transfers.await.expect("the transfers ran");
+    let per_query = |cpu: f64| cpu / COUNT as f64 * 1e6;
+    println!(
+        "query path CPU per query (UDP workers, {COUNT} queries): {:.2} µs alone, {:.2} µs with {done} AXFRs of {names} names running",
+        per_query(quiet),
+        per_query(busy)
+    );
 }
 
 /// Failover flips through an override-free path: a backend stopped and started again.

@@ -21,6 +21,9 @@ pub type RouteKey = (usize, Name, Family);
 /// The routing decisions behind a compiled table (for failback memory, metrics, logs).
 pub type Routes = HashMap<RouteKey, Route>;
 
+/// A zone's RRsets that follow health, by node index and type (see [`Compiler::live_rrsets`]).
+pub type LiveRrsets = BTreeMap<(usize, u16), RrSet>;
+
 /// A model prepared for compilation: indexes, static answers, and the dynamic slots.
 pub struct Compiler {
     model: Arc<Model>,
@@ -408,20 +411,27 @@ impl Compiler {
         set
     }
 
-    /// The RRsets of zone `z` that follow health, as a zone transfer carries them with the
-    /// decided `routes`, keyed by node index and type: each dynamic record as every member of
-    /// its answering pool(s) (`select: all`; a per-query choice cannot travel), none while it
-    /// answers NODATA or SERVFAIL or has `transfer: false`; and SVCB/HTTPS sets with hints.
-    pub fn live_rrsets(&self, z: usize, routes: &Routes) -> BTreeMap<(usize, u16), RrSet> {
+    /// Per transferable zone, the RRsets that follow health as a zone transfer carries them
+    /// with the decided `routes`, keyed by node index and type: each dynamic record as every
+    /// member of its answering pool(s) (`select: all`; a per-query choice cannot travel), none
+    /// while it answers NODATA or SERVFAIL or has `transfer: false`; and SVCB/HTTPS sets with
+    /// their hints.
+    pub fn live_rrsets(&self, routes: &Routes) -> HashMap<usize, LiveRrsets> {
+        // Every route is decided already: the pass finds them, it decides none.
         let mut pass = Pass { health: &NoHealth, previous: routes, routes: routes.clone() };
+        let transferable = self.model.zones.iter().enumerate().filter(|(_, zone)| zone.transfer.is_some());
+        transferable.map(|(z, _)| (z, self.zone_live_rrsets(z, &mut pass))).collect()
+    }
+
+    fn zone_live_rrsets(&self, z: usize, pass: &mut Pass<'_, NoHealth>) -> LiveRrsets {
         let mut live = BTreeMap::new();
         for (i, node) in self.model.zones[z].nodes.iter().enumerate() {
             for set in node.rrsets.iter().filter(|s| follows_health(s)) {
-                live.insert((i, set.rtype.into()), self.with_hints(z, node, set, &mut pass));
+                live.insert((i, set.rtype.into()), self.with_hints(z, node, set, pass));
             }
             let Some(dynamic) = node.dynamic.as_ref().filter(|d| d.transfer) else { continue };
             for family in Family::ALL {
-                let route = self.route(z, node, family, &mut pass);
+                let route = self.route(z, node, family, pass);
                 let Served::Variants(variants) = &route.served else { continue };
                 let ttl = if route.degraded { dynamic.ttl_degraded } else { dynamic.ttl };
                 let mut rdatas: Vec<Rdata> = Vec::new();

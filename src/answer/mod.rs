@@ -6,7 +6,7 @@ pub mod route;
 mod table;
 pub mod template;
 
-pub use compile::{Compiler, Located, RouteKey, Routes, follows_health};
+pub use compile::{Compiler, LiveRrsets, Located, RouteKey, Routes, follows_health};
 pub use route::Health;
 pub use table::{Answer, AnswerSet, AnswerTable};
 pub use template::{Rcode, Template};

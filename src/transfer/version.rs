@@ -5,14 +5,14 @@
 //! transfer would carry changed, at most once per `coalesce` interval per zone, and keeps the
 //! last versions for IXFR.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::answer::{Compiler, Routes, follows_health};
+use crate::answer::{Compiler, LiveRrsets, Routes, follows_health};
 use crate::model::{Model, Name, Rdata, RecordType, RrSet, Transfer, Zone};
 
 /// Most bytes of history (estimated wire size of the data only old versions hold) per zone.
@@ -25,7 +25,7 @@ pub struct Version {
     model: Arc<Model>,
     zone: usize,
     /// The RRsets that follow health, by node index and type (see [`Compiler::live_rrsets`]).
-    live: BTreeMap<(usize, u16), RrSet>,
+    live: LiveRrsets,
     /// Estimated wire size of what this version alone holds (for the history bound).
     bytes: usize,
 }
@@ -68,11 +68,10 @@ impl Version {
         self.rrsets().flat_map(|(owner, set)| set.rdatas.iter().map(move |rdata| Rr { owner, ttl: set.ttl, rdata }))
     }
 
-    /// Whether this version carries the same data as zone `z` of `model` with `live`: the
-    /// same zone file text (fingerprint) and SOA, and the same live RRsets.
-    fn same_data(&self, model: &Arc<Model>, z: usize, live: &BTreeMap<(usize, u16), RrSet>) -> bool {
-        let zone = &model.zones[z];
-        self.data().fingerprint == zone.fingerprint && self.data().soa == zone.soa && self.live == *live
+    /// Whether this version holds `zone` as the file has it now: the same text (fingerprint)
+    /// and SOA.
+    fn holds_file_of(&self, zone: &Zone) -> bool {
+        self.data().fingerprint == zone.fingerprint && self.data().soa == zone.soa
     }
 
     /// A digest of the data (file fingerprint, SOA, live RRsets), to tell across a restart
@@ -175,9 +174,9 @@ impl Journal {
         let before = self.zones.len();
         self.zones.retain(|origin, _| served.contains(origin));
         update.changed |= self.zones.len() != before;
-        for (z, zone) in model.zones.iter().enumerate() {
+        for (z, live) in compiler.live_rrsets(routes) {
+            let zone = &model.zones[z];
             let Some(settings) = &zone.transfer else { continue };
-            let live = compiler.live_rrsets(z, routes);
             let Some(journal) = self.zones.get_mut(&zone.origin) else {
                 let version = self.first_version(model, z, live);
                 let versions = VecDeque::from([Arc::new(version)]);
@@ -191,7 +190,8 @@ impl Journal {
                 update.changed = true;
             }
             let newest = journal.versions.back().expect("a journal holds at least one version");
-            if newest.same_data(model, z, &live) {
+            let edited = !newest.holds_file_of(zone);
+            if !edited && newest.live == live {
                 if !Arc::ptr_eq(&newest.model, model) {
                     // The same data in a new model: follow it, so the old model can go.
                     let rebased =
@@ -202,7 +202,6 @@ impl Journal {
                 continue;
             }
             // Health changes wait out the coalescing interval; an edited zone does not.
-            let edited = newest.data().fingerprint != zone.fingerprint || newest.data().soa != zone.soa;
             let due = journal.cut_at + settings.coalesce;
             if now < due && !edited {
                 update.due = Some(update.due.map_or(due, |d| d.min(due)));
@@ -222,16 +221,14 @@ impl Journal {
 
     /// A zone's first version: the serial the state file kept when it names the same data,
     /// else one past it (or the file's serial, when that is later).
-    fn first_version(&self, model: &Arc<Model>, z: usize, live: BTreeMap<(usize, u16), RrSet>) -> Version {
+    fn first_version(&self, model: &Arc<Model>, z: usize, live: LiveRrsets) -> Version {
         let zone = &model.zones[z];
         let bytes = live_bytes(&live) + zone_bytes(zone);
         let mut version = Version { serial: zone.soa.serial, model: model.clone(), zone: z, live, bytes };
-        if let Some(saved) = self.saved.get(&zone.origin.to_string()) {
-            if saved.digest == version.digest() && !serial_after(zone.soa.serial, saved.serial) {
-                version.serial = saved.serial;
-            } else if !serial_after(zone.soa.serial, saved.serial) {
-                version.serial = saved.serial.wrapping_add(1);
-            }
+        let saved = self.saved.get(&zone.origin.to_string()).filter(|s| !serial_after(zone.soa.serial, s.serial));
+        if let Some(saved) = saved {
+            let same = saved.digest == version.digest();
+            version.serial = if same { saved.serial } else { saved.serial.wrapping_add(1) };
         }
         version
     }
@@ -296,7 +293,7 @@ impl ZoneJournal {
 }
 
 /// Estimated wire size of RRsets (names uncompressed).
-fn live_bytes(live: &BTreeMap<(usize, u16), RrSet>) -> usize {
+fn live_bytes(live: &LiveRrsets) -> usize {
     live.values().map(set_bytes).sum()
 }
 
