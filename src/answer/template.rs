@@ -12,7 +12,7 @@
 // does not fit a DNS message becomes SERVFAIL, never a corrupt packet.
 #![deny(clippy::cast_possible_truncation)]
 
-use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, label_len, wire_form};
+use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, wire_form};
 
 /// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
 const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
@@ -313,21 +313,25 @@ impl TemplateBuilder {
     /// Writes `name`, ending in a pointer to the longest suffix already written when
     /// `compress` is set; every suffix written in full becomes a target for later names.
     fn name(&mut self, name: &Name, compress: bool) {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        for i in 0..labels.len() {
-            let suffix = wire_form(labels[i..].iter().copied());
-            if compress && let Some(&(_, at)) = self.dictionary.iter().find(|(n, _)| *n == suffix) {
+        let wire = wire_form(name.iter());
+        let mut at = 0;
+        // Each suffix of the name, longest first: `wire[at..]` (the root alone is never a
+        // target: a pointer would be longer).
+        while wire[at] != 0 {
+            let suffix = &wire[at..];
+            if compress && let Some(&(_, target)) = self.dictionary.iter().find(|(n, _)| n == suffix) {
                 self.relocs.push(self.buf.len());
-                self.buf.extend_from_slice(&(0xC000 | at).to_be_bytes());
+                self.buf.extend_from_slice(&(0xC000 | target).to_be_bytes());
                 return;
             }
-            if let Ok(at) = u16::try_from(self.buf.len())
+            if let Ok(here) = u16::try_from(self.buf.len())
                 && self.buf.len() < POINTER_LIMIT
             {
-                self.dictionary.push((suffix, at));
+                self.dictionary.push((suffix.to_vec(), here));
             }
-            self.buf.push(label_len(labels[i]));
-            self.buf.extend(labels[i].iter().map(u8::to_ascii_lowercase));
+            let end = at + 1 + usize::from(wire[at]);
+            self.buf.extend_from_slice(&wire[at..end]);
+            at = end;
         }
         self.buf.push(0);
     }
