@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use crate::common::{Backend, Server, eventually, http, query};
+use crate::common::{Backend, Server, eventually, http, post, query};
 use hickory_proto::rr::RecordType;
 use switchyard::config::Settings;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const APP: &str = "app.gslb.example.test.";
 const ZONE: &str = "gslb.example.test.";
@@ -33,23 +31,6 @@ fn zone(primary: &Backend, dr: &Backend) -> String {
 
 async fn app(s: &Server) -> Vec<String> {
     s.query(APP, RecordType::A).await.answers.iter().map(|r| r.data.to_string()).collect()
-}
-
-/// An HTTP request with a JSON body and optional bearer token; returns status and body.
-async fn post(addr: std::net::SocketAddr, path: &str, body: &str, token: Option<&str>) -> (u16, serde_json::Value) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
 }
 
 /// Every family the README documents is in `/metrics` from the first scrape (dashboards and

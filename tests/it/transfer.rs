@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
 use switchyard::tsig::{self, Chain, Keyring};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, Server, eventually, free_port, query, reference_server, rrs, udp};
+use crate::common::{Backend, Server, eventually, free_port, post, query, reference_server, rrs, udp};
 
 const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
 
@@ -80,6 +80,14 @@ async fn transfer(server: SocketAddr, request: &[u8]) -> Vec<Vec<u8>> {
             return messages;
         }
     }
+}
+
+/// The answer section of the next message on a TCP stream.
+async fn read_answers(stream: &mut tokio::net::TcpStream) -> Vec<Record> {
+    let len = stream.read_u16().await.unwrap();
+    let mut buf = vec![0; usize::from(len)];
+    stream.read_exact(&mut buf).await.unwrap();
+    Message::from_vec(&buf).unwrap().answers
 }
 
 /// Every record of the messages, in order.
@@ -537,4 +545,62 @@ async fn a_knot_catalog_consumer_adds_and_drops_the_zones_served() {
     assert_eq!(s.reload().await.0, 200);
     eventually(Duration::from_secs(20), || async { knot.serial("a.test.").await.is_none() }).await;
     assert_eq!(knot.serial("b.test.").await, Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_changes_are_coalesced_and_a_transfer_never_mixes_two_versions() {
+    let origin = "flap.test.";
+    let pools =
+        "pools:\n  primary: {endpoints: [{address: 192.0.2.10}]}\n  dr: {endpoints: [{address: 198.51.100.10}]}\n";
+    // Last in the zone's order, so in the transfer's last message.
+    let app_record = "  zz: {dynamic: {ttl: 30, failover: [primary, dr]}}\n";
+    let yaml = zone(origin, 40, 20_000, "  allow: [{address: 127.0.0.1}]\n").replacen(
+        "records:\n",
+        &format!("{pools}records:\n{app_record}"),
+        1,
+    );
+    let s = Server::start(&[("flap.yaml", &yaml)]).await;
+    let serial = || async { serial_of(&s.query(origin, RecordType::SOA).await.answers[0]) };
+    let app = format!("zz.{origin}");
+    let answer = || async { rrs(&s.query(&app, RecordType::A).await.answers) };
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // Four flips within a few milliseconds: answers follow each at once; serials at most one
+    // per second (the first change at once, where the rest ended a second later).
+    let started = Instant::now();
+    for state in ["down", "auto", "down", "auto"] {
+        let body = format!(r#"{{"state": "{state}", "reason": "flap"}}"#);
+        assert_eq!(post(s.running.http, "/pools/primary", &body, None).await.0, 200);
+        let expected = if state == "down" { "198.51.100.10" } else { "192.0.2.10" };
+        assert!(answer().await[0].ends_with(expected), "answers follow at once");
+    }
+    let mut seen = vec![(serial().await, started.elapsed())];
+    while started.elapsed() < Duration::from_millis(2500) {
+        let now = serial().await;
+        if now != seen.last().unwrap().0 {
+            seen.push((now, started.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let serials: Vec<u32> = seen.iter().map(|(n, _)| *n).collect();
+    assert_eq!(serials, [41, 42], "one serial at once, one for the rest: {seen:?}");
+    assert!(seen[1].1 >= Duration::from_millis(900), "the second waited out the interval: {seen:?}");
+
+    // A transfer started before a flip is the version it started with, to the end.
+    let (request, _) = request(origin, RecordType::AXFR, None, None);
+    let mut stream = tokio::net::TcpStream::connect(s.dns()).await.unwrap();
+    stream.write_all(&[&(request.len() as u16).to_be_bytes()[..], &request].concat()).await.unwrap();
+    let mut records = read_answers(&mut stream).await;
+    assert_eq!(
+        post(s.running.http, "/pools/primary", r#"{"state": "down", "reason": "mid-transfer"}"#, None).await.0,
+        200
+    );
+    eventually(Duration::from_secs(3), || async { serial().await == 43 }).await;
+    while records.len() < 2 || records.last() != records.first() {
+        records.extend(read_answers(&mut stream).await);
+    }
+    assert_eq!(serial_of(&records[0]), 42);
+    let app_records: Vec<String> = rrs(&records).into_iter().filter(|r| r.starts_with("zz.")).collect();
+    assert_eq!(app_records, [format!("{app} 30 A 192.0.2.10")], "the version of serial 42: on primary");
+    assert_eq!(records.len(), 2 + 2 + 1 + 20_000 * 2);
 }
