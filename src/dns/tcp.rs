@@ -150,19 +150,29 @@ async fn connection(
         }
         if outcome.handoff == Some(Handoff::Transfer) {
             // A zone transfer: its messages are built off the runtime's threads, from the
-            // versions published when it was asked for.
+            // version published when it was asked for, and written as they come (a few wait
+            // at most: a slow client holds back the building, not memory).
             let (transfers, request) = (current.transfers.clone(), packet[..len].to_vec());
-            let job = tokio::task::spawn_blocking(move || transfers.answer(&request, peer, Transport::Tcp));
-            let messages = job.await.unwrap_or_default();
-            for message in &messages {
+            let (messages, mut built) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+            tokio::task::spawn_blocking(move || {
+                transfers.answer(&request, peer, Transport::Tcp, &mut |m| messages.blocking_send(m).is_ok())
+            });
+            let mut rcode = None;
+            while let Some(message) = built.recv().await {
+                rcode.get_or_insert(rcode_of(&message));
                 let Ok(len) = u16::try_from(message.len()) else { break };
                 writer.write_all(&len.to_be_bytes()).await?;
-                writer.write_all(message).await?;
+                writer.write_all(&message).await?;
             }
             writer.flush().await?;
-            let Some(first) = messages.first() else { continue };
-            let outcome = Outcome { rcode: rcode_of(first), ..outcome };
-            stats.record(current.answers.zones(), &outcome, Transport::Tcp, started, Instant::now());
+            let Some(rcode) = rcode else { continue };
+            stats.record(
+                current.answers.zones(),
+                &Outcome { rcode, ..outcome },
+                Transport::Tcp,
+                started,
+                Instant::now(),
+            );
             continue;
         }
         // Templates leave room for the OPT record, so every response fits; one that did not

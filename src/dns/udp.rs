@@ -138,7 +138,11 @@ fn worker(
                     // A zone transfer request: refused, or IXFR's single SOA (rare: may allocate).
                     Some(Handoff::Transfer) => {
                         let Some(client) = message.address.as_ref().and_then(peer_ip) else { continue };
-                        let reply = current.transfers.answer(packet, client, Transport::Udp).into_iter().next();
+                        let mut reply = None;
+                        current.transfers.answer(packet, client, Transport::Udp, &mut |message| {
+                            reply = Some(message);
+                            false
+                        });
                         let Some(reply) = reply else { continue };
                         replies[answered] = reply;
                     }

@@ -45,24 +45,33 @@ struct Served {
 }
 
 impl Transfers {
-    /// The messages answering an AXFR or IXFR request from `client`, in order (none: drop).
-    pub fn answer(&self, request: &[u8], client: IpAddr, transport: Transport) -> Vec<Vec<u8>> {
+    /// Answers an AXFR or IXFR request from `client`: each message, in order, goes to `send`
+    /// as soon as it is built (a transfer of a large zone is never held whole in memory);
+    /// `send` returns false when the client is gone, which ends the transfer.
+    pub fn answer(&self, request: &[u8], client: IpAddr, transport: Transport, send: &mut dyn FnMut(Vec<u8>) -> bool) {
         let started = Instant::now();
-        let (messages, served) = self.serve(request, client, transport);
-        let bytes: usize = messages.iter().map(Vec::len).sum();
+        let mut bytes = 0;
+        let mut counted = |message: Vec<u8>| {
+            bytes += message.len();
+            send(message)
+        };
+        let (response, served) = self.serve(request, client, transport);
+        match response {
+            Response::Message(message) => drop(counted(message)),
+            Response::Records(reply, items) => reply.send(items, &mut counted),
+        }
         if let Some(served) = served {
             self.activity.transferred(&served.zone, client, served.kind, served.result, served.serial, bytes, started);
         }
-        messages
     }
 
-    fn serve(&self, request: &[u8], client: IpAddr, transport: Transport) -> (Vec<Vec<u8>>, Option<Served>) {
+    fn serve<'a>(&'a self, request: &'a [u8], client: IpAddr, transport: Transport) -> (Response<'a>, Option<Served>) {
         let now = tsig::now();
         let Ok(message) = Message::from_vec(request) else {
-            return (vec![tsig::error_header(request, Rcode::FormErr as u8)], None);
+            return (Response::Message(tsig::error_header(request, Rcode::FormErr as u8)), None);
         };
         let [query] = &message.queries[..] else {
-            return (vec![tsig::error_header(request, Rcode::FormErr as u8)], None);
+            return (Response::Message(tsig::error_header(request, Rcode::FormErr as u8)), None);
         };
         let kind = if query.query_type() == RecordType::AXFR { "AXFR" } else { "IXFR" };
         let mut served = Served { zone: query.name().to_lowercase().to_string(), kind, result: "ok", serial: None };
@@ -70,24 +79,24 @@ impl Transfers {
             Ok(verified) => verified,
             Err(rejected) => {
                 served.result = rejected.label();
-                return (vec![tsig::refusal(request, &rejected, now)], Some(served));
+                return (Response::Message(tsig::refusal(request, &rejected, now)), Some(served));
             }
         };
-        let reply = Reply { request, verified: verified.as_ref(), now };
+        let reply = Reply { request, verified, now };
         let history = self.zones.get(&wire_key(query.name())).filter(|_| query.query_class() == DNSClass::IN);
-        let allowed = history.filter(|h| allows(&h.settings.allow, client, verified.as_ref()));
+        let allowed = history.filter(|h| allows(&h.settings.allow, client, reply.verified.as_ref()));
         let Some(history) = allowed else {
             served.result = "refused";
-            return (vec![reply.refused()], Some(served));
+            return (Response::Message(reply.refused()), Some(served));
         };
         let current = history.current();
         served.serial = Some(current.serial);
         if query.query_type() == RecordType::AXFR {
             if transport == Transport::Udp {
                 served.result = "refused";
-                return (vec![reply.refused()], Some(served));
+                return (Response::Message(reply.refused()), Some(served));
             }
-            return (reply.messages(full(current)), Some(served));
+            return (Response::Records(reply, full(current)), Some(served));
         }
         // IXFR: the client's serial is in the SOA of the authority section.
         let known = message.authorities.iter().find_map(|r| match &r.data {
@@ -95,7 +104,7 @@ impl Transfers {
             _ => None,
         });
         let Some(known) = known else {
-            return (vec![tsig::error_header(request, Rcode::FormErr as u8)], None);
+            return (Response::Message(tsig::error_header(request, Rcode::FormErr as u8)), None);
         };
         let soa = || vec![Item::Soa(current, current.soa())];
         let (records, kind) = if !version::serial_after(current.serial, known) {
@@ -109,7 +118,7 @@ impl Transfers {
             (full(current), "IXFR-as-AXFR")
         };
         served.kind = kind;
-        (reply.messages(records), Some(served))
+        (Response::Records(reply, records), Some(served))
     }
 }
 
@@ -120,6 +129,12 @@ fn allows(allow: &[TransferAllow], client: IpAddr, verified: Option<&Verified>) 
         entry.network.is_none_or(|net| net.contains(&client.to_canonical()))
             && entry.key.as_ref().is_none_or(|wanted| key == Some(wanted))
     })
+}
+
+/// What a request gets: one message, or records to send in as many messages as they need.
+enum Response<'a> {
+    Message(Vec<u8>),
+    Records(Reply<'a>, Vec<Item<'a>>),
 }
 
 /// One record of a transfer: owner, TTL and data, borrowed from a version or made for it.
@@ -152,29 +167,27 @@ fn incremental<'a>(old: &'a Version, new: &'a Version) -> Vec<Item<'a>> {
 /// The response being assembled for one request.
 struct Reply<'a> {
     request: &'a [u8],
-    verified: Option<&'a Verified>,
+    verified: Option<Verified>,
     now: u64,
 }
 
 impl Reply<'_> {
     fn refused(&self) -> Vec<u8> {
         let mut out = tsig::error_header(self.request, Rcode::Refused as u8);
-        if let Some(verified) = self.verified {
+        if let Some(verified) = &self.verified {
             tsig::sign(&mut out, &verified.key, Chain::Reply(&verified.mac), self.now, None);
         }
         out
     }
 
     /// `items` in messages of about [`MESSAGE_TARGET`] bytes, RRsets kept whole, each message
-    /// with the question and signed (chained) when the request was.
-    fn messages(&self, items: Vec<Item>) -> Vec<Vec<u8>> {
+    /// with the question and signed (chained) when the request was, each handed to `send` as
+    /// soon as it is complete.
+    fn send(&self, items: Vec<Item>, send: &mut dyn FnMut(Vec<u8>) -> bool) {
         let question_end = crate::dns::question_end(self.request).unwrap_or(self.request.len());
-        let question = &self.request[12..question_end];
-        let origin = match items.first() {
-            Some(Item::Soa(version, _)) => version.origin().clone(),
-            _ => return vec![tsig::error_header(self.request, Rcode::ServFail as u8)],
-        };
-        let mut messages = Vec::new();
+        let mut signer = Signer { reply: self, question: &self.request[12..question_end], previous_mac: None };
+        let Some(Item::Soa(first, _)) = items.first() else { return };
+        let origin = first.origin().clone();
         let mut builder = TemplateBuilder::new(&origin, 0);
         let mut count = 0;
         let same_set = |a: &Item, b: &Item| match (a, b) {
@@ -191,7 +204,10 @@ impl Reply<'_> {
                 })
                 .sum();
             if count > 0 && builder.message_len() + estimate > MESSAGE_TARGET {
-                messages.push(std::mem::replace(&mut builder, TemplateBuilder::new(&origin, 0)));
+                let full = std::mem::replace(&mut builder, TemplateBuilder::new(&origin, 0));
+                if !signer.send(full, send) {
+                    return;
+                }
                 count = 0;
             }
             for item in set {
@@ -200,26 +216,40 @@ impl Reply<'_> {
                 count += 1;
             }
         }
-        messages.push(builder);
-        let mut previous_mac: Option<Vec<u8>> = None;
-        let mut out = Vec::with_capacity(messages.len());
-        for builder in messages {
-            let template = builder.finish(Rcode::NoError, true, false);
-            if template.rcode != Rcode::NoError {
-                return vec![tsig::error_header(self.request, Rcode::ServFail as u8)];
+        signer.send(builder, send);
+    }
+}
+
+/// Turns the builders of one response into its messages, in order: ID and question of the
+/// request, each signed and chained to the one before when the request was signed.
+struct Signer<'a> {
+    reply: &'a Reply<'a>,
+    question: &'a [u8],
+    previous_mac: Option<Vec<u8>>,
+}
+
+impl Signer<'_> {
+    /// Sends the message `builder` holds; false when the transfer is to end (the client is
+    /// gone, or a message could not be encoded: SERVFAIL if nothing was sent yet).
+    fn send(&mut self, builder: TemplateBuilder, send: &mut dyn FnMut(Vec<u8>) -> bool) -> bool {
+        let request = self.reply.request;
+        let template = builder.finish(Rcode::NoError, true, false);
+        if template.rcode != Rcode::NoError {
+            if self.previous_mac.is_none() {
+                send(tsig::error_header(request, Rcode::ServFail as u8));
             }
-            let mut message = template.message(question);
-            message[..2].copy_from_slice(&self.request[..2]);
-            if let Some(verified) = self.verified {
-                let chain = match &previous_mac {
-                    None => Chain::Reply(&verified.mac),
-                    Some(mac) => Chain::Next(mac),
-                };
-                previous_mac = Some(tsig::sign(&mut message, &verified.key, chain, self.now, None));
-            }
-            out.push(message);
+            return false;
         }
-        out
+        let mut message = template.message(self.question);
+        message[..2].copy_from_slice(&request[..2]);
+        if let Some(verified) = &self.reply.verified {
+            let chain = match &self.previous_mac {
+                None => Chain::Reply(&verified.mac),
+                Some(mac) => Chain::Next(mac),
+            };
+            self.previous_mac = Some(tsig::sign(&mut message, &verified.key, chain, self.reply.now, None));
+        }
+        send(message)
     }
 }
 
