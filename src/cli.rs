@@ -50,6 +50,9 @@ pub enum Command {
     Override(OverrideArgs),
     /// Convert an RFC 1035 zone file (BIND, NSD, Knot, PowerDNS) into switchyard zone YAML.
     Import(ImportArgs),
+    /// DNSSEC keys: generate one, or print the DS records to hand to the parent zone.
+    #[command(subcommand)]
+    Dnssec(DnssecCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         #[arg(value_enum)]
@@ -91,6 +94,37 @@ pub struct CheckArgs {
     /// Directory of zone files to check [default: ./zones].
     #[arg(long, value_name = "DIR")]
     pub zones: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DnssecCommand {
+    /// Write a new signing key for ZONE: a PKCS#8 PEM private key (mode 0600) and its DNSKEY
+    /// in a .key file beside it (which gives its role); prints the private key file's path.
+    Keygen {
+        /// The zone, e.g. gslb.example.com
+        zone: String,
+        /// Directory to write the key files into.
+        #[arg(long, value_name = "DIR", default_value = "keys")]
+        dir: PathBuf,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// csk signs everything; a ksk signs the DNSKEY RRset and a zsk the rest.
+        #[arg(long, default_value = "csk", value_parser = ["csk", "ksk", "zsk"])]
+        role: String,
+    },
+    /// Print the DS records (SHA-256) of ZONE's key-signing keys (CSK or KSK, active or
+    /// published), as the parent zone publishes them.
+    Ds {
+        /// The zone, e.g. gslb.example.com
+        zone: String,
+        /// YAML config file naming the zones directory.
+        #[arg(long, value_name = "FILE", conflicts_with = "zones")]
+        config: Option<PathBuf>,
+        /// Directory of zone files [default: ./zones].
+        #[arg(long, value_name = "DIR")]
+        zones: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]

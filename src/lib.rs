@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dns;
+pub mod dnssec;
 mod health;
 mod http;
 pub mod import;

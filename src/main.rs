@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use switchyard::cli::{CheckArgs, Cli, Command, ImportArgs, LogFormat, ServeArgs};
+use switchyard::cli::{CheckArgs, Cli, Command, DnssecCommand, ImportArgs, LogFormat, ServeArgs};
 use switchyard::config::{Settings, SettingsOverrides};
 
 fn main() -> ExitCode {
@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Check(args) => return check(args),
         Command::Import(args) => return import(args),
+        Command::Dnssec(command) => dnssec(command),
         Command::Reload(args) => remote(switchyard::remote::reload(args)),
         Command::Status(args) => remote(switchyard::remote::status(args)),
         Command::Explain(args) => remote(switchyard::remote::explain(args)),
@@ -109,6 +110,39 @@ fn import(args: ImportArgs) -> ExitCode {
         }
         Err(problems) => failed(&problems, "; nothing written"),
     }
+}
+
+fn dnssec(command: DnssecCommand) -> anyhow::Result<ExitCode> {
+    use switchyard::dnssec::{Algorithm, Role};
+    let zone_name = |text: &str| switchyard::model::Name::from_ascii(text).map(|mut name| {
+        name.set_fqdn(true);
+        name
+    });
+    match command {
+        DnssecCommand::Keygen { zone, dir, algorithm, role } => {
+            let algorithm = Algorithm::parse(&algorithm).map_err(anyhow::Error::msg)?;
+            let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let path = switchyard::dnssec::key::generate(&zone_name(&zone)?, &dir, algorithm, role)
+                .map_err(anyhow::Error::msg)?;
+            println!("{}", path.display());
+        }
+        DnssecCommand::Ds { zone, config, zones } => {
+            let origin = zone_name(&zone)?;
+            let overrides = SettingsOverrides { zones, ..Default::default() };
+            let settings = Settings::load(config.as_deref(), overrides)?;
+            let model = match settings.zone_source().load() {
+                Ok(model) => model,
+                Err(problems) => return Ok(failed(&problems, "")),
+            };
+            let zone = model.zones.iter().find(|z| z.origin == origin);
+            let zone = zone.ok_or_else(|| anyhow::anyhow!("no zone {origin} in {}", settings.zones.display()))?;
+            let signing = zone.dnssec.as_ref().ok_or_else(|| anyhow::anyhow!("{origin} is not signed (no dnssec: section)"))?;
+            for key in signing.keys.iter().filter(|k| k.role.signs_keys()) {
+                println!("{}", key.ds_text(&origin));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Every problem on its own line on stderr, then how many; a failure.

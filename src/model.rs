@@ -34,6 +34,8 @@ pub struct Zone {
     pub pools: Vec<Pool>,
     /// Who may transfer the zone and whom to notify; `None`: transfers are refused.
     pub transfer: Option<Transfer>,
+    /// The zone's signing keys and signature validity; `None`: served unsigned.
+    pub dnssec: Option<Arc<crate::dnssec::Signing>>,
 }
 
 /// A zone's `transfer:` section: access, NOTIFY targets, serial pacing and IXFR history.

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use super::route::{self, Health, Route, Served};
 use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
-use super::template::{self, Owner, Rcode, Section, Template, TemplateBuilder};
-use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Svcb, Target, Zone};
+use super::template::{self, Denial, Owner, Rcode, Section, Template, TemplateBuilder};
+use crate::dnssec::ZoneSigner;
+use crate::dnssec::denial::{self, Link, Proof};
+use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Soa, Svcb, Target, Zone, wire_form};
 
 use crate::model::MAX_CNAME_CHAIN as MAX_CHAIN;
 /// Most weighted alternatives kept for one answer.
@@ -32,6 +34,8 @@ pub struct Compiler {
     /// Per dynamic slot: zone, owner node (the wildcard node for synthesised answers), and
     /// the question name its templates are encoded after.
     slots: Vec<(usize, Name, Name)>,
+    /// Zone and node of each NSEC whose type bitmap follows health ([`Link::Dynamic`]).
+    dynamic_links: Vec<(usize, usize)>,
 }
 
 struct ZoneIndex {
@@ -43,14 +47,44 @@ struct ZoneIndex {
     cuts: HashMap<Name, Arc<Template>>,
     nodata: Arc<Template>,
     nxdomain: Arc<Template>,
+    /// NODATA for a name a wildcard synthesises (signed: proves what the wildcard lacks).
+    wildcard_nodata: Arc<Template>,
+    /// The answer to a query for type NSEC, in a signed zone.
+    nsec_answer: Option<Arc<Template>>,
     /// Record types present in the zone: the types a CNAME chase is compiled for.
     types: Vec<RecordType>,
+    /// Signs the zone's answers; `None` for an unsigned zone.
+    signer: Option<Arc<ZoneSigner>>,
+    /// In a signed zone, the nodes owning NSEC records in canonical order, and each one's
+    /// position in it.
+    chain: Arc<[usize]>,
+    chain_at: HashMap<usize, usize>,
 }
 
 impl Compiler {
     pub fn new(model: Arc<Model>) -> Compiler {
-        let zones: Vec<ZoneIndex> = model.zones.iter().enumerate().map(|(z, zone)| ZoneIndex::new(z, zone)).collect();
-        let mut compiler = Compiler { model: model.clone(), zones, statics: Arc::default(), slots: Vec::new() };
+        Compiler::signing_at(model, crate::unix_time::now() as u64)
+    }
+
+    /// Prepares `model`, signing its signed zones with the validity window of `now` (Unix
+    /// seconds).
+    pub fn signing_at(model: Arc<Model>, now: u64) -> Compiler {
+        let zones: Vec<ZoneIndex> = model
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(z, zone)| {
+                let signer = zone.dnssec.as_ref().map(|s| Arc::new(ZoneSigner::new(zone.origin.clone(), s.clone(), now)));
+                ZoneIndex::new(z, zone, signer)
+            })
+            .collect();
+        let mut compiler = Compiler {
+            model: model.clone(),
+            zones,
+            statics: Arc::default(),
+            slots: Vec::new(),
+            dynamic_links: Vec::new(),
+        };
         let mut names = HashMap::default();
         let mut slots = Vec::new();
         let no_previous = Routes::new();
@@ -90,8 +124,27 @@ impl Compiler {
                 names.insert(template::wire_key(name), entry);
             }
         }
-        compiler.statics = Arc::new(StaticTable { zones: origins.iter().map(|o| o.to_string()).collect(), names });
+        // Each signed zone's NSEC chain; names whose types follow health get theirs per table.
+        let mut dynamic_links = Vec::new();
+        let chains = (0..model.zones.len())
+            .map(|z| {
+                let nodes = &model.zones[z].nodes;
+                let chain = &compiler.zones[z].chain;
+                let links = chain.iter().map(|&i| match nodes[i].dynamic {
+                    Some(_) => {
+                        dynamic_links.push((z, i));
+                        Link::Dynamic(dynamic_links.len() - 1)
+                    }
+                    None => Link::Static(compiler.proof(z, i, &mut pass)),
+                });
+                let links = links.collect();
+                denial::Chain { owners: chain.iter().map(|&i| template::wire_key(&nodes[i].name)).collect(), links }
+            })
+            .collect();
+        let zones = origins.iter().map(|o| o.to_string()).collect();
+        compiler.statics = Arc::new(StaticTable { zones, names, chains });
         compiler.slots = slots;
+        compiler.dynamic_links = dynamic_links;
         compiler
     }
 
@@ -133,7 +186,8 @@ impl Compiler {
         }
         let dynamic =
             self.slots.iter().map(|(z, owner, question)| self.answer_set(*z, owner, question, &mut pass)).collect();
-        (AnswerTable { statics: self.statics.clone(), dynamic, serials: Arc::default() }, pass.routes)
+        let proofs = self.dynamic_links.iter().map(|&(z, i)| self.proof(z, i, &mut pass)).collect();
+        (AnswerTable { statics: self.statics.clone(), dynamic, proofs, serials: Arc::default() }, pass.routes)
     }
 
     /// The route of `node` for `family`, decided once per pass.
@@ -193,7 +247,11 @@ impl Compiler {
             return AnswerSet { by_type: Box::new([]), otherwise: Answer::single(index.nodata.clone()) };
         };
         let is_alias = node.rrset(RecordType::CNAME).is_some() || self.cname_family(z, node);
+        let wildcard = is_wildcard(owner);
         let mut by_type = Vec::new();
+        if let Some(nsec) = index.nsec_answer.as_ref().filter(|_| !wildcard) {
+            by_type.push((RecordType::NSEC.into(), Answer::single(nsec.clone())));
+        }
         let types: Vec<RecordType> = if is_alias {
             index.types.iter().copied().chain([RecordType::A, RecordType::AAAA]).collect()
         } else {
@@ -206,6 +264,8 @@ impl Compiler {
         let otherwise = if is_alias {
             // Any type the chain's end lacks: the CNAME chain plus NODATA/NXDOMAIN there.
             self.answer(z, question, node, RecordType::Unknown(0), pass)
+        } else if wildcard {
+            Answer::single(index.wildcard_nodata.clone())
         } else {
             Answer::single(index.nodata.clone())
         };
@@ -221,9 +281,10 @@ impl Compiler {
         } else if node.rrsets.is_empty() && node.dynamic.is_none() {
             Answer::single(index.nodata.clone())
         } else {
-            let mut builder = TemplateBuilder::new(question, z);
-            builder.record(Section::Answer, Owner::Query, zone.soa_ttl, &template::any_answer());
-            Answer::single(Arc::new(builder.finish(Rcode::NoError, true, false)))
+            let set = RrSet { rtype: RecordType::HINFO, ttl: zone.soa_ttl, rdatas: vec![template::any_answer()] };
+            let record = ChainRecord { owner: None, source: node.name.clone(), set };
+            let chain = Chain { records: vec![record], end: End::Done };
+            Answer::single(Arc::new(self.template(z, question, &chain, wildcard, pass)))
         };
         by_type.push((RecordType::ANY.into(), any));
         AnswerSet { by_type: by_type.into(), otherwise }
@@ -258,7 +319,7 @@ impl Compiler {
             if variants.last().is_some_and(|(prev, _)| *prev == bound) {
                 continue; // a zero-probability alternative
             }
-            variants.push((bound, Arc::new(self.encode(z, question, chain))));
+            variants.push((bound, Arc::new(self.template(z, question, chain, is_wildcard(&node.name), pass))));
         }
         if let Some(last) = variants.last_mut() {
             last.0 = Answer::TOTAL;
@@ -288,19 +349,19 @@ impl Compiler {
             if sets.is_empty() {
                 return vec![(1.0, Chain::end(End::NoData))];
             }
-            return sets.into_iter().map(|(p, resolution)| (p, Chain::of(owner, resolution))).collect();
+            return sets.into_iter().map(|(p, resolution)| (p, Chain::of(owner, &node.name, resolution))).collect();
         }
         let mut out = Vec::new();
         for (p, resolution) in cname {
             let set = match resolution {
                 Resolution::Records(set) => set,
                 other => {
-                    out.push((p, Chain::of(owner, other)));
+                    out.push((p, Chain::of(owner, &node.name, other)));
                     continue;
                 }
             };
             let Some(Rdata::Cname(target)) = set.rdatas.first().cloned() else { continue };
-            let head = (owner.cloned(), set);
+            let head = ChainRecord { owner: owner.cloned(), source: node.name.clone(), set };
             let tails = match index.resolve(&target) {
                 _ if visited.len() >= MAX_CHAIN => vec![(1.0, Chain::end(End::Done))],
                 Some(Resolved::Node(i) | Resolved::Wildcard(i)) if visited.contains(&&zone.nodes[i].name) => {
@@ -457,44 +518,182 @@ impl Compiler {
         live
     }
 
-    fn encode(&self, z: usize, question: &Name, chain: &Chain) -> Template {
+    /// The template for `chain` and, in a signed zone, its signed form. `wildcard`: the
+    /// answer is synthesised from a wildcard, so its signed form proves that the query name
+    /// itself does not exist.
+    fn template<H: Health>(
+        &self,
+        z: usize,
+        question: &Name,
+        chain: &Chain,
+        wildcard: bool,
+        pass: &mut Pass<'_, H>,
+    ) -> Template {
+        let mut template = self.encode(z, question, chain, false, pass);
+        if self.zones[z].signer.is_some() {
+            let mut signed = self.encode(z, question, chain, true, pass);
+            let negative = chain.end == End::NoData && chain.records.is_empty();
+            signed.denial = match (negative, wildcard) {
+                (true, true) => Denial::NameAndWildcard,
+                (true, false) => Denial::Name,
+                (false, true) if !chain.records.is_empty() => Denial::Name,
+                _ => Denial::None,
+            };
+            template.signed = Some(Box::new(signed));
+        }
+        template
+    }
+
+    /// Encodes `chain`; `signed`: with the RRSIG of every RRset, and the NSEC records that
+    /// depend on names other than the query name (CNAME targets, delegations).
+    fn encode<H: Health>(
+        &self,
+        z: usize,
+        question: &Name,
+        chain: &Chain,
+        signed: bool,
+        pass: &mut Pass<'_, H>,
+    ) -> Template {
         let zone = &self.model.zones[z];
+        let index = &self.zones[z];
+        let secure = index.signer.as_ref().filter(|_| signed).map(|_| index);
         let mut builder = TemplateBuilder::new(question, z);
         if chain.end == End::ServFail {
             return builder.finish(Rcode::ServFail, false, false);
         }
-        for (owner, set) in &chain.records {
-            let owner = owner.as_ref().map_or(Owner::Query, Owner::Name);
-            builder.rrset(Section::Answer, owner, set.ttl, &set.rdatas);
+        // Chain nodes whose NSEC the answer carries.
+        let mut proofs = Vec::new();
+        for record in &chain.records {
+            let owner = record.owner.as_ref().map_or(Owner::Query, Owner::Name);
+            builder.rrset(Section::Answer, owner, record.set.ttl, &record.set.rdatas);
+            if let Some(index) = secure {
+                let signatures = index.signatures(&record.source, &record.set);
+                builder.rrset(Section::Answer, owner, record.set.ttl, &signatures);
+                // A CNAME target synthesised from a wildcard: no closer name exists.
+                if let Some(name) = record.owner.as_ref().filter(|name| **name != record.source) {
+                    proofs.push(index.at_or_before(zone, name));
+                }
+            }
         }
         let rcode = if chain.end == End::NxDomain { Rcode::NxDomain } else { Rcode::NoError };
         if matches!(chain.end, End::NoData | End::NxDomain) {
-            negative_soa(&mut builder, zone);
+            negative_soa(&mut builder, zone, secure);
+            let target = chain.records.last().and_then(|r| match r.set.rdatas.first() {
+                Some(Rdata::Cname(target)) => Some(target),
+                _ => None,
+            });
+            if let (Some(index), Some(target)) = (secure, target) {
+                proofs.extend(index.denial_of(zone, target));
+            }
+        }
+        proofs.sort_unstable();
+        proofs.dedup();
+        for i in proofs {
+            let nsec = self.nsec(z, i, pass);
+            let owner = Owner::Name(&zone.nodes[i].name);
+            builder.rrset(Section::Authority, owner, nsec.ttl, &nsec.rdatas);
+            builder.rrset(Section::Authority, owner, nsec.ttl, &index.signatures(&zone.nodes[i].name, &nsec));
         }
         let mut glue_required = false;
         if let End::Referral(cut) = chain.end {
-            glue_required = delegation(&mut builder, zone, &self.zones[z].nodes, &zone.nodes[cut].name);
+            glue_required = delegation(&mut builder, zone, index, &zone.nodes[cut].name, signed);
         }
         builder.finish(rcode, true, glue_required)
+    }
+
+    /// The NSEC RRset of chain node `i` of zone `z`: its types as the pass answers them.
+    fn nsec<H: Health>(&self, z: usize, i: usize, pass: &mut Pass<'_, H>) -> RrSet {
+        let zone = &self.model.zones[z];
+        let node = &zone.nodes[i];
+        let mut answered = Vec::new();
+        if node.dynamic.is_some() {
+            for family in Family::ALL {
+                let route = self.route(z, node, family, pass);
+                if route.has_family() && matches!(route.served, Served::Variants(_)) {
+                    answered.push(family.rtype().into());
+                }
+            }
+        }
+        self.zones[z].nsec(zone, i, answered)
+    }
+
+    /// The NSEC of chain node `i` and its signatures, encoded for the query path to add.
+    fn proof<H: Health>(&self, z: usize, i: usize, pass: &mut Pass<'_, H>) -> Proof {
+        let index = &self.zones[z];
+        let owner = &self.model.zones[z].nodes[i].name;
+        let nsec = self.nsec(z, i, pass);
+        let signatures = index.signatures(owner, &nsec);
+        let owner = wire_form(owner.iter());
+        let mut wire = Vec::new();
+        for rdata in nsec.rdatas.iter().chain(&signatures) {
+            let data = template::rdata_wire(rdata);
+            wire.extend_from_slice(&owner);
+            wire.extend_from_slice(&u16::from(rdata.rtype()).to_be_bytes());
+            wire.extend_from_slice(&1u16.to_be_bytes());
+            wire.extend_from_slice(&nsec.ttl.to_be_bytes());
+            wire.extend_from_slice(&u16::try_from(data.len()).unwrap_or(u16::MAX).to_be_bytes());
+            wire.extend_from_slice(&data);
+        }
+        let records = u16::try_from(nsec.rdatas.len() + signatures.len()).unwrap_or(u16::MAX);
+        Proof { wire: wire.into(), records }
+    }
+
+    /// The signatures of zone `z`'s SOA with `serial`, for each TTL answers give it (its own,
+    /// and the negative answers' RFC 2308 TTL); `None` for an unsigned zone.
+    pub fn soa_signatures(&self, z: usize, serial: u32) -> Option<Box<[(u32, Box<[u8]>)]>> {
+        let zone = &self.model.zones[z];
+        let signer = self.zones[z].signer.as_ref()?;
+        let soa = Rdata::Soa(Soa { serial, ..zone.soa.clone() });
+        let mut ttls = vec![zone.soa_ttl, zone.soa_ttl.min(zone.soa.minimum)];
+        ttls.dedup();
+        let signatures = ttls.into_iter().filter_map(|ttl| {
+            let set = RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![soa.clone()] };
+            match signer.sign(&zone.origin, &set).first() {
+                Some(Rdata::Opaque { data, .. }) => Some((ttl, data.clone())),
+                _ => None,
+            }
+        });
+        Some(signatures.collect())
+    }
+
+    /// What signs zone `z` and its NSEC chain (node indices in canonical order), when signed.
+    pub fn signing(&self, z: usize) -> Option<(Arc<ZoneSigner>, Arc<[usize]>)> {
+        let index = &self.zones[z];
+        Some((index.signer.clone()?, index.chain.clone()))
+    }
+
+    /// Each signed zone's signer (for status and metrics), by zone index.
+    pub fn signers(&self) -> impl Iterator<Item = (usize, &ZoneSigner)> {
+        self.zones.iter().enumerate().filter_map(|(z, index)| Some((z, &**index.signer.as_ref()?)))
     }
 }
 
 /// A referral to the delegation at `cut`.
-fn referral(z: usize, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> Template {
+fn referral(z: usize, zone: &Zone, index: &ZoneIndex, cut: &Name, signed: bool) -> Template {
     let mut builder = TemplateBuilder::new(cut, z);
-    let glue_required = delegation(&mut builder, zone, nodes, cut);
+    let glue_required = delegation(&mut builder, zone, index, cut, signed);
     builder.finish(Rcode::NoError, false, glue_required)
 }
 
-/// The delegation at `cut` written into `builder`: its NS set in the authority section, with
-/// in-zone glue for the NS names; whether that glue is required (lies below the cut).
-fn delegation(builder: &mut TemplateBuilder, zone: &Zone, nodes: &HashMap<Name, usize>, cut: &Name) -> bool {
-    let ns = zone.nodes[nodes[cut]].rrset(RecordType::NS).expect("cuts have NS");
+/// The delegation at `cut` written into `builder`: its NS set in the authority section (in a
+/// signed answer with its DS, or the NSEC proving there is none, signed), with in-zone glue
+/// for the NS names; whether that glue is required (lies below the cut).
+fn delegation(builder: &mut TemplateBuilder, zone: &Zone, index: &ZoneIndex, cut: &Name, signed: bool) -> bool {
+    let node = index.nodes[cut];
+    let ns = zone.nodes[node].rrset(RecordType::NS).expect("cuts have NS");
     builder.rrset(Section::Authority, Owner::Name(cut), ns.ttl, &ns.rdatas);
+    if signed && index.signer.is_some() {
+        let secure = match zone.nodes[node].rrset(RecordType::DS) {
+            Some(ds) => ds.clone(),
+            None => index.nsec(zone, node, []),
+        };
+        builder.rrset(Section::Authority, Owner::Name(cut), secure.ttl, &secure.rdatas);
+        builder.rrset(Section::Authority, Owner::Name(cut), secure.ttl, &index.signatures(cut, &secure));
+    }
     let mut glue_required = false;
     for rdata in &ns.rdatas {
         let Rdata::Ns(target) = rdata else { continue };
-        let Some(&i) = nodes.get(target) else { continue };
+        let Some(&i) = index.nodes.get(target) else { continue };
         for rtype in [RecordType::A, RecordType::AAAA] {
             if let Some(set) = zone.nodes[i].rrset(rtype) {
                 builder.rrset(Section::Additional, Owner::Name(target), set.ttl, &set.rdatas);
@@ -505,15 +704,25 @@ fn delegation(builder: &mut TemplateBuilder, zone: &Zone, nodes: &HashMap<Name, 
     glue_required
 }
 
+/// Whether `name` is a wildcard (`*.<something>`).
+fn is_wildcard(name: &Name) -> bool {
+    name.iter().next() == Some(b"*".as_slice())
+}
+
 /// `*.<name>`, when that is still a valid name.
 fn wildcard_of(name: &Name) -> Option<Name> {
     Name::from_labels([b"*".as_slice()]).and_then(|w| w.append_domain(name)).ok()
 }
 
-/// RFC 2308: the zone's SOA in the authority section, TTL = min(SOA TTL, SOA minimum).
-fn negative_soa(builder: &mut TemplateBuilder, zone: &Zone) {
+/// RFC 2308: the zone's SOA in the authority section, TTL = min(SOA TTL, SOA minimum); signed
+/// when `secure` gives the zone's signer.
+fn negative_soa(builder: &mut TemplateBuilder, zone: &Zone, secure: Option<&ZoneIndex>) {
     let ttl = zone.soa_ttl.min(zone.soa.minimum);
-    builder.record(Section::Authority, Owner::Name(&zone.origin), ttl, &Rdata::Soa(zone.soa.clone()));
+    let soa = RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![Rdata::Soa(zone.soa.clone())] };
+    builder.rrset(Section::Authority, Owner::Name(&zone.origin), ttl, &soa.rdatas);
+    if let Some(index) = secure {
+        builder.rrset(Section::Authority, Owner::Name(&zone.origin), ttl, &index.signatures(&zone.origin, &soa));
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -533,11 +742,20 @@ enum End {
     Referral(usize),
 }
 
-/// Records answering a query (owner `None` is the query name), and how the chain ends.
+/// Records answering a query, and how the chain ends.
 #[derive(Clone, Debug)]
 struct Chain {
-    records: Vec<(Option<Name>, RrSet)>,
+    records: Vec<ChainRecord>,
     end: End,
+}
+
+/// One RRset of an answer: its owner as sent (`None`: the query name) and the node that
+/// holds it (a wildcard for synthesised records: what its signature is made for).
+#[derive(Clone, Debug)]
+struct ChainRecord {
+    owner: Option<Name>,
+    source: Name,
+    set: RrSet,
 }
 
 impl Chain {
@@ -545,10 +763,14 @@ impl Chain {
         Chain { records: Vec::new(), end }
     }
 
-    /// The chain for one routed or static RRset (or the end a routed record resolved to).
-    fn of(owner: Option<&Name>, resolution: Resolution) -> Chain {
+    /// The chain for one routed or static RRset of `source` (or the end a routed record
+    /// resolved to).
+    fn of(owner: Option<&Name>, source: &Name, resolution: Resolution) -> Chain {
         match resolution {
-            Resolution::Records(set) => Chain { records: vec![(owner.cloned(), set)], end: End::Done },
+            Resolution::Records(set) => {
+                let record = ChainRecord { owner: owner.cloned(), source: source.clone(), set };
+                Chain { records: vec![record], end: End::Done }
+            }
             Resolution::NoData => Chain::end(End::NoData),
             Resolution::ServFail => Chain::end(End::ServFail),
         }
@@ -586,7 +808,7 @@ enum Resolved {
 }
 
 impl ZoneIndex {
-    fn new(z: usize, zone: &Zone) -> ZoneIndex {
+    fn new(z: usize, zone: &Zone, signer: Option<Arc<ZoneSigner>>) -> ZoneIndex {
         let nodes: HashMap<Name, usize> = zone.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
         let mut empty_non_terminals = HashSet::new();
         for node in &zone.nodes {
@@ -596,28 +818,111 @@ impl ZoneIndex {
                 name = name.base_name();
             }
         }
-        let cuts = zone
-            .nodes
-            .iter()
-            .filter(|n| n.name != zone.origin && n.rrset(RecordType::NS).is_some())
-            .map(|n| (n.name.clone(), Arc::new(referral(z, zone, &nodes, &n.name))))
+        let cut_nodes: Vec<usize> = (0..zone.nodes.len())
+            .filter(|&i| zone.nodes[i].name != zone.origin && zone.nodes[i].rrset(RecordType::NS).is_some())
             .collect();
-        let negative = |rcode| {
-            let mut builder = TemplateBuilder::new(&zone.origin, z);
-            negative_soa(&mut builder, zone);
-            Arc::new(builder.finish(rcode, true, false))
-        };
         let mut types: Vec<RecordType> = zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| s.rtype)).collect();
         types.sort_by_key(|t| u16::from(*t));
         types.dedup();
-        ZoneIndex {
+        let placeholder = Arc::new(TemplateBuilder::new(&zone.origin, z).finish(Rcode::ServFail, false, false));
+        let mut index = ZoneIndex {
             origin: zone.origin.clone(),
             nodes,
             empty_non_terminals,
-            cuts,
-            nodata: negative(Rcode::NoError),
-            nxdomain: negative(Rcode::NxDomain),
+            cuts: cut_nodes.iter().map(|&i| (zone.nodes[i].name.clone(), placeholder.clone())).collect(),
+            nodata: placeholder.clone(),
+            nxdomain: placeholder.clone(),
+            wildcard_nodata: placeholder,
+            nsec_answer: None,
             types,
+            signer,
+            chain: Arc::default(),
+            chain_at: HashMap::new(),
+        };
+        if index.signer.is_some() {
+            // Names at or above every cut own NSEC records; glue below a cut does not.
+            let mut chain: Vec<usize> =
+                (0..zone.nodes.len()).filter(|&i| index.cut_above(&zone.nodes[i].name.base_name()).is_none()).collect();
+            chain.sort_by(|&a, &b| zone.nodes[a].name.cmp(&zone.nodes[b].name));
+            index.chain_at = chain.iter().enumerate().map(|(at, &i)| (i, at)).collect();
+            index.chain = chain.into();
+        }
+        for &i in &cut_nodes {
+            let cut = &zone.nodes[i].name;
+            let mut template = referral(z, zone, &index, cut, false);
+            if index.signer.is_some() {
+                template.signed = Some(Box::new(referral(z, zone, &index, cut, true)));
+            }
+            index.cuts.insert(cut.clone(), Arc::new(template));
+        }
+        let negative = |rcode, denial| {
+            let build = |secure| {
+                let mut builder = TemplateBuilder::new(&zone.origin, z);
+                negative_soa(&mut builder, zone, secure);
+                builder.finish(rcode, true, false)
+            };
+            let mut template = build(None);
+            if index.signer.is_some() {
+                let mut signed = build(Some(&index));
+                signed.denial = denial;
+                template.signed = Some(Box::new(signed));
+            }
+            Arc::new(template)
+        };
+        let nodata = negative(Rcode::NoError, Denial::Name);
+        let nxdomain = negative(Rcode::NxDomain, Denial::NameAndWildcard);
+        let wildcard_nodata = negative(Rcode::NoError, Denial::NameAndWildcard);
+        // A query for type NSEC: the name's own NSEC as the answer (NODATA without DO).
+        let nsec_answer = index.signer.is_some().then(|| {
+            let mut template = TemplateBuilder::new(&zone.origin, z);
+            negative_soa(&mut template, zone, None);
+            let mut template = template.finish(Rcode::NoError, true, false);
+            let mut signed = TemplateBuilder::new(&zone.origin, z).finish(Rcode::NoError, true, false);
+            signed.denial = Denial::Answer;
+            template.signed = Some(Box::new(signed));
+            Arc::new(template)
+        });
+        ZoneIndex { nodata, nxdomain, wildcard_nodata, nsec_answer, ..index }
+    }
+
+    /// The RRSIGs over `set` owned by `source` (none in an unsigned zone).
+    fn signatures(&self, source: &Name, set: &RrSet) -> Vec<Rdata> {
+        self.signer.as_ref().map(|signer| signer.sign(source, set).to_vec()).unwrap_or_default()
+    }
+
+    /// The NSEC RRset of chain node `i`: the next name, and the node's types (only NS and DS
+    /// at a delegation) with `answered` (the types its dynamic record answers now).
+    fn nsec(&self, zone: &Zone, i: usize, answered: impl IntoIterator<Item = u16>) -> RrSet {
+        let node = &zone.nodes[i];
+        let next = &zone.nodes[self.chain[(self.chain_at[&i] + 1) % self.chain.len()]].name;
+        let cut = self.cuts.contains_key(&node.name);
+        let types = node.rrsets.iter().map(|s| s.rtype).filter(|t| !cut || matches!(t, RecordType::NS | RecordType::DS));
+        denial::nsec(next, types.map(u16::from).chain(answered), zone.soa_ttl.min(zone.soa.minimum))
+    }
+
+    /// The chain node at or before `name` in canonical order: its own, or the one covering it.
+    fn at_or_before(&self, zone: &Zone, name: &Name) -> usize {
+        let after = self.chain.partition_point(|&i| zone.nodes[i].name <= *name);
+        self.chain[after.checked_sub(1).unwrap_or(self.chain.len() - 1)]
+    }
+
+    /// The chain nodes whose NSEC records prove what `name` (not the query name: a CNAME
+    /// target) lacks: its own NSEC, or the NSECs covering it and the wildcard that would
+    /// have synthesised it.
+    fn denial_of(&self, zone: &Zone, name: &Name) -> Vec<usize> {
+        match self.resolve(name) {
+            Some(Resolved::Node(i)) => vec![i],
+            Some(Resolved::EmptyNonTerminal) => vec![self.at_or_before(zone, name)],
+            Some(Resolved::Wildcard(i)) => vec![self.at_or_before(zone, name), i],
+            Some(Resolved::NxDomain) => {
+                let mut encloser = name.base_name();
+                while !self.nodes.contains_key(&encloser) && !self.empty_non_terminals.contains(&encloser) {
+                    encloser = encloser.base_name();
+                }
+                let source = wildcard_of(&encloser).map(|w| self.at_or_before(zone, &w));
+                [self.at_or_before(zone, name)].into_iter().chain(source).collect()
+            }
+            None => Vec::new(),
         }
     }
 

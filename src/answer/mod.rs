@@ -9,7 +9,7 @@ pub mod template;
 pub use compile::{Compiler, LiveRrsets, Located, RouteKey, Routes, follows_health};
 pub use route::Health;
 pub use table::{Answer, AnswerSet, AnswerTable};
-pub use template::{Rcode, Template};
+pub use template::{Denial, Rcode, Serial, Template};
 
 use std::sync::Arc;
 

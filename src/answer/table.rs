@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::template::Template;
+use super::template::{Denial, Serial, Template};
+use crate::dnssec::denial::{Chain, Link, Proof};
 
 /// Answers for one owner name, or for the names a wildcard synthesises.
 #[derive(Debug)]
@@ -85,6 +86,8 @@ pub struct StaticTable {
     /// Zone origins, indexed by [`Template::zone`].
     pub(super) zones: Arc<[String]>,
     pub(super) names: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    /// Per zone, its NSEC chain (empty for an unsigned zone).
+    pub(super) chains: Box<[Chain]>,
 }
 
 /// What the query path reads: static entries shared across health changes, plus the
@@ -93,9 +96,11 @@ pub struct StaticTable {
 pub struct AnswerTable {
     pub(super) statics: Arc<StaticTable>,
     pub(super) dynamic: Arc<[AnswerSet]>,
+    /// The NSEC records of names whose types follow health ([`Link::Dynamic`]).
+    pub(super) proofs: Arc<[Proof]>,
     /// Per zone, the serial its SOA records carry now, when it moves with transfers (new
     /// versions of the zone's data), over the one compiled into the templates.
-    pub(super) serials: Arc<[Option<u32>]>,
+    pub(super) serials: Arc<[Option<Serial>]>,
 }
 
 impl AnswerTable {
@@ -107,25 +112,61 @@ impl AnswerTable {
 
     /// The answer with all its alternatives (what [`AnswerTable::lookup`] picks from).
     pub fn find(&self, qname: &[u8], qtype: u16) -> Option<&Answer> {
+        self.locate(qname, qtype).map(|(answer, _)| answer)
+    }
+
+    /// The answer, and where in `qname` the name it was found at starts: 0 for the name
+    /// itself, else the closest encloser (for a wildcard's or an NXDOMAIN's proofs).
+    pub fn locate(&self, qname: &[u8], qtype: u16) -> Option<(&Answer, usize)> {
         let names = &self.statics.names;
         if let Some(entry) = names.get(qname) {
-            return Some(self.slot(&entry.answers).get(qtype));
+            return Some((self.slot(&entry.answers).get(qtype), 0));
         }
         // Walk up to the closest encloser (RFC 4592): a delegation, a wildcard or NXDOMAIN.
         let mut rest = qname;
         while rest.len() > 1 {
             rest = &rest[1 + rest[0] as usize..];
             if let Some(entry) = names.get(rest) {
-                return Some(if entry.delegated {
+                let answer = if entry.delegated {
                     &self.slot(&entry.answers).otherwise
                 } else if let Some(wildcard) = &entry.wildcard {
                     self.slot(wildcard).get(qtype)
                 } else {
                     &entry.nxdomain
-                });
+                };
+                return Some((answer, qname.len() - rest.len()));
             }
         }
         None
+    }
+
+    /// The NSEC records (with their RRSIGs) that `template`, a signed answer to `qname`
+    /// found at `encloser` (see [`AnswerTable::locate`]), carries besides its body.
+    pub fn proofs(&self, template: &Template, qname: &[u8], encloser: usize) -> [Option<&Proof>; 2] {
+        let Some(chain) = self.statics.chains.get(usize::from(template.zone)) else { return [None, None] };
+        let at_or_before = |name: &[u8]| chain.at_or_before(name).map(|link| self.proof(link));
+        match template.denial {
+            Denial::None => [None, None],
+            Denial::Name | Denial::Answer => [at_or_before(qname), None],
+            Denial::NameAndWildcard => {
+                // The source of synthesis, `*.<closest encloser>`, built on the stack.
+                let encloser = &qname[encloser.min(qname.len())..];
+                let mut source = [0u8; 2 + 255];
+                source[..2].copy_from_slice(&[1, b'*']);
+                source[2..2 + encloser.len()].copy_from_slice(encloser);
+                let covering = at_or_before(qname);
+                let wildcard = at_or_before(&source[..2 + encloser.len()]);
+                let same = matches!((covering, wildcard), (Some(a), Some(b)) if std::ptr::eq(a, b));
+                [covering, wildcard.filter(|_| !same)]
+            }
+        }
+    }
+
+    fn proof<'a>(&'a self, link: &'a Link) -> &'a Proof {
+        match link {
+            Link::Static(proof) => proof,
+            Link::Dynamic(i) => &self.proofs[*i],
+        }
     }
 
     fn slot<'a>(&'a self, slot: &'a Slot) -> &'a AnswerSet {
@@ -136,12 +177,12 @@ impl AnswerTable {
     }
 
     /// The serial of zone `zone`'s SOA records, when it differs from the compiled one.
-    pub fn serial(&self, zone: u16) -> Option<u32> {
-        self.serials.get(usize::from(zone)).copied().flatten()
+    pub fn serial(&self, zone: u16) -> Option<&Serial> {
+        self.serials.get(usize::from(zone)).and_then(Option::as_ref)
     }
 
     /// The same answers, their SOA records carrying `serials` (per zone).
-    pub fn with_serials(&self, serials: Arc<[Option<u32>]>) -> AnswerTable {
+    pub fn with_serials(&self, serials: Arc<[Option<Serial>]>) -> AnswerTable {
         AnswerTable { serials, ..self.clone() }
     }
 

@@ -12,7 +12,7 @@
 // does not fit a DNS message becomes SERVFAIL, never a corrupt packet.
 #![deny(clippy::cast_possible_truncation)]
 
-use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, wire_form};
+use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, RecordType, wire_form};
 
 /// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
 const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
@@ -63,6 +63,30 @@ pub enum Owner<'a> {
     Name(&'a Name),
 }
 
+/// The NSEC records a signed negative or wildcard answer needs that depend on the query name
+/// (found in the zone's chain when the answer is sent, see [`crate::dnssec::denial`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    None,
+    /// The NSEC at or before the query name: its own (NODATA), or the one covering it (a
+    /// wildcard expansion, NODATA at an empty non-terminal).
+    Name,
+    /// That, and the NSEC at or before the source of synthesis `*.<closest encloser>`
+    /// (NXDOMAIN: no wildcard; wildcard NODATA: the wildcard lacks the type).
+    NameAndWildcard,
+    /// The query name's own NSEC as the answer (a query for type NSEC).
+    Answer,
+}
+
+/// A zone's SOA serial when it moved on from the compiled one, with the SOA's signatures
+/// for it in a signed zone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Serial {
+    pub value: u32,
+    /// RRSIG RDATAs of the SOA RRset with this serial, by the TTL the SOA is sent with.
+    pub signatures: Box<[(u32, Box<[u8]>)]>,
+}
+
 #[derive(Debug)]
 pub struct Template {
     /// Index of the zone this answer comes from (for per-zone metrics).
@@ -82,6 +106,12 @@ pub struct Template {
     additional_required: bool,
     /// Where the serial of the SOA record in the body is (an answer or authority record).
     serial_at: Option<u16>,
+    /// Where the RDATA of the SOA's RRSIG is in a signed answer, and the SOA's TTL.
+    soa_signature_at: Option<(u16, u32)>,
+    /// The answer with its RRSIGs, for queries with the DO bit, in a signed zone.
+    pub signed: Option<Box<Template>>,
+    /// NSEC records to add when sent, in a signed answer.
+    pub denial: Denial,
 }
 
 impl Template {
@@ -109,16 +139,33 @@ impl Template {
         out
     }
 
+    /// The template for a query with the DO bit or without.
+    pub fn for_dnssec(&self, dnssec_ok: bool) -> &Template {
+        match &self.signed {
+            Some(signed) if dnssec_ok => signed,
+            _ => self,
+        }
+    }
+
     /// Appends the body for a query whose name is `qname_len` bytes long (a name that ends
     /// with this template's question name), moving compression pointers to match, and giving
-    /// its SOA record `serial` when there is one.
-    pub fn write_body(&self, out: &mut Vec<u8>, qname_len: usize, with_additional: bool, serial: Option<u32>) {
+    /// its SOA record `serial` (and that serial's signature) when there is one.
+    pub fn write_body(&self, out: &mut Vec<u8>, qname_len: usize, with_additional: bool, serial: Option<&Serial>) {
         let start = out.len();
         let end = self.len(with_additional);
         out.extend_from_slice(&self.body[..end]);
         if let (Some(serial), Some(at)) = (serial, self.serial_at) {
             let at = start + at as usize;
-            out[at..at + 4].copy_from_slice(&serial.to_be_bytes());
+            out[at..at + 4].copy_from_slice(&serial.value.to_be_bytes());
+            // Same key, same length: a serial is never sent without its own signature.
+            if let Some((at, ttl)) = self.soa_signature_at
+                && let Some((_, signature)) = serial.signatures.iter().find(|(t, _)| *t == ttl)
+            {
+                let at = start + at as usize;
+                if let Some(old) = out.get_mut(at..at + signature.len()) {
+                    old.copy_from_slice(signature);
+                }
+            }
         }
         // Pointers move by the difference in name length, modulo 2^16 (it may be negative).
         let shift = u16::try_from(qname_len).unwrap_or(0).wrapping_sub(u16::from(self.qname_len));
@@ -148,6 +195,9 @@ pub struct TemplateBuilder {
     /// Some length or count did not fit its wire field: the response cannot be sent.
     overflow: bool,
     serial_at: Option<usize>,
+    soa_signature_at: Option<(usize, u32)>,
+    /// Names in RDATA may be compressed (not in canonical form, for signing).
+    compress: bool,
 }
 
 impl TemplateBuilder {
@@ -164,6 +214,8 @@ impl TemplateBuilder {
             additional_at: None,
             overflow: false,
             serial_at: None,
+            soa_signature_at: None,
+            compress: true,
         };
         builder.name(question, false);
         builder.relocs.clear();
@@ -200,6 +252,11 @@ impl TemplateBuilder {
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let length_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
+        if let Rdata::Opaque { rtype: RecordType::RRSIG, data } = rdata
+            && data.starts_with(&u16::from(RecordType::SOA).to_be_bytes())
+        {
+            self.soa_signature_at = Some((self.buf.len(), ttl));
+        }
         self.rdata(rdata);
         let length = self.fit(self.buf.len() - length_at - 2);
         self.buf[length_at..length_at + 2].copy_from_slice(&length.to_be_bytes());
@@ -218,6 +275,8 @@ impl TemplateBuilder {
         let additional_at = self.additional_at.map_or(body_len, |at| at - body_start);
         let qname_len = u8::try_from(self.qname_len).ok();
         let serial_at = self.serial_at.and_then(|at| u16::try_from(at - body_start).ok());
+        let soa_signature_at =
+            self.soa_signature_at.and_then(|(at, ttl)| Some((u16::try_from(at - body_start).ok()?, ttl)));
         let relocs: Option<Box<[u16]>> = self.relocs.iter().map(|&at| u16::try_from(at - body_start).ok()).collect();
         let fits = self.buf.len() + OPT_ROOM <= MAX_MESSAGE;
         match (qname_len, relocs, u16::try_from(additional_at)) {
@@ -232,11 +291,15 @@ impl TemplateBuilder {
                 additional_at,
                 additional_required,
                 serial_at,
+                soa_signature_at,
+                signed: None,
+                denial: Denial::None,
             },
             _ => {
                 self.buf.truncate(body_start);
                 self.relocs.clear();
                 (self.counts, self.additional_at, self.overflow, self.serial_at) = ([0; 3], None, false, None);
+                self.soa_signature_at = None;
                 self.finish(Rcode::ServFail, false, false)
             }
         }
@@ -313,6 +376,7 @@ impl TemplateBuilder {
     /// Writes `name`, ending in a pointer to the longest suffix already written when
     /// `compress` is set; every suffix written in full becomes a target for later names.
     fn name(&mut self, name: &Name, compress: bool) {
+        let compress = compress && self.compress;
         let wire = wire_form(name.iter());
         let mut at = 0;
         // Each suffix of the name, longest first: `wire[at..]` (the root alone is never a
@@ -335,6 +399,16 @@ impl TemplateBuilder {
         }
         self.buf.push(0);
     }
+}
+
+/// The canonical wire form of an RDATA (RFC 4034 6.2: names lower-case and uncompressed),
+/// as signatures cover it. Answers send names lower-case, so this is also what they carry.
+pub fn rdata_wire(rdata: &Rdata) -> Vec<u8> {
+    let mut builder = TemplateBuilder::new(&Name::root(), 0);
+    builder.compress = false;
+    let start = builder.buf.len();
+    builder.rdata(rdata);
+    builder.buf.split_off(start)
 }
 
 /// The lower-case wire form of `name`: the key of the answer table.

@@ -1,6 +1,7 @@
 //! YAML -> model. The only module that knows serde and the YAML library; the rest of the
 //! program sees validated [`crate::model`] types and [`Problem`]s (`FILE:LINE:COLUMN: reason`).
 
+mod dnssec;
 mod records;
 mod server;
 #[cfg(test)]
@@ -153,6 +154,7 @@ fn catalog_zone(catalog: &Catalog, members: &[Zone]) -> Zone {
         nodes,
         pools: Vec::new(),
         transfer: catalog.transfer.clone(),
+        dnssec: None,
     }
 }
 

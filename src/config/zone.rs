@@ -31,6 +31,7 @@ pub struct RawZone {
     #[serde(default)]
     pools: Entries<Spanned<RawPool>>,
     transfer: Option<Spanned<RawTransfer>>,
+    dnssec: Option<Spanned<super::dnssec::RawDnssec>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -335,6 +336,13 @@ pub fn convert(
     }
     let origin = cx.absolute_name(&raw.origin);
     let Some(origin) = origin else { return Err(cx.problems) };
+    let dnssec = raw.dnssec.as_ref().and_then(|raw| match super::dnssec::signing(file, raw, &origin) {
+        Ok(signing) => Some(std::sync::Arc::new(signing)),
+        Err(mut problems) => {
+            cx.problems.append(&mut problems);
+            None
+        }
+    });
     let zone_ttl = raw.ttl.map_or(DEFAULT_TTL, |t| t.0);
     let soa_ttl = raw.soa.value.ttl.map_or(zone_ttl, |t| t.0);
     let soa = &raw.soa.value;
@@ -378,6 +386,16 @@ pub fn convert(
     if apex.0.rrset(RecordType::NS).is_none() {
         cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
     }
+    if let Some(signing) = &dnssec {
+        for (node, pos) in nodes.values() {
+            if let Some(set) = node.rrsets.iter().find(|s| crate::dnssec::generated(s.rtype)) {
+                let rtype = model::type_name(set.rtype.into());
+                cx.problem(*pos, format!("{rtype} records of a signed zone are made by switchyard, not written"));
+            }
+        }
+        let apex = &mut nodes.get_mut(&origin).expect("inserted above").0;
+        apex.rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
+    }
     if !cx.problems.is_empty() {
         return Err(cx.problems);
     }
@@ -391,6 +409,7 @@ pub fn convert(
         nodes: nodes.into_values().map(|(node, _)| node).collect(),
         pools,
         transfer,
+        dnssec,
     })
 }
 

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::decide::{Applied, Control, OverrideRequest, Refusal};
 use super::explain::ExplainRequest;
-use crate::answer::{AnswerTable, Compiler, Published, Shared};
+use crate::answer::{AnswerTable, Compiler, Published, Serial, Shared};
 use crate::config::{Problem, ZoneSource};
 use crate::health::state::{EndpointState, Status as Verdict};
 use crate::health::{Monitors, Report};
@@ -468,7 +468,14 @@ impl Task {
     fn update_transfers(&mut self) {
         let update = self.journal.update(self.control.compiler(), self.control.routes(), Instant::now());
         self.serial_due = update.due;
-        self.answers = Arc::new(self.answers.with_serials(self.journal.serials(self.control.model())));
+        // A signed zone's SOA goes out with its signature for the serial (signed once per serial:
+        // the signer keeps what it signed).
+        let compiler = self.control.compiler();
+        let serials = self.journal.serials(self.control.model());
+        let serials = serials.iter().enumerate().map(|(z, serial)| {
+            serial.map(|value| Serial { value, signatures: compiler.soa_signatures(z, value).unwrap_or_default() })
+        });
+        self.answers = Arc::new(self.answers.with_serials(serials.collect()));
         if !update.changed {
             return;
         }

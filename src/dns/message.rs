@@ -10,7 +10,8 @@
 //! server's own identity answers NSID and CHAOS queries (see [`Identity`]).
 
 use super::identity::{Identity, write_chaos_txt};
-use crate::answer::{AnswerTable, Rcode, Template};
+use crate::answer::{AnswerTable, Denial, Rcode, Serial, Template};
+use crate::dnssec::denial::Proof;
 
 const HEADER: usize = 12;
 const TYPE_OPT: u16 = 41;
@@ -184,40 +185,59 @@ fn answer(
     if query.qclass != 1 {
         return early(Rcode::Refused, out);
     }
-    let Some(template) = table.lookup(&query.lower[..query.qname_len], qtype) else {
+    let qname = &query.lower[..query.qname_len];
+    let Some((answer, encloser)) = table.locate(qname, qtype) else {
         return early(Rcode::Refused, out);
+    };
+    let template = answer.pick().for_dnssec(query.edns.is_some_and(|e| e.dnssec_ok));
+    let proofs = match template.denial {
+        Denial::None => [None, None],
+        _ => table.proofs(template, qname, encloser),
     };
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, None) => 512,
         (Transport::Udp, Some(e)) => e.udp_size.clamp(512, MAX_UDP_PAYLOAD) as usize,
     };
-    write_answer(query, opt, template, table.serial(template.zone), limit, out);
+    let sent = Sent { template, proofs, serial: table.serial(template.zone) };
+    write_answer(query, opt, &sent, limit, out);
     Outcome::of(Some(template.zone), qtype, template.rcode as u16)
 }
 
-/// Writes `template` as the answer to `query`, truncated (TC, empty sections) when it does
+/// An answer as sent: the template, the NSEC records it takes from the zone's chain, and the
+/// zone's current serial.
+struct Sent<'a> {
+    template: &'a Template,
+    proofs: [Option<&'a Proof>; 2],
+    serial: Option<&'a Serial>,
+}
+
+/// Writes `sent` as the answer to `query`, truncated (TC, empty sections) when it does
 /// not fit in `limit` bytes.
-fn write_answer(
-    query: &Query,
-    opt: Option<Opt>,
-    template: &Template,
-    serial: Option<u32>,
-    limit: usize,
-    out: &mut Vec<u8>,
-) {
+fn write_answer(query: &Query, opt: Option<Opt>, sent: &Sent, limit: usize, out: &mut Vec<u8>) {
+    let template = sent.template;
+    let proofs = sent.proofs.iter().flatten();
+    let (proofs_len, proof_records) = proofs.clone().fold((0, 0), |(l, n), p| (l + p.wire.len(), n + p.records));
     let opt_len = opt.map_or(0, |o| o.len());
-    let fixed = HEADER + query.question.len() + opt_len;
-    let with_additional = fixed + template.len(true) <= limit;
-    let fits = with_additional || (!template.additional_required() && fixed + template.len(false) <= limit);
-    let [an, ns, ar] = template.counts;
+    let fixed = HEADER + query.question.len() + opt_len + proofs_len;
+    // Proofs follow the body: no additional section after them (templates with proofs have
+    // none, but for glue after a wildcard CNAME into a delegation).
+    let with_additional = proof_records == 0 && fixed + template.len(true) <= limit;
+    let fits = with_additional
+        || ((!template.additional_required() || proof_records > 0) && fixed + template.len(false) <= limit);
+    let [mut an, mut ns, ar] = template.counts;
+    match template.denial {
+        Denial::Answer => an += proof_records,
+        _ => ns += proof_records,
+    }
     let flags = query.echoed_flags | (template.authoritative as u16) << 10 | template.rcode as u16;
     let opt_count = opt.is_some() as u16;
     if fits {
         let ar = if with_additional { ar } else { 0 };
         write_header(out, query.id, flags, 0, [1, an, ns, ar + opt_count]);
         out.extend_from_slice(query.question);
-        template.write_body(out, query.qname_len, with_additional, serial);
+        template.write_body(out, query.qname_len, with_additional, sent.serial);
+        proofs.for_each(|proof| out.extend_from_slice(&proof.wire));
     } else {
         const TC: u16 = 1 << 9;
         write_header(out, query.id, flags | TC, 0, [1, 0, 0, opt_count]);

@@ -7,12 +7,13 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::answer::{Compiler, LiveRrsets, Routes, follows_health};
+use crate::dnssec::{Window, ZoneSigner, denial};
 use crate::model::{Model, Name, Rdata, RecordType, RrSet, Transfer, Zone};
 
 /// Most bytes of history (estimated wire size of the data only old versions hold) per zone.
@@ -28,6 +29,25 @@ pub struct Version {
     live: LiveRrsets,
     /// Estimated wire size of what this version alone holds (for the history bound).
     bytes: usize,
+    /// A signed zone's signer and NSEC chain, and the signatures once a transfer needs them.
+    signed: Option<Signed>,
+}
+
+/// What a signed zone's version carries besides its data: NSEC and RRSIG records, made on
+/// the thread of the first transfer that needs them (never the writer's).
+#[derive(Debug)]
+struct Signed {
+    signer: Arc<ZoneSigner>,
+    /// Nodes owning NSEC records, in canonical order.
+    chain: Arc<[usize]>,
+    records: OnceLock<Vec<(Name, RrSet)>>,
+}
+
+impl Signed {
+    fn of(compiler: &Compiler, z: usize) -> Option<Signed> {
+        let (signer, chain) = compiler.signing(z)?;
+        Some(Signed { signer, chain, records: OnceLock::new() })
+    }
 }
 
 /// One resource record of a version.
@@ -55,13 +75,68 @@ impl Version {
         (zone.soa_ttl, Rdata::Soa(soa))
     }
 
-    /// Every RRset but the SOA, in the zone's canonical name order.
+    /// Every RRset but the SOA, in the zone's canonical name order; in a signed zone then the
+    /// NSEC records and the RRSIGs (the SOA's among them).
     pub fn rrsets(&self) -> impl Iterator<Item = (&Name, &RrSet)> {
-        self.data().nodes.iter().enumerate().flat_map(move |(i, node)| {
-            let fixed = node.rrsets.iter().filter(|s| s.rtype != RecordType::SOA && !follows_health(s));
-            let live = self.live.range((i, 0)..=(i, u16::MAX)).map(|(_, set)| set);
-            fixed.chain(live).map(move |set| (&node.name, set))
-        })
+        let data = (0..self.data().nodes.len()).flat_map(move |i| {
+            let owner = &self.data().nodes[i].name;
+            self.node_rrsets(i).map(move |set| (owner, set))
+        });
+        data.chain(self.signatures().iter().map(|(owner, set)| (owner, set)))
+    }
+
+    /// The RRsets of node `i` but the SOA.
+    fn node_rrsets(&self, i: usize) -> impl Iterator<Item = &RrSet> {
+        let fixed = self.data().nodes[i].rrsets.iter().filter(|s| s.rtype != RecordType::SOA && !follows_health(s));
+        fixed.chain(self.live.range((i, 0)..=(i, u16::MAX)).map(|(_, set)| set))
+    }
+
+    /// The NSEC records and every RRSIG of a signed zone's version (none when unsigned).
+    fn signatures(&self) -> &[(Name, RrSet)] {
+        match &self.signed {
+            Some(signed) => signed.records.get_or_init(|| self.sign(signed)),
+            None => &[],
+        }
+    }
+
+    /// Signs this version's data as the answers sign it: each authoritative RRset (at a
+    /// delegation only the DS), the SOA with this version's serial, and the NSEC chain with
+    /// each name's types in this version.
+    fn sign(&self, signed: &Signed) -> Vec<(Name, RrSet)> {
+        let zone = self.data();
+        let mut out = Vec::new();
+        let sign = |owner: &Name, set: &RrSet| {
+            let rdatas = signed.signer.sign(owner, set).to_vec();
+            (owner.clone(), RrSet { rtype: RecordType::RRSIG, ttl: set.ttl, rdatas })
+        };
+        let (ttl, soa) = self.soa();
+        out.push(sign(&zone.origin, &RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![soa] }));
+        let negative_ttl = zone.soa_ttl.min(zone.soa.minimum);
+        for (k, &i) in signed.chain.iter().enumerate() {
+            let node = &zone.nodes[i];
+            let cut = node.name != zone.origin && node.rrset(RecordType::NS).is_some();
+            let mut types = vec![];
+            for set in self.node_rrsets(i) {
+                types.push(u16::from(set.rtype));
+                if !cut || set.rtype == RecordType::DS {
+                    out.push(sign(&node.name, set));
+                }
+            }
+            if node.name == zone.origin {
+                types.push(RecordType::SOA.into());
+            }
+            let next = &zone.nodes[signed.chain[(k + 1) % signed.chain.len()]].name;
+            let types = types.into_iter().filter(|&t| !cut || t == u16::from(RecordType::NS) || t == u16::from(RecordType::DS));
+            let nsec = denial::nsec(next, types, negative_ttl);
+            out.push(sign(&node.name, &nsec));
+            out.push((node.name.clone(), nsec));
+        }
+        out
+    }
+
+    /// The validity window its signatures are made in (a new window is a new version).
+    fn window(&self) -> Option<Window> {
+        self.signed.as_ref().map(|s| s.signer.window)
     }
 
     fn records(&self) -> impl Iterator<Item = Rr<'_>> {
@@ -85,7 +160,7 @@ impl Version {
 
 /// What changed from `old` to `new`: records removed, records added.
 pub fn difference<'a>(old: &'a Version, new: &'a Version) -> (Vec<Rr<'a>>, Vec<Rr<'a>>) {
-    if Arc::ptr_eq(&old.model, &new.model) && old.zone == new.zone {
+    if Arc::ptr_eq(&old.model, &new.model) && old.zone == new.zone && new.signed.is_none() {
         // Only the live RRsets can differ.
         let (mut removed, mut added) = (Vec::new(), Vec::new());
         let keys: std::collections::BTreeSet<_> = old.live.keys().chain(new.live.keys()).collect();
@@ -178,7 +253,7 @@ impl Journal {
             let zone = &model.zones[z];
             let Some(settings) = &zone.transfer else { continue };
             let Some(journal) = self.zones.get_mut(&zone.origin) else {
-                let version = self.first_version(model, z, live);
+                let version = self.first_version(compiler, z, live);
                 let versions = VecDeque::from([Arc::new(version)]);
                 self.zones
                     .insert(zone.origin.clone(), ZoneJournal { versions, settings: settings.clone(), cut_at: now });
@@ -190,12 +265,14 @@ impl Journal {
                 update.changed = true;
             }
             let newest = journal.versions.back().expect("a journal holds at least one version");
-            let edited = !newest.holds_file_of(zone);
+            // New signatures (a new validity window) are a new version too.
+            let signed = Signed::of(compiler, z);
+            let edited = !newest.holds_file_of(zone) || newest.window() != signed.as_ref().map(|s| s.signer.window);
             if !edited && newest.live == live {
                 if !Arc::ptr_eq(&newest.model, model) {
                     // The same data in a new model: follow it, so the old model can go.
-                    let rebased =
-                        Version { serial: newest.serial, model: model.clone(), zone: z, live, bytes: newest.bytes };
+                    let (serial, bytes) = (newest.serial, newest.bytes);
+                    let rebased = Version { serial, model: model.clone(), zone: z, live, bytes, signed };
                     *journal.versions.back_mut().expect("not empty") = Arc::new(rebased);
                     update.changed = true;
                 }
@@ -211,7 +288,8 @@ impl Journal {
             let serial = if serial_after(floor, newest.serial) { floor } else { newest.serial.wrapping_add(1) };
             let shares_model = Arc::ptr_eq(&newest.model, model);
             let bytes = live_bytes(&live) + if shares_model { 0 } else { zone_bytes(zone) };
-            journal.versions.push_back(Arc::new(Version { serial, model: model.clone(), zone: z, live, bytes }));
+            let version = Version { serial, model: model.clone(), zone: z, live, bytes, signed };
+            journal.versions.push_back(Arc::new(version));
             journal.cut_at = now;
             journal.trim();
             update.changed = true;
@@ -221,10 +299,12 @@ impl Journal {
 
     /// A zone's first version: the serial the state file kept when it names the same data,
     /// else one past it (or the file's serial, when that is later).
-    fn first_version(&self, model: &Arc<Model>, z: usize, live: LiveRrsets) -> Version {
+    fn first_version(&self, compiler: &Compiler, z: usize, live: LiveRrsets) -> Version {
+        let model = compiler.model();
         let zone = &model.zones[z];
         let bytes = live_bytes(&live) + zone_bytes(zone);
-        let mut version = Version { serial: zone.soa.serial, model: model.clone(), zone: z, live, bytes };
+        let signed = Signed::of(compiler, z);
+        let mut version = Version { serial: zone.soa.serial, model: model.clone(), zone: z, live, bytes, signed };
         let saved = self.saved.get(&zone.origin.to_string()).filter(|s| !serial_after(zone.soa.serial, s.serial));
         if let Some(saved) = saved {
             let same = saved.digest == version.digest();
