@@ -184,7 +184,7 @@ impl Metrics {
     }
 }
 
-const FAMILIES: [(&str, &str, &str, &[&str]); 8] = [
+const FAMILIES: [(&str, &str, &str, &[&str]); 11] = [
     (
         "switchyard_endpoint_up",
         "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
@@ -227,6 +227,24 @@ const FAMILIES: [(&str, &str, &str, &[&str]); 8] = [
         "1 while every pool of a dynamic record is down and its when_all_down fallback answers.",
         "gauge",
         &["zone", "record", "family"],
+    ),
+    (
+        "switchyard_dnssec_signatures_expire_timestamp_seconds",
+        "When the signatures a signed zone serves expire (the earliest of them), as a Unix time.",
+        "gauge",
+        &["zone"],
+    ),
+    (
+        "switchyard_dnssec_last_signed_timestamp_seconds",
+        "When a signed zone's answers were last signed (a new table, window or serial), as a Unix time.",
+        "gauge",
+        &["zone"],
+    ),
+    (
+        "switchyard_dnssec_key",
+        "1 for each key of a signed zone, with its tag, algorithm, role (csk, ksk, zsk) and state (active, publish).",
+        "gauge",
+        &["zone", "tag", "algorithm", "role", "state"],
     ),
 ];
 
@@ -291,6 +309,13 @@ fn write_status_families(status: &Status, out: &mut String) {
                 }
                 add(6, &labels, f64::from(u8::from(route.failed_over_to.is_some())));
                 add(7, &labels, f64::from(u8::from(route.all_down)));
+            }
+        }
+        if let Some(dnssec) = &zone.dnssec {
+            add(8, &[origin], dnssec.signatures_expire_at);
+            add(9, &[origin], dnssec.last_signed_at);
+            for key in &dnssec.keys {
+                add(10, &[origin, &key.tag.to_string(), &key.algorithm, &key.role, &key.state], 1.0);
             }
         }
     }

@@ -191,6 +191,22 @@ fn status_table(status: &Status) -> String {
             }
             table(&mut out, "    ", &rows);
         }
+        if let Some(dnssec) = &zone.dnssec {
+            let time = |t: f64| crate::unix_time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t));
+            let _ = writeln!(
+                out,
+                "  signed: signatures expire {}, re-signed {}, last signed {}",
+                time(dnssec.signatures_expire_at),
+                time(dnssec.resign_at),
+                time(dnssec.last_signed_at)
+            );
+            let mut rows = vec![["KEY".to_string(), "ALGORITHM".into(), "ROLE".into(), "STATE".into(), "FILE".into()]];
+            for key in &dnssec.keys {
+                let (algorithm, role, state) = (key.algorithm.clone(), key.role.clone(), key.state.clone());
+                rows.push([key.tag.to_string(), algorithm, role, state, printable(&key.file)]);
+            }
+            table(&mut out, "    ", &rows);
+        }
         let secondaries: Vec<_> = status.secondaries.iter().filter(|s| s.zone == zone.origin).collect();
         if !secondaries.is_empty() {
             let mut rows =

@@ -68,6 +68,33 @@ pub struct ZoneStatus {
     pub serial: u32,
     pub records: Vec<RecordStatus>,
     pub pools: Vec<PoolStatus>,
+    /// How the zone is signed; absent for an unsigned zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dnssec: Option<DnssecStatus>,
+}
+
+/// A signed zone's keys and signatures.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DnssecStatus {
+    pub keys: Vec<KeyStatus>,
+    /// When the signatures being served expire (the earliest of them; Unix seconds).
+    pub signatures_expire_at: f64,
+    /// When the next validity window starts and everything is signed again.
+    pub resign_at: f64,
+    /// When the last signature was made (for a table published since).
+    pub last_signed_at: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyStatus {
+    pub tag: u16,
+    /// `ECDSAP256SHA256` or `ED25519`.
+    pub algorithm: String,
+    /// `csk`, `ksk` or `zsk`.
+    pub role: String,
+    /// `active` (signs) or `publish` (in the DNSKEY RRset only).
+    pub state: String,
+    pub file: String,
 }
 
 /// A dynamic record: how it answers each record type it has (`A`, `AAAA`, `CNAME`).

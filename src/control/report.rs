@@ -6,8 +6,10 @@ use super::Control;
 use crate::answer::route;
 use crate::health::state::EndpointState;
 use crate::model::{AllDown, Family};
+use crate::dnssec::ZoneSigner;
 use crate::status::{
-    CheckCounts, EndpointStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus, RouteStatus, Status, ZoneStatus,
+    CheckCounts, DnssecStatus, EndpointStatus, KeyStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus,
+    RouteStatus, Status, ZoneStatus,
 };
 use crate::unix_time;
 
@@ -89,12 +91,29 @@ impl Control {
                     serial: zone.soa.serial,
                     records,
                     pools,
+                    dnssec: self.compiler().signing(z).map(|(signer, _)| dnssec_status(&signer)),
                 }
             })
             .collect();
         let overrides =
             self.overrides().iter().map(|(s, o)| OverrideEntry { subject: s.clone(), forced: o.clone() }).collect();
         Status { generated_at: unix_time::seconds(wall), zones, overrides, secondaries: Vec::new() }
+    }
+}
+
+fn dnssec_status(signer: &ZoneSigner) -> DnssecStatus {
+    let keys = signer.signing().keys.iter().map(|key| KeyStatus {
+        tag: key.tag,
+        algorithm: key.algorithm.mnemonic().into(),
+        role: key.role.label().into(),
+        state: key.state.label().into(),
+        file: key.file.display().to_string(),
+    });
+    DnssecStatus {
+        keys: keys.collect(),
+        signatures_expire_at: signer.window.expiration as f64,
+        resign_at: signer.window.next as f64,
+        last_signed_at: signer.last_signed() as f64,
     }
 }
 

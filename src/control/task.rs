@@ -32,10 +32,12 @@ type ReloadReply = oneshot::Sender<Result<String, Vec<Problem>>>;
 /// A reload's outcome once loaded and compiled.
 type Loaded = Result<Compiler, Vec<Problem>>;
 
-/// A reload being loaded and compiled in a blocking task, and who asked for it.
+/// A reload being loaded and compiled in a blocking task, and who asked for it (nobody when
+/// the same model is compiled again to sign it for a new validity window).
 struct Loading {
     job: JoinHandle<Loaded>,
     replies: Vec<ReloadReply>,
+    resign: bool,
 }
 
 /// Longest time probe details that changed no verdict wait to show in the status.
@@ -106,6 +108,7 @@ struct Staged {
     first: HashMap<Arc<Probe>, EndpointState>,
     deadline: Instant,
     replies: Vec<ReloadReply>,
+    resign: bool,
 }
 
 struct Task {
@@ -137,6 +140,8 @@ struct Task {
     notifier: Notifier,
     /// When a change waiting out a zone's coalescing interval gets its serial.
     serial_due: Option<Instant>,
+    /// When the signed zones' next validity window starts: then they are compiled again.
+    resign_due: Option<Instant>,
 }
 
 /// Restores what the state file remembers, starts probing `model`'s endpoints, waits for the
@@ -182,7 +187,9 @@ pub async fn start(
         transfers,
         notifier: Notifier::start(activity),
         serial_due: None,
+        resign_due: None,
     };
+    task.schedule_resign();
     task.monitors.sync(&probes);
     task.look_up_series();
     task.first_round(Monitors::first_round_bound(&probes)).await;
@@ -240,6 +247,7 @@ impl Task {
                     self.save_state();
                 }
                 _ = sleep_until(batch_until) => self.batch_until = None,
+                _ = sleep_until(self.resign_due) => self.resign(),
                 Some(report) = self.reports.recv(), if batch_until.is_none() => {
                     self.batch_until = Some(Instant::now() + REPORT_BATCH);
                     let mut changed = self.apply(report);
@@ -360,11 +368,32 @@ impl Task {
             carry_serials(&current, &mut model);
             Ok(Compiler::new(Arc::new(model)))
         });
-        self.loading = Some(Loading { job, replies: vec![reply] });
+        self.loading = Some(Loading { job, replies: vec![reply], resign: false });
+    }
+
+    /// Compiles the current model again in a blocking task, so that its signed zones are
+    /// signed for the validity window that starts now (a reload under way does it too).
+    fn resign(&mut self) {
+        self.resign_due = None;
+        if self.loading.is_some() || self.staged.is_some() {
+            return;
+        }
+        let model = self.control.model().clone();
+        let job = tokio::task::spawn_blocking(move || Ok(Compiler::new(model)));
+        self.loading = Some(Loading { job, replies: Vec::new(), resign: true });
+    }
+
+    /// Sets the timer for the next validity window of the signed zones.
+    fn schedule_resign(&mut self) {
+        let next = self.control.compiler().signers().map(|(_, signer)| signer.window.next).min();
+        self.resign_due = next.map(|next| {
+            let wait = next.saturating_sub(unix_time::now() as u64);
+            Instant::now() + std::time::Duration::from_secs(wait)
+        });
     }
 
     /// A reload finished loading: rejected, or staged until its new probes have reported.
-    fn loaded(&mut self, (result, replies): (Loaded, Vec<ReloadReply>)) {
+    fn loaded(&mut self, (result, replies, resign): (Loaded, Vec<ReloadReply>, bool)) {
         let compiler = match result {
             Ok(compiler) => compiler,
             Err(problems) => {
@@ -386,7 +415,7 @@ impl Task {
         let now = Instant::now();
         let first = new.iter().map(|p| (p.clone(), EndpointState::new(now))).collect();
         let deadline = now + Monitors::first_round_bound(&new);
-        self.staged = Some(Staged { compiler, first, deadline, replies });
+        self.staged = Some(Staged { compiler, first, deadline, replies, resign });
         self.install_when_ready(false);
     }
 
@@ -408,6 +437,15 @@ impl Task {
         self.monitors.sync(&model.probes);
         self.look_up_series();
         self.publish();
+        self.schedule_resign();
+        if staged.resign {
+            for (z, signer) in self.control.compiler().signers() {
+                let expire = unix_time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(signer.window.expiration));
+                tracing::info!(zone = %model.zones[z].origin, %expire, "signed again for a new validity window");
+            }
+            self.next_reload();
+            return;
+        }
         self.metrics.announce(&self.published.load().status);
         self.metrics.config_reloads.with_label_values(&["success"]).inc();
         self.metrics.last_reload_successful.set(1);
@@ -513,11 +551,11 @@ impl Task {
 }
 
 /// The result of the reload being loaded, when there is one.
-async fn finished(loading: &mut Option<Loading>) -> Option<(Loaded, Vec<ReloadReply>)> {
+async fn finished(loading: &mut Option<Loading>) -> Option<(Loaded, Vec<ReloadReply>, bool)> {
     let result = (&mut loading.as_mut()?.job).await.unwrap_or_else(|e| {
         Err(vec![Problem::new("zones".as_ref(), Default::default(), format!("reload failed: {e}"))])
     });
-    loading.take().map(|loading| (result, loading.replies))
+    loading.take().map(|loading| (result, loading.replies, loading.resign))
 }
 
 async fn sleep_until(at: Option<Instant>) {
