@@ -114,10 +114,12 @@ fn import(args: ImportArgs) -> ExitCode {
 
 fn dnssec(command: DnssecCommand) -> anyhow::Result<ExitCode> {
     use switchyard::dnssec::{Algorithm, Role};
-    let zone_name = |text: &str| switchyard::model::Name::from_ascii(text).map(|mut name| {
-        name.set_fqdn(true);
-        name
-    });
+    let zone_name = |text: &str| {
+        switchyard::model::Name::from_ascii(text).map(|mut name| {
+            name.set_fqdn(true);
+            name
+        })
+    };
     match command {
         DnssecCommand::Keygen { zone, dir, algorithm, role } => {
             let algorithm = Algorithm::parse(&algorithm).map_err(anyhow::Error::msg)?;
@@ -136,7 +138,8 @@ fn dnssec(command: DnssecCommand) -> anyhow::Result<ExitCode> {
             };
             let zone = model.zones.iter().find(|z| z.origin == origin);
             let zone = zone.ok_or_else(|| anyhow::anyhow!("no zone {origin} in {}", settings.zones.display()))?;
-            let signing = zone.dnssec.as_ref().ok_or_else(|| anyhow::anyhow!("{origin} is not signed (no dnssec: section)"))?;
+            let signing =
+                zone.dnssec.as_ref().ok_or_else(|| anyhow::anyhow!("{origin} is not signed (no dnssec: section)"))?;
             for key in signing.keys.iter().filter(|k| k.role.signs_keys()) {
                 println!("{}", key.ds_text(&origin));
             }

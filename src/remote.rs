@@ -192,7 +192,8 @@ fn status_table(status: &Status) -> String {
             table(&mut out, "    ", &rows);
         }
         if let Some(dnssec) = &zone.dnssec {
-            let time = |t: f64| crate::unix_time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t));
+            let time =
+                |t: f64| crate::unix_time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t));
             let _ = writeln!(
                 out,
                 "  signed: signatures expire {}, re-signed {}, last signed {}",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::route::{self, Health, Route, Served};
 use super::table::{Answer, AnswerSet, AnswerTable, Entry, Slot, StaticTable};
-use super::template::{self, Denial, Owner, Rcode, Section, Template, TemplateBuilder};
+use super::template::{self, Denial, Owner, Rcode, Section, Serial, Template, TemplateBuilder};
 use crate::dnssec::ZoneSigner;
 use crate::dnssec::denial::{self, Link, Proof};
 use crate::model::{Endpoint, Family, Model, Name, Node, Rdata, RecordType, RrSet, Soa, Svcb, Target, Zone, wire_form};
@@ -74,7 +74,8 @@ impl Compiler {
             .iter()
             .enumerate()
             .map(|(z, zone)| {
-                let signer = zone.dnssec.as_ref().map(|s| Arc::new(ZoneSigner::new(zone.origin.clone(), s.clone(), now)));
+                let signer =
+                    zone.dnssec.as_ref().map(|s| Arc::new(ZoneSigner::new(zone.origin.clone(), s.clone(), now)));
                 ZoneIndex::new(z, zone, signer)
             })
             .collect();
@@ -638,12 +639,13 @@ impl Compiler {
         Proof { wire: wire.into(), records }
     }
 
-    /// The signatures of zone `z`'s SOA with `serial`, for each TTL answers give it (its own,
-    /// and the negative answers' RFC 2308 TTL); `None` for an unsigned zone.
-    pub fn soa_signatures(&self, z: usize, serial: u32) -> Option<Box<[(u32, Box<[u8]>)]>> {
+    /// Zone `z`'s SOA serial `value` as answers send it: in a signed zone with the SOA's
+    /// signatures for it, for each TTL answers give the SOA (its own, and the negative
+    /// answers' RFC 2308 TTL).
+    pub fn serial(&self, z: usize, value: u32) -> Serial {
         let zone = &self.model.zones[z];
-        let signer = self.zones[z].signer.as_ref()?;
-        let soa = Rdata::Soa(Soa { serial, ..zone.soa.clone() });
+        let Some(signer) = &self.zones[z].signer else { return Serial { value, signatures: Box::default() } };
+        let soa = Rdata::Soa(Soa { serial: value, ..zone.soa.clone() });
         let mut ttls = vec![zone.soa_ttl, zone.soa_ttl.min(zone.soa.minimum)];
         ttls.dedup();
         let signatures = ttls.into_iter().filter_map(|ttl| {
@@ -653,7 +655,7 @@ impl Compiler {
                 _ => None,
             }
         });
-        Some(signatures.collect())
+        Serial { value, signatures: signatures.collect() }
     }
 
     /// What signs zone `z` and its NSEC chain (node indices in canonical order), when signed.
@@ -896,7 +898,8 @@ impl ZoneIndex {
         let node = &zone.nodes[i];
         let next = &zone.nodes[self.chain[(self.chain_at[&i] + 1) % self.chain.len()]].name;
         let cut = self.cuts.contains_key(&node.name);
-        let types = node.rrsets.iter().map(|s| s.rtype).filter(|t| !cut || matches!(t, RecordType::NS | RecordType::DS));
+        let types =
+            node.rrsets.iter().map(|s| s.rtype).filter(|t| !cut || matches!(t, RecordType::NS | RecordType::DS));
         denial::nsec(next, types.map(u16::from).chain(answered), zone.soa_ttl.min(zone.soa.minimum))
     }
 

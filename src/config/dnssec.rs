@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration as StdDuration;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::yaml::{Duration, Pos, Problem, Spanned};
 use crate::dnssec::{KeyPair, Role, Signing, State, ZoneKey};
@@ -126,8 +126,11 @@ pub fn signing(file: &Path, raw: &Spanned<RawDnssec>, origin: &Name) -> Result<S
         (1, 0) => Err(problem(section, "no active key signs the DNSKEY RRset: add an active csk or ksk".into())),
         (1, _) => Ok(Signing { keys, validity }),
         (_, _) => {
-            let tags: Vec<String> =
-                keys.iter().filter(|k| k.state == State::Active && k.role.signs_data()).map(|k| k.tag.to_string()).collect();
+            let tags: Vec<String> = keys
+                .iter()
+                .filter(|k| k.state == State::Active && k.role.signs_data())
+                .map(|k| k.tag.to_string())
+                .collect();
             let message = format!(
                 "keys {} are all active for the zone's data: keep one active and mark the other \
                  `state: publish` (being introduced or retired)",

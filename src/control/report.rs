@@ -4,9 +4,9 @@ use std::time::{Instant, SystemTime};
 
 use super::Control;
 use crate::answer::route;
+use crate::dnssec::ZoneSigner;
 use crate::health::state::EndpointState;
 use crate::model::{AllDown, Family};
-use crate::dnssec::ZoneSigner;
 use crate::status::{
     CheckCounts, DnssecStatus, EndpointStatus, KeyStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus,
     RouteStatus, Status, ZoneStatus,

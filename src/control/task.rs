@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::decide::{Applied, Control, OverrideRequest, Refusal};
 use super::explain::ExplainRequest;
-use crate::answer::{AnswerTable, Compiler, Published, Serial, Shared};
+use crate::answer::{AnswerTable, Compiler, Published, Shared};
 use crate::config::{Problem, ZoneSource};
 use crate::health::state::{EndpointState, Status as Verdict};
 use crate::health::{Monitors, Report};
@@ -440,7 +440,9 @@ impl Task {
         self.schedule_resign();
         if staged.resign {
             for (z, signer) in self.control.compiler().signers() {
-                let expire = unix_time::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(signer.window.expiration));
+                let expire = unix_time::rfc3339(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(signer.window.expiration),
+                );
                 tracing::info!(zone = %model.zones[z].origin, %expire, "signed again for a new validity window");
             }
             self.next_reload();
@@ -510,9 +512,7 @@ impl Task {
         // the signer keeps what it signed).
         let compiler = self.control.compiler();
         let serials = self.journal.serials(self.control.model());
-        let serials = serials.iter().enumerate().map(|(z, serial)| {
-            serial.map(|value| Serial { value, signatures: compiler.soa_signatures(z, value).unwrap_or_default() })
-        });
+        let serials = serials.iter().enumerate().map(|(z, serial)| serial.map(|value| compiler.serial(z, value)));
         self.answers = Arc::new(self.answers.with_serials(serials.collect()));
         if !update.changed {
             return;

@@ -113,7 +113,17 @@ mod tests {
     #[test]
     fn canonical_order_is_rfc_4034_example() {
         // RFC 4034 section 6.1's example, in order.
-        let names = ["example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.", "zABC.a.EXAMPLE.", "z.example.", "\\001.z.example.", "*.z.example.", "\\200.z.example."];
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
         let wires: Vec<Vec<u8>> = names.iter().map(|n| wire(n)).collect();
         for pair in wires.windows(2) {
             assert_eq!(canonical_cmp(&pair[0], &pair[1]), Ordering::Less, "{pair:?}");

@@ -150,7 +150,9 @@ impl KeyPair {
 
     pub fn sign(&self, data: &[u8]) -> Vec<u8> {
         match &self.pair {
-            Pair::Ecdsa(pair) => pair.sign(&SystemRandom::new(), data).expect("P-256 signing cannot fail").as_ref().to_vec(),
+            Pair::Ecdsa(pair) => {
+                pair.sign(&SystemRandom::new(), data).expect("P-256 signing cannot fail").as_ref().to_vec()
+            }
             Pair::Ed25519(pair) => pair.sign(data).as_ref().to_vec(),
         }
     }
@@ -192,10 +194,17 @@ impl KeyPair {
         let der = der.secret_pkcs8_der();
         let rng = SystemRandom::new();
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng) {
-            return Ok(KeyPair { algorithm: Algorithm::EcdsaP256Sha256, flags: None, owner: None, pair: Pair::Ecdsa(pair) });
+            return Ok(KeyPair {
+                algorithm: Algorithm::EcdsaP256Sha256,
+                flags: None,
+                owner: None,
+                pair: Pair::Ecdsa(pair),
+            });
         }
         match Ed25519KeyPair::from_pkcs8_maybe_unchecked(der) {
-            Ok(pair) => Ok(KeyPair { algorithm: Algorithm::Ed25519, flags: None, owner: None, pair: Pair::Ed25519(pair) }),
+            Ok(pair) => {
+                Ok(KeyPair { algorithm: Algorithm::Ed25519, flags: None, owner: None, pair: Pair::Ed25519(pair) })
+            }
             Err(_) => Err("not an ECDSA P-256 or Ed25519 key (the algorithms switchyard signs with)".into()),
         }
     }
@@ -234,7 +243,8 @@ impl KeyPair {
         let rng = SystemRandom::new();
         let document = match algorithm {
             Algorithm::EcdsaP256Sha256 => {
-                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("ring generates keys")
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .expect("ring generates keys")
             }
             Algorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&rng).expect("ring generates keys"),
         };
@@ -253,7 +263,9 @@ struct Dnskey {
 impl Dnskey {
     /// `owner [ttl] [IN] DNSKEY flags 3 algorithm base64...`, after `;` comment lines.
     fn parse(text: &str) -> Result<Dnskey, String> {
-        let line = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with(';')).ok_or("empty")?;
+        // The first record, without a trailing comment (ldns-keygen adds `;{id = ...}`).
+        let line = text.lines().map(|l| l.split(';').next().unwrap_or_default().trim()).find(|l| !l.is_empty());
+        let line = line.ok_or("no DNSKEY record")?;
         let fields: Vec<&str> = line.split_whitespace().collect();
         let at = fields.iter().position(|f| f.eq_ignore_ascii_case("DNSKEY")).ok_or("no DNSKEY record")?;
         let rest = &fields[at + 1..];

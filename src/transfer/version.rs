@@ -126,7 +126,8 @@ impl Version {
                 types.push(RecordType::SOA.into());
             }
             let next = &zone.nodes[signed.chain[(k + 1) % signed.chain.len()]].name;
-            let types = types.into_iter().filter(|&t| !cut || t == u16::from(RecordType::NS) || t == u16::from(RecordType::DS));
+            let types =
+                types.into_iter().filter(|&t| !cut || t == u16::from(RecordType::NS) || t == u16::from(RecordType::DS));
             let nsec = denial::nsec(next, types, negative_ttl);
             out.push(sign(&node.name, &nsec));
             out.push((node.name.clone(), nsec));

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod dns;
+mod dnssec;
 mod health;
 mod interop;
 mod ops;
