@@ -79,6 +79,9 @@ impl Compiler {
                 ZoneIndex::new(z, zone, signer)
             })
             .collect();
+        for (z, index) in zones.iter().enumerate() {
+            index.sign_static(&model.zones[z]);
+        }
         let mut compiler = Compiler {
             model: model.clone(),
             zones,
@@ -139,7 +142,7 @@ impl Compiler {
                     None => Link::Static(compiler.proof(z, i, &mut pass)),
                 });
                 let links = links.collect();
-                denial::Chain { owners: chain.iter().map(|&i| template::wire_key(&nodes[i].name)).collect(), links }
+                denial::Chain::new(chain.iter().map(|&i| wire_form(nodes[i].name.iter())), links)
             })
             .collect();
         let zones = origins.iter().map(|o| o.to_string()).collect();
@@ -277,10 +280,14 @@ impl Compiler {
             }
             by_type.push((code, self.answer(z, question, node, rtype, pass)));
         }
+        let first_set = by_type.iter().find(|(t, _)| *t != u16::from(RecordType::NSEC));
         let any = if is_alias {
             self.answer(z, question, node, RecordType::CNAME, pass)
         } else if node.rrsets.is_empty() && node.dynamic.is_none() {
             Answer::single(index.nodata.clone())
+        } else if let Some((_, answer)) = first_set.filter(|_| index.signer.is_some()) {
+            // RFC 8482 4.1: one of the RRsets, already signed (not an HINFO to sign per name).
+            answer.clone()
         } else {
             let set = RrSet { rtype: RecordType::HINFO, ttl: zone.soa_ttl, rdatas: vec![template::any_answer()] };
             let record = ChainRecord { owner: None, source: node.name.clone(), set };
@@ -885,6 +892,22 @@ impl ZoneIndex {
             Arc::new(template)
         });
         ZoneIndex { nodata, nxdomain, wildcard_nodata, nsec_answer, ..index }
+    }
+
+    /// Signs, on every core, the RRsets of a signed zone that do not follow health and the
+    /// NSEC records of its names whose types do not, so that compiling finds them signed.
+    fn sign_static(&self, zone: &Zone) {
+        let Some(signer) = &self.signer else { return };
+        let fixed: Vec<usize> = self.chain.iter().copied().filter(|&i| zone.nodes[i].dynamic.is_none()).collect();
+        let nsecs: Vec<RrSet> = fixed.iter().map(|&i| self.nsec(zone, i, [])).collect();
+        let mut sets: Vec<(&Name, &RrSet)> = fixed.iter().map(|&i| &zone.nodes[i].name).zip(&nsecs).collect();
+        for &i in self.chain.iter() {
+            let node = &zone.nodes[i];
+            let cut = self.cuts.contains_key(&node.name);
+            let signed = node.rrsets.iter().filter(|s| (!cut || s.rtype == RecordType::DS) && !follows_health(s));
+            sets.extend(signed.map(|set| (&node.name, set)));
+        }
+        signer.sign_all(&sets);
     }
 
     /// The RRSIGs over `set` owned by `source` (none in an unsigned zone).

@@ -3,36 +3,40 @@
 //! query path makes in it: the NSEC that matches or covers a name (binary search over wire
 //! names, no allocation).
 
-use std::cmp::Ordering;
-
 use crate::model::{Name, Rdata, RecordType, RrSet, wire_form};
 
-/// Compares two lower-case, uncompressed wire names in canonical order (RFC 4034 6.1): label
-/// by label from the root, each label as an octet string where a shorter prefix sorts first.
-pub fn canonical_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    let (mut a_labels, mut b_labels) = ([0u8; 128], [0u8; 128]);
-    let (na, nb) = (label_starts(a, &mut a_labels), label_starts(b, &mut b_labels));
-    for (&i, &j) in a_labels[..na].iter().rev().zip(b_labels[..nb].iter().rev()) {
-        let (i, j) = (usize::from(i), usize::from(j));
-        let la = &a[i + 1..i + 1 + usize::from(a[i])];
-        let lb = &b[j + 1..j + 1 + usize::from(b[j])];
-        match la.cmp(lb) {
-            Ordering::Equal => {}
-            other => return other,
-        }
-    }
-    na.cmp(&nb)
-}
+/// Longest [`canonical_key`] of a name (every byte escaped, a terminator per label).
+pub const KEY_MAX: usize = 2 * 255;
 
-/// Offsets of each label's length byte (the root excluded); returns how many.
-fn label_starts(name: &[u8], starts: &mut [u8; 128]) -> usize {
-    let (mut at, mut n) = (0, 0);
-    while at < name.len() && name[at] != 0 && n < starts.len() {
-        starts[n] = u8::try_from(at).unwrap_or(u8::MAX);
-        n += 1;
+/// Writes into `key` a byte string whose plain order is the canonical order (RFC 4034 6.1)
+/// of the lower-case, uncompressed wire name `name`: its labels from the root, each escaped
+/// (bytes 0 and 1 as 1,1 and 1,2) and ended by a 0, so that a label sorts before its longer
+/// extensions and a name before the names below it. Returns the key's length.
+pub fn canonical_key(name: &[u8], key: &mut [u8; KEY_MAX]) -> usize {
+    let mut starts = [0u8; 128];
+    let mut labels = 0;
+    let mut at = 0;
+    while at < name.len() && name[at] != 0 && labels < starts.len() {
+        starts[labels] = u8::try_from(at).unwrap_or(u8::MAX);
+        labels += 1;
         at += 1 + usize::from(name[at]);
     }
-    n
+    let mut len = 0;
+    for &start in starts[..labels].iter().rev() {
+        let start = usize::from(start);
+        let label = name.get(start + 1..start + 1 + usize::from(name[start])).unwrap_or_default();
+        for &byte in label {
+            if byte < 2 {
+                key[len] = 1;
+                len += 1;
+            }
+            key[len] = byte.max(1) + u8::from(byte == 1);
+            len += 1;
+        }
+        key[len] = 0;
+        len += 1;
+    }
+    len
 }
 
 /// The type bitmap of an NSEC RDATA (RFC 4034 4.1.2) for `types` (any order).
@@ -85,7 +89,7 @@ pub enum Link {
     Dynamic(usize),
 }
 
-/// A zone's NSEC chain: owners in canonical order, each with its NSEC.
+/// A zone's NSEC chain: owners in canonical order (as [`canonical_key`]s), each with its NSEC.
 #[derive(Debug, Default)]
 pub struct Chain {
     pub owners: Box<[Box<[u8]>]>,
@@ -93,11 +97,26 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// The link of the greatest owner at or before `name` in canonical order: the NSEC of
-    /// `name` itself when it owns one, else the NSEC covering it. Names before the apex (not
-    /// in the zone) get the last link.
+    /// The chain of `owners` (lower-case wire names in canonical order) and their links.
+    pub fn new(owners: impl Iterator<Item = Vec<u8>>, links: Box<[Link]>) -> Chain {
+        let mut key = [0; KEY_MAX];
+        let owners = owners
+            .map(|owner| {
+                let len = canonical_key(&owner, &mut key);
+                key[..len].into()
+            })
+            .collect();
+        Chain { owners, links }
+    }
+
+    /// The link of the greatest owner at or before the wire name `name` in canonical order:
+    /// the NSEC of `name` itself when it owns one, else the NSEC covering it. Names before
+    /// the apex (not in the zone) get the last link.
     pub fn at_or_before(&self, name: &[u8]) -> Option<&Link> {
-        let after = self.owners.partition_point(|owner| canonical_cmp(owner, name) != Ordering::Greater);
+        let mut key = [0; KEY_MAX];
+        let len = canonical_key(name, &mut key);
+        let key = &key[..len];
+        let after = self.owners.partition_point(|owner| **owner <= *key);
         self.links.get(after.checked_sub(1).unwrap_or(self.links.len().wrapping_sub(1)))
     }
 }
@@ -111,8 +130,8 @@ mod tests {
     }
 
     #[test]
-    fn canonical_order_is_rfc_4034_example() {
-        // RFC 4034 section 6.1's example, in order.
+    fn keys_sort_in_canonical_order() {
+        // RFC 4034 section 6.1's example in order, and names with bytes 0 and 1 in labels.
         let names = [
             "example.",
             "a.example.",
@@ -120,16 +139,27 @@ mod tests {
             "Z.a.example.",
             "zABC.a.EXAMPLE.",
             "z.example.",
+            "\\000.z.example.",
+            "\\000\\000.z.example.",
             "\\001.z.example.",
+            "\\001.\\001.z.example.",
+            "\\001\\000.z.example.",
             "*.z.example.",
             "\\200.z.example.",
         ];
-        let wires: Vec<Vec<u8>> = names.iter().map(|n| wire(n)).collect();
-        for pair in wires.windows(2) {
-            assert_eq!(canonical_cmp(&pair[0], &pair[1]), Ordering::Less, "{pair:?}");
-            assert_eq!(canonical_cmp(&pair[1], &pair[0]), Ordering::Greater);
+        let keys: Vec<Vec<u8>> = names
+            .iter()
+            .map(|n| {
+                let mut key = [0; KEY_MAX];
+                let len = canonical_key(&wire(n), &mut key);
+                key[..len].to_vec()
+            })
+            .collect();
+        for (pair, names) in keys.windows(2).zip(names.windows(2)) {
+            assert!(pair[0] < pair[1], "{names:?}");
         }
-        assert_eq!(canonical_cmp(&wires[3], &wires[3]), Ordering::Equal);
+        let parsed: Vec<Name> = names.iter().map(|n| crate::model::presentation_name(n).unwrap()).collect();
+        assert!(parsed.windows(2).all(|w| w[0] < w[1]), "hickory orders them alike");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! health flip signs only the RRsets it has not seen before).
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,8 +43,19 @@ impl Window {
     }
 }
 
-/// Cache key: the owner the signature is made for and the RRset.
-type Signed = HashMap<(Name, RrSet), Arc<[Rdata]>>;
+/// Signatures by the 128-bit hash of the owner they are made for and the RRset (two SipHash
+/// digests of it: a collision is as likely as guessing a 128-bit key), so the cache holds no
+/// copy of the zone's data.
+type Signed = HashMap<(u64, u64), Arc<[Rdata]>>;
+
+fn cache_key(owner: &Name, set: &RrSet) -> (u64, u64) {
+    let digest = |salt: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        (salt, owner, set).hash(&mut hasher);
+        hasher.finish()
+    };
+    (digest(0), digest(1))
+}
 
 /// Signs one zone's RRsets for one window. Only compilation and transfers call it (never the
 /// query path).
@@ -83,7 +95,7 @@ impl ZoneSigner {
     /// name it synthesises): the DNSKEY, CDS and CDNSKEY sets by every active key-signing
     /// key, the others by the active zone-signing key.
     pub fn sign(&self, owner: &Name, set: &RrSet) -> Arc<[Rdata]> {
-        let key = (owner.clone(), set.clone());
+        let key = cache_key(owner, set);
         if let Some(signed) = self.cache.lock().expect("never poisoned").get(&key) {
             return signed.clone();
         }
@@ -102,6 +114,17 @@ impl ZoneSigner {
         }
         cache.insert(key, signed.clone());
         signed
+    }
+
+    /// Signs `sets` (owner, RRset) on every core, so that compiling finds them signed.
+    pub fn sign_all(&self, sets: &[(&Name, &RrSet)]) {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = sets.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            for part in sets.chunks(chunk) {
+                scope.spawn(move || part.iter().for_each(|(owner, set)| drop(self.sign(owner, set))));
+            }
+        });
     }
 
     /// RFC 4034 section 3: the RRSIG RDATA over `set`, with the signed data of section 3.1.8.1.
