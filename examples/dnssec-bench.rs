@@ -38,7 +38,8 @@ fn zone_dir(names: usize, signed: bool) -> tempfile::TempDir {
     }
     yaml += "records:\n  \"@\": {NS: [ns1]}\n  ns1: {A: 127.0.0.1}\n  \"*.wild\": {A: 192.0.2.80}\n";
     for i in 0..names {
-        yaml += &format!("  host{i}: {{A: 192.0.2.{}, AAAA: \"2001:db8::{:x}:{:x}\"}}\n", i % 250 + 1, i >> 16, i & 0xffff);
+        yaml +=
+            &format!("  host{i}: {{A: 192.0.2.{}, AAAA: \"2001:db8::{:x}:{:x}\"}}\n", i % 250 + 1, i >> 16, i & 0xffff);
     }
     for i in 0..100 {
         yaml += &format!("  app{i}: {{dynamic: {{ttl: 30, failover: [primary, dr]}}}}\n");
@@ -168,6 +169,8 @@ fn main() {
         let started = Instant::now();
         compiler.table(&PrimaryDown(false), &down);
         let failback = started.elapsed().as_secs_f64() * 1000.0;
-        println!("{label:<10} failover {failover:>7.2} ms (first time: signs new answers)   failback {failback:>7.2} ms");
+        println!(
+            "{label:<10} failover {failover:>7.2} ms (first time: signs new answers)   failback {failback:>7.2} ms"
+        );
     }
 }

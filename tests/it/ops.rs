@@ -38,12 +38,23 @@ async fn app(s: &Server) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_documented_metric_family_is_there_from_the_start() {
     let (primary, dr) = (Backend::start().await, Backend::start().await);
-    // A transferable zone with a secondary (a socket that never answers) has the transfer families.
+    // A signed, transferable zone with a secondary (a socket that never answers) has the
+    // transfer and DNSSEC families.
     let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let origin = hickory_proto::rr::Name::from_ascii("x.test.").unwrap();
+    let key = switchyard::dnssec::key::generate(
+        &origin,
+        keys.path(),
+        switchyard::dnssec::Algorithm::Ed25519,
+        switchyard::dnssec::Role::Csk,
+    )
+    .unwrap();
     let transferable = format!(
         "origin: x.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n\
-         transfer: {{allow: [{{address: 127.0.0.1}}], notify: [\"{}\"]}}\n",
-        secondary.local_addr().unwrap()
+         transfer: {{allow: [{{address: 127.0.0.1}}], notify: [\"{}\"]}}\ndnssec: {{keys: [\"{}\"]}}\n",
+        secondary.local_addr().unwrap(),
+        key.display()
     );
     let s = Server::start(&[("z.yaml", &zone(&primary, &dr)), ("x.yaml", &transferable)]).await;
     let (_, text) = s.http_get("/metrics").await;
@@ -73,6 +84,14 @@ async fn every_documented_metric_family_is_there_from_the_start() {
             assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics: {said}");
         }
         Err(e) => eprintln!("SKIPPED: promtool check metrics (install Debian's prometheus package): {e}"),
+    }
+    // The example alert rules and their unit tests.
+    if let Ok(out) = std::process::Command::new("promtool")
+        .args(["test", "rules", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/prometheus/alerts_test.yml")])
+        .output()
+    {
+        let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "promtool test rules: {said}");
     }
 }
 

@@ -302,29 +302,31 @@ async fn shutdown_answers_queries_already_sent_then_closes_tcp() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
-    /// Any bytes: `respond` returns (never panics), and whatever it writes is a parsable
-    /// message no larger than 512 bytes for a query without EDNS.
+    /// Any bytes: `respond` returns (never panics) and echoes the ID.
     #[test]
     fn respond_survives_any_packet(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
         let table = table();
         let mut out = Vec::new();
-        if switchyard::dns::respond(&table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
+        if switchyard::dns::respond(table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
             prop_assert!(out.len() >= 12);
             prop_assert_eq!(&out[..2], &packet[..2], "the ID is echoed");
         }
     }
 
-    /// A real query with some bytes changed: never a panic, and every response parses.
+    /// A real query with the DO bit, some bytes changed (name, type, EDNS size, flags): never a
+    /// panic, and every response (signed answers, NSEC proofs, truncation) parses.
     #[test]
     fn respond_survives_mutated_queries(edits in proptest::collection::vec((0usize..64, any::<u8>()), 1..6)) {
         let table = table();
-        let mut packet = cat(&[&header(0x0100, [1, 0, 0, 1]), &question(1), &opt(0)]);
+        let mut dnssec_ok = opt(0);
+        dnssec_ok[7] = 0x80;
+        let mut packet = cat(&[&header(0x0100, [1, 0, 0, 1]), &question(1), &dnssec_ok]);
         for (at, byte) in edits {
             let at = at % packet.len();
             packet[at] = byte;
         }
         let mut out = Vec::new();
-        if switchyard::dns::respond(&table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
+        if switchyard::dns::respond(table, &Default::default(), &packet, switchyard::dns::Transport::Udp, &mut out).is_some() {
             prop_assert!(Message::from_vec(&out).is_ok(), "unparsable response to {:?}", packet);
         }
     }
@@ -349,11 +351,25 @@ const ZONE_FULL: &str = "origin: example.test.\nsoa: {mname: ns1, rname: hostmas
                          check_address: 127.0.0.1}]}\nrecords:\n  \"@\": {NS: [ns1]}\n  ns1: {A: 127.0.0.1}\n  www: {CNAME: \
                          app}\n  app: {dynamic: {failover: [a]}}\n  \"*.w\": {TXT: [\"x\"]}\n";
 
-/// A compiled table for the property tests (no sockets).
-fn table() -> switchyard::answer::AnswerTable {
-    let (zone, probes) = switchyard::config::load_zone_text(std::path::Path::new("z.yaml"), ZONE_FULL).expect("valid");
-    let model = switchyard::model::Model { zones: vec![zone], probes };
-    switchyard::answer::Compiler::new(std::sync::Arc::new(model)).table_all_up()
+/// A compiled table of the zone, signed, for the property tests (no sockets), made once.
+fn table() -> &'static switchyard::answer::AnswerTable {
+    static TABLE: std::sync::OnceLock<switchyard::answer::AnswerTable> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let keys = tempfile::tempdir().unwrap();
+        let origin = switchyard::model::Name::from_ascii("example.test.").unwrap();
+        let csk = switchyard::dnssec::key::generate(
+            &origin,
+            keys.path(),
+            switchyard::dnssec::Algorithm::EcdsaP256Sha256,
+            switchyard::dnssec::Role::Csk,
+        )
+        .unwrap();
+        let signed = format!("{ZONE_FULL}dnssec: {{keys: [\"{}\"]}}\n", csk.display());
+        let (zone, probes) =
+            switchyard::config::load_zone_text(std::path::Path::new("z.yaml"), &signed).expect("valid");
+        let model = switchyard::model::Model { zones: vec![zone], probes };
+        switchyard::answer::Compiler::new(std::sync::Arc::new(model)).table_all_up()
+    })
 }
 
 /// A failover record over two primary endpoints and one DR endpoint, all probed over HTTP.
