@@ -34,19 +34,28 @@ pub struct Version {
 }
 
 /// What a signed zone's version carries besides its data: NSEC and RRSIG records, made on
-/// the thread of the first transfer that needs them (never the writer's).
+/// the thread of the first transfer that needs them (never the writer's). Those of names no
+/// health change touches are shared by the versions of one compilation; each version holds
+/// only the SOA's signature and those of the names that follow health.
 #[derive(Debug)]
 struct Signed {
     signer: Arc<ZoneSigner>,
     /// Nodes owning NSEC records, in canonical order.
     chain: Arc<[usize]>,
-    records: OnceLock<Vec<(Name, RrSet)>>,
+    fixed: Arc<OnceLock<Vec<(Name, RrSet)>>>,
+    own: OnceLock<Vec<(Name, RrSet)>>,
 }
 
 impl Signed {
-    fn of(compiler: &Compiler, z: usize) -> Option<Signed> {
+    /// For a version of zone `z` compiled by `compiler`, sharing what `previous` (the
+    /// version before) signed when it has the same compilation.
+    fn of(compiler: &Compiler, z: usize, previous: Option<&Version>) -> Option<Signed> {
         let (signer, chain) = compiler.signing(z)?;
-        Some(Signed { signer, chain, records: OnceLock::new() })
+        let shared = previous.and_then(|v| v.signed.as_ref()).filter(|p| {
+            Arc::ptr_eq(&p.signer, &signer) && previous.is_some_and(|v| Arc::ptr_eq(&v.model, compiler.model()))
+        });
+        let fixed = shared.map_or_else(Arc::default, |p| p.fixed.clone());
+        Some(Signed { signer, chain, fixed, own: OnceLock::new() })
     }
 }
 
@@ -82,7 +91,7 @@ impl Version {
             let owner = &self.data().nodes[i].name;
             self.node_rrsets(i).map(move |set| (owner, set))
         });
-        data.chain(self.signatures().iter().map(|(owner, set)| (owner, set)))
+        data.chain(self.signatures().map(|(owner, set)| (owner, set)))
     }
 
     /// The RRsets of node `i` but the SOA.
@@ -92,28 +101,45 @@ impl Version {
     }
 
     /// The NSEC records and every RRSIG of a signed zone's version (none when unsigned).
-    fn signatures(&self) -> &[(Name, RrSet)] {
-        match &self.signed {
-            Some(signed) => signed.records.get_or_init(|| self.sign(signed)),
-            None => &[],
-        }
+    fn signatures(&self) -> impl Iterator<Item = &(Name, RrSet)> {
+        let (fixed, own) = match &self.signed {
+            Some(signed) => {
+                (signed.fixed.get_or_init(|| self.sign(signed, false)).as_slice(), self.own_signatures(signed))
+            }
+            None => (&[][..], &[][..]),
+        };
+        fixed.iter().chain(own)
     }
 
-    /// Signs this version's data as the answers sign it: each authoritative RRset (at a
-    /// delegation only the DS), the SOA with this version's serial, and the NSEC chain with
-    /// each name's types in this version.
-    fn sign(&self, signed: &Signed) -> Vec<(Name, RrSet)> {
+    /// The SOA's signature and the NSEC and RRSIG records of the names that follow health.
+    fn own_signatures<'a>(&'a self, signed: &'a Signed) -> &'a [(Name, RrSet)] {
+        signed.own.get_or_init(|| {
+            let zone = self.data();
+            let (ttl, soa) = self.soa();
+            let soa = RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![soa] };
+            let rdatas = signed.signer.sign(&zone.origin, &soa).to_vec();
+            let mut own = vec![(zone.origin.clone(), RrSet { rtype: RecordType::RRSIG, ttl, rdatas })];
+            own.extend(self.sign(signed, true));
+            own
+        })
+    }
+
+    /// Signs this version's data as the answers sign it, for the names that follow health
+    /// (`live`) or the others: each authoritative RRset (at a delegation only the DS), and
+    /// each name's NSEC with its types in this version.
+    fn sign(&self, signed: &Signed, live: bool) -> Vec<(Name, RrSet)> {
         let zone = self.data();
         let mut out = Vec::new();
         let sign = |owner: &Name, set: &RrSet| {
             let rdatas = signed.signer.sign(owner, set).to_vec();
             (owner.clone(), RrSet { rtype: RecordType::RRSIG, ttl: set.ttl, rdatas })
         };
-        let (ttl, soa) = self.soa();
-        out.push(sign(&zone.origin, &RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![soa] }));
         let negative_ttl = zone.soa_ttl.min(zone.soa.minimum);
         for (k, &i) in signed.chain.iter().enumerate() {
             let node = &zone.nodes[i];
+            if live != (node.dynamic.is_some() || node.rrsets.iter().any(follows_health)) {
+                continue;
+            }
             let cut = node.name != zone.origin && node.rrset(RecordType::NS).is_some();
             let mut types = vec![];
             for set in self.node_rrsets(i) {
@@ -161,8 +187,12 @@ impl Version {
 
 /// What changed from `old` to `new`: records removed, records added.
 pub fn difference<'a>(old: &'a Version, new: &'a Version) -> (Vec<Rr<'a>>, Vec<Rr<'a>>) {
-    if Arc::ptr_eq(&old.model, &new.model) && old.zone == new.zone && new.signed.is_none() {
-        // Only the live RRsets can differ.
+    let same_signing = match (&old.signed, &new.signed) {
+        (Some(a), Some(b)) => Arc::ptr_eq(&a.fixed, &b.fixed),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    if Arc::ptr_eq(&old.model, &new.model) && old.zone == new.zone && same_signing {
+        // Only the live RRsets can differ, and (signed) the records each version signs itself.
         let (mut removed, mut added) = (Vec::new(), Vec::new());
         let keys: std::collections::BTreeSet<_> = old.live.keys().chain(new.live.keys()).collect();
         let nodes = &new.data().nodes;
@@ -176,6 +206,18 @@ pub fn difference<'a>(old: &'a Version, new: &'a Version) -> (Vec<Rr<'a>>, Vec<R
             let (before, after) = (rrs(old.live.get(key)), rrs(new.live.get(key)));
             removed.extend(before.iter().filter(|rr| !after.contains(rr)));
             added.extend(after.iter().filter(|rr| !before.contains(rr)));
+        }
+        if let (Some(a), Some(b)) = (&old.signed, &new.signed) {
+            let rrs = |own: &'a [(Name, RrSet)]| -> Vec<Rr<'a>> {
+                own.iter()
+                    .flat_map(|(owner, s)| s.rdatas.iter().map(move |rdata| Rr { owner, ttl: s.ttl, rdata }))
+                    .collect()
+            };
+            let (before, after) = (rrs(old.own_signatures(a)), rrs(new.own_signatures(b)));
+            let (kept_before, kept_after): (HashSet<&Rr>, HashSet<&Rr>) =
+                (before.iter().collect(), after.iter().collect());
+            removed.extend(before.iter().filter(|rr| !kept_after.contains(rr)));
+            added.extend(after.iter().filter(|rr| !kept_before.contains(rr)));
         }
         return (removed, added);
     }
@@ -267,7 +309,7 @@ impl Journal {
             }
             let newest = journal.versions.back().expect("a journal holds at least one version");
             // New signatures (a new validity window) are a new version too.
-            let signed = Signed::of(compiler, z);
+            let signed = Signed::of(compiler, z, Some(newest));
             let edited = !newest.holds_file_of(zone) || newest.window() != signed.as_ref().map(|s| s.signer.window);
             if !edited && newest.live == live {
                 if !Arc::ptr_eq(&newest.model, model) {
@@ -304,7 +346,7 @@ impl Journal {
         let model = compiler.model();
         let zone = &model.zones[z];
         let bytes = live_bytes(&live) + zone_bytes(zone);
-        let signed = Signed::of(compiler, z);
+        let signed = Signed::of(compiler, z, None);
         let mut version = Version { serial: zone.soa.serial, model: model.clone(), zone: z, live, bytes, signed };
         let saved = self.saved.get(&zone.origin.to_string()).filter(|s| !serial_after(zone.soa.serial, s.serial));
         if let Some(saved) = saved {

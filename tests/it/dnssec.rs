@@ -192,7 +192,7 @@ async fn a_signed_zone_transfer_verifies_with_ldns_using_keys_from_bind_and_ldns
     if !["ldns-verify-zone", "dnssec-keygen", "dnssec-dsfromkey", "ldns-keygen", "dig"].into_iter().all(installed) {
         return;
     }
-    let backend = Backend::start().await;
+    let mut backend = Backend::start().await;
     let dir = tempfile::tempdir().unwrap();
     let run = |program: &str, args: &[&str]| {
         let out = Command::new(program).args(args).current_dir(dir.path()).output().unwrap();
@@ -218,14 +218,46 @@ async fn a_signed_zone_transfer_verifies_with_ldns_using_keys_from_bind_and_ldns
     let theirs = run("dnssec-dsfromkey", &["-2", &format!("{ksk}.key")]);
     assert_eq!(ours.split_whitespace().collect::<Vec<_>>(), theirs.split_whitespace().collect::<Vec<_>>());
 
-    for origin in ["bind.test.", "ldns.test."] {
-        let axfr = run("dig", &["@127.0.0.1", "-p", &s.dns().port().to_string(), origin, "AXFR", "+onesoa"]);
+    let port = s.dns().port().to_string();
+    let transfer = |origin: &str, kind: &str| run("dig", &["@127.0.0.1", "-p", &port, origin, kind, "+onesoa"]);
+    let verify = |origin: &str, zone: &str| {
         let file = dir.path().join(format!("{origin}zone"));
-        std::fs::write(&file, &axfr).unwrap();
+        std::fs::write(&file, zone).unwrap();
         let verified = run("ldns-verify-zone", &[&file.display().to_string()]);
-        assert!(verified.contains("Zone is verified and complete"), "{origin}: {verified}\n{axfr}");
-        assert!(axfr.contains("\tNSEC\t") && axfr.contains("\tRRSIG\tDNSKEY"), "{axfr}");
+        assert!(verified.contains("Zone is verified and complete"), "{origin}: {verified}\n{zone}");
+        assert!(zone.contains("\tNSEC\t") && zone.contains("\tRRSIG\tDNSKEY"), "{zone}");
+    };
+    let before: Vec<String> = ["bind.test.", "ldns.test."].iter().map(|origin| transfer(origin, "AXFR")).collect();
+    verify("bind.test.", &before[0]);
+    verify("ldns.test.", &before[1]);
+
+    // After a failover: the new version verifies, and the IXFR from the old serial turns the
+    // old zone into exactly the new one (the changed records, their RRSIGs, NSECs and SOA).
+    backend.stop();
+    eventually(Duration::from_secs(5), || async {
+        let soa = s.query("bind.test.", RecordType::SOA).await;
+        matches!(&soa.answers[0].data, RData::SOA(soa) if soa.serial == 101)
+    })
+    .await;
+    let after = transfer("bind.test.", "AXFR");
+    verify("bind.test.", &after);
+    let records = |text: &str| -> Vec<String> {
+        let lines = text.lines().filter(|l| !l.starts_with(';') && !l.trim().is_empty());
+        lines.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    };
+    assert!(records(&after).contains(&"app.bind.test. 15 IN A 198.51.100.10".to_string()), "{after}");
+    let ixfr = records(&run("dig", &["@127.0.0.1", "-p", &port, "bind.test.", "IXFR=100"]));
+    let soas: Vec<usize> = (0..ixfr.len()).filter(|&i| ixfr[i].split(' ').nth(3) == Some("SOA")).collect();
+    assert_eq!(soas.len(), 4, "one difference sequence:\n{}", ixfr.join("\n"));
+    let mut zone: std::collections::BTreeSet<String> = records(&before[0]).into_iter().collect();
+    for removed in &ixfr[soas[1]..soas[2]] {
+        assert!(zone.remove(removed), "IXFR removes {removed}, which the old version lacks");
     }
+    zone.extend(ixfr[soas[2]..soas[3]].iter().cloned());
+    let expected: std::collections::BTreeSet<String> = records(&after).into_iter().collect();
+    assert_eq!(zone, expected, "old version + IXFR = new version");
+    let changed = ixfr.len() - 4;
+    assert!(changed < 20, "the IXFR carries only what changed: {}", ixfr.join("\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
