@@ -72,8 +72,16 @@ fn check(args: CheckArgs) -> ExitCode {
     match settings.zone_source().load() {
         Ok(model) => {
             for zone in &model.zones {
+                let signed = zone.dnssec.as_ref().map_or(String::new(), |signing| {
+                    let keys: Vec<String> = signing
+                        .keys
+                        .iter()
+                        .map(|k| format!("{} {} {}", k.role.label(), k.tag, k.state.label()))
+                        .collect();
+                    format!(", signed ({})", keys.join(", "))
+                });
                 println!(
-                    "{}: {} records, serial {} ({})",
+                    "{}: {} records, serial {}{signed} ({})",
                     zone.origin,
                     zone.record_count(),
                     zone.soa.serial,

@@ -362,3 +362,64 @@ fn names_take_any_bytes_zone_files_allow() {
     let wrong = mislocated(zone, table);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn every_dnssec_mistake_is_located() {
+    use crate::dnssec::{Algorithm, Role, key};
+    let dir = tempfile::tempdir().unwrap();
+    let origin = crate::model::Name::from_ascii("example.test.").unwrap();
+    let other = crate::model::Name::from_ascii("other.test.").unwrap();
+    let make = |zone, algorithm, role| {
+        let path = key::generate(zone, dir.path(), algorithm, role).unwrap();
+        path.file_name().unwrap().to_str().unwrap().to_string()
+    };
+    let (ksk, zsk, zsk2) = (
+        make(&origin, Algorithm::EcdsaP256Sha256, Role::Ksk),
+        make(&origin, Algorithm::EcdsaP256Sha256, Role::Zsk),
+        make(&origin, Algorithm::EcdsaP256Sha256, Role::Zsk),
+    );
+    let (ed, foreign) =
+        (make(&origin, Algorithm::Ed25519, Role::Csk), make(&other, Algorithm::EcdsaP256Sha256, Role::Csk));
+    let base = format!(
+        "origin: example.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n\
+         dnssec:\n  keys: [{ksk}, {zsk}]\n  validity: 14d\n  denial: nsec\n"
+    );
+    let file = dir.path().join("z.yaml");
+    let load = |text: &str| {
+        load_zone_text(&file, text)
+            .map(|_| ())
+            .map_err(|p| p.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+    };
+    assert_eq!(load(&base), Ok(()));
+    let keys = format!("[{ksk}, {zsk}]");
+    // (text replaced, its replacement, where the problem is, what it says)
+    let table: Vec<(&str, String, &str, String)> = vec![
+        ("denial: nsec", "denial: compact".into(), "9:11", "denial: compact is not offered".into()),
+        ("validity: 14d", "validity: 1m".into(), "8:13", "validity must be between 1h and 365d".into()),
+        (&keys, "[missing.pem]".into(), "7:10", "cannot read".into()),
+        (&keys, format!("[{{file: {ksk}, role: zsk}}]"), "7:10", "role zsk contradicts the DNSKEY flags 257".into()),
+        (
+            &keys,
+            format!("[{ksk}, {foreign}]"),
+            "7:",
+            format!("{foreign} is a key for other.test., not for example.test."),
+        ),
+        (&keys, format!("[{{file: {ksk}, role: ksk}}]"), "7:3", "no active key signs the zone's data".into()),
+        (&keys, format!("[{ksk}, {ed}]"), "7:3", "keys of two algorithms (ECDSAP256SHA256 and ED25519)".into()),
+        (&keys, format!("[{ksk}, {zsk}, {zsk2}]"), "7:3", "are all active for the zone's data".into()),
+        (
+            "ns1: {A: 127.0.0.1}",
+            "ns1: {A: 127.0.0.1, DNSKEY: '\\# 4 01000300'}".into(),
+            "5:3",
+            "DNSKEY records of a signed zone are made by switchyard".into(),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (from, to, at, says) in &table {
+        match load(&base.replacen(from, to, 1)) {
+            Err(found) if found.contains(&format!("z.yaml:{at}")) && found.contains(says.as_str()) => {}
+            other => wrong.push(format!("{to}: expected {at} {says:?}, got {other:?}")),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
