@@ -143,7 +143,8 @@ impl AnswerTable {
     /// The NSEC records (with their RRSIGs) that `template`, a signed answer to `qname`
     /// found at `encloser` (see [`AnswerTable::locate`]), carries besides its body.
     pub fn proofs(&self, template: &Template, qname: &[u8], encloser: usize) -> [Option<&Proof>; 2] {
-        let Some(chain) = self.statics.chains.get(usize::from(template.zone)) else { return [None, None] };
+        let chain = self.statics.chains.get(usize::from(template.zone)).filter(|_| template.denial != Denial::None);
+        let Some(chain) = chain else { return [None, None] };
         let at_or_before = |name: &[u8]| chain.at_or_before(name).map(|link| self.proof(link));
         match template.denial {
             Denial::None => [None, None],

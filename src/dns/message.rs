@@ -190,10 +190,7 @@ fn answer(
         return early(Rcode::Refused, out);
     };
     let template = answer.pick().for_dnssec(query.edns.is_some_and(|e| e.dnssec_ok));
-    let proofs = match template.denial {
-        Denial::None => [None, None],
-        _ => table.proofs(template, qname, encloser),
-    };
+    let proofs = table.proofs(template, qname, encloser);
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => u16::MAX as usize,
         (Transport::Udp, None) => 512,

@@ -51,9 +51,10 @@ impl Signed {
     /// version before) signed when it has the same compilation.
     fn of(compiler: &Compiler, z: usize, previous: Option<&Version>) -> Option<Signed> {
         let (signer, chain) = compiler.signing(z)?;
-        let shared = previous.and_then(|v| v.signed.as_ref()).filter(|p| {
-            Arc::ptr_eq(&p.signer, &signer) && previous.is_some_and(|v| Arc::ptr_eq(&v.model, compiler.model()))
-        });
+        let shared = previous
+            .filter(|v| Arc::ptr_eq(&v.model, compiler.model()))
+            .and_then(|v| v.signed.as_ref())
+            .filter(|p| Arc::ptr_eq(&p.signer, &signer));
         let fixed = shared.map_or_else(Arc::default, |p| p.fixed.clone());
         Some(Signed { signer, chain, fixed, own: OnceLock::new() })
     }
