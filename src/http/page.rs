@@ -41,6 +41,18 @@ pub fn render(status: &Status) -> String {
     }
     for zone in &status.zones {
         let _ = write!(out, "<h2>{} <span class=muted>serial {}</span></h2>", escape(&zone.origin), zone.serial);
+        if let Some(dnssec) = &zone.dnssec {
+            let keys: Vec<String> =
+                dnssec.keys.iter().map(|k| format!("{} {} {} ({})", k.role, k.tag, k.algorithm, k.state)).collect();
+            let _ = write!(
+                out,
+                "<p>Signed: {}. Signatures expire {} (in {}), signed again {}.</p>",
+                escape(&keys.join(", ")),
+                timestamp(dnssec.signatures_expire_at),
+                ago(-seconds_from(status, dnssec.signatures_expire_at)),
+                timestamp(dnssec.resign_at)
+            );
+        }
         if !zone.records.is_empty() {
             out += "<table><tr><th>record</th><th>type</th><th>answering pools</th><th>state</th></tr>";
             for record in &zone.records {

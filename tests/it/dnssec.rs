@@ -393,6 +393,9 @@ async fn wire_details_of_signed_answers() {
     assert_eq!(dnssec["signatures_expire_at"].as_f64(), Some(expiry));
     let metric = s.metric("switchyard_dnssec_signatures_expire_timestamp_seconds", &[("zone", origin)]).await;
     assert_eq!(metric, Some(expiry));
+    let (_, page) = s.http_get("/").await;
+    let tag = dnssec["keys"][0]["tag"].as_u64().unwrap();
+    assert!(page.contains(&format!("<p>Signed: csk {tag} ECDSAP256SHA256 (active). Signatures expire ")), "{page}");
 
     // A key file that cannot be read: the reload is rejected where the file names it, and the
     // zone is still served signed.
