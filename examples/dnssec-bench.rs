@@ -3,8 +3,8 @@
 //!   health-checked name, a wildcard and an NXDOMAIN, with and without the DO bit;
 //! - the table build (load, compile, sign) time and resident memory for 10,000 and 100,000
 //!   names (A and AAAA each, plus 100 health-checked names), each build in a process of its own;
-//! - the writer's work for one failover (the table for the new health, signing what it has not
-//!   signed before) and for the next flip back (everything already signed).
+//! - the writer's work for one failover of a whole pool (the table for the new health, its
+//!   answers signed ahead when the table was built) and for the flip back.
 //!
 //!     cargo run --release --example dnssec-bench
 

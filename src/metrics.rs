@@ -184,7 +184,7 @@ impl Metrics {
     }
 }
 
-const FAMILIES: [(&str, &str, &str, &[&str]); 11] = [
+const FAMILIES: [(&str, &str, &str, &[&str]); 12] = [
     (
         "switchyard_endpoint_up",
         "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
@@ -245,6 +245,12 @@ const FAMILIES: [(&str, &str, &str, &[&str]); 11] = [
         "1 for each key of a signed zone, with its tag, algorithm, role (csk, ksk, zsk) and state (active, publish).",
         "gauge",
         &["zone", "tag", "algorithm", "role", "state"],
+    ),
+    (
+        "switchyard_dnssec_signatures_made_total",
+        "RRSIGs made for a signed zone since it was loaded or signed for a new validity window.",
+        "counter",
+        &["zone"],
     ),
 ];
 
@@ -314,6 +320,7 @@ fn write_status_families(status: &Status, out: &mut String) {
         if let Some(dnssec) = &zone.dnssec {
             add(8, &[origin], dnssec.signatures_expire_at);
             add(9, &[origin], dnssec.last_signed_at);
+            add(11, &[origin], dnssec.signatures_made as f64);
             for key in &dnssec.keys {
                 add(10, &[origin, &key.tag.to_string(), &key.algorithm, &key.role, &key.state], 1.0);
             }

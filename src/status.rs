@@ -83,6 +83,8 @@ pub struct DnssecStatus {
     pub resign_at: f64,
     /// When the last signature was made (for a table published since).
     pub last_signed_at: f64,
+    /// Signatures made since the zone was last loaded (or signed for a new window).
+    pub signatures_made: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -149,7 +149,22 @@ impl Compiler {
         compiler.statics = Arc::new(StaticTable { zones, names, chains });
         compiler.slots = slots;
         compiler.dynamic_links = dynamic_links;
+        compiler.sign_ahead();
         compiler
+    }
+
+    /// Signs ahead, here (off the writer), the answers of whole-pool health states: each
+    /// pool the only one up, and every pool down. A failover from a whole pool, and its
+    /// failback, then publish answers signed already: the writer signs only the answers of
+    /// states in between (some members of a pool down), and those once.
+    fn sign_ahead(&self) {
+        if self.zones.iter().all(|index| index.signer.is_none()) {
+            return;
+        }
+        let pools = self.model.zones.iter().map(|zone| zone.pools.len()).max().unwrap_or(0);
+        for only in (0..pools).map(Some).chain([None]) {
+            self.table(&OnlyPool(only), &Routes::new());
+        }
     }
 
     pub fn model(&self) -> &Arc<Model> {
@@ -997,6 +1012,18 @@ impl Health for NoHealth {
     }
     fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
         Some(Duration::MAX)
+    }
+}
+
+/// One pool index up in every zone (all its endpoints), or none.
+struct OnlyPool(Option<usize>);
+
+impl Health for OnlyPool {
+    fn endpoint_up(&self, _: usize, pool: usize, _: &Endpoint) -> bool {
+        self.0 == Some(pool)
+    }
+    fn pool_up_for(&self, _: usize, pool: usize, _: Family) -> Option<Duration> {
+        (self.0 == Some(pool)).then_some(Duration::MAX)
     }
 }
 

@@ -114,6 +114,7 @@ fn dnssec_status(signer: &ZoneSigner) -> DnssecStatus {
         signatures_expire_at: signer.window.expiration as f64,
         resign_at: signer.window.next as f64,
         last_signed_at: signer.last_signed() as f64,
+        signatures_made: signer.made(),
     }
 }
 

@@ -64,8 +64,9 @@ pub struct ZoneSigner {
     signing: Arc<Signing>,
     pub window: Window,
     cache: Mutex<Signed>,
-    /// When the last signature was made (Unix seconds).
+    /// When the last signature was made (Unix seconds), and how many were made.
     last_signed: AtomicU64,
+    made: AtomicU64,
 }
 
 /// Signatures kept per zone before the cache starts again (health flips add variants).
@@ -80,7 +81,8 @@ impl std::fmt::Debug for ZoneSigner {
 impl ZoneSigner {
     pub fn new(origin: Name, signing: Arc<Signing>, now: u64) -> ZoneSigner {
         let window = Window::at(now, signing.validity);
-        ZoneSigner { origin, signing, window, cache: Mutex::default(), last_signed: AtomicU64::new(now) }
+        let (last_signed, made) = (AtomicU64::new(now), AtomicU64::new(0));
+        ZoneSigner { origin, signing, window, cache: Mutex::default(), last_signed, made }
     }
 
     pub fn signing(&self) -> &Signing {
@@ -89,6 +91,11 @@ impl ZoneSigner {
 
     pub fn last_signed(&self) -> u64 {
         self.last_signed.load(Ordering::Relaxed)
+    }
+
+    /// Signatures made so far (not those found made already).
+    pub fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
     }
 
     /// The RRSIG RDATAs for `set` owned by `owner` (a wildcard owner's signatures serve every
@@ -108,6 +115,7 @@ impl ZoneSigner {
             .map(|k| self.rrsig(k, owner, set))
             .collect();
         self.last_signed.store(crate::unix_time::now() as u64, Ordering::Relaxed);
+        self.made.fetch_add(signed.len() as u64, Ordering::Relaxed);
         let mut cache = self.cache.lock().expect("never poisoned");
         if cache.len() >= CACHE_LIMIT {
             cache.clear();

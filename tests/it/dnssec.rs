@@ -146,6 +146,8 @@ async fn signed_answers_validate_with_delv_before_and_after_a_failover_and_failb
     };
     statics().await;
     dynamic("192.0.2.10", &["gone.signed.test.\t30\tIN\tA\t192.0.2.10"], 100).await;
+    let made = || async { s.metric("switchyard_dnssec_signatures_made_total", &[("zone", origin)]).await.unwrap() };
+    let before_failover = made().await;
 
     // Failover: the primary dies; the new answers, the NODATA of `gone` (its NSEC lists no A
     // now) and the new serial's SOA all validate.
@@ -164,6 +166,9 @@ async fn signed_answers_validate_with_delv_before_and_after_a_failover_and_failb
     check("app.", "A", failed_over).await;
     check("gone.", "A", &["; negative response, fully validated", "NXRRSET"]).await;
     check("", "SOA", &["IN\tSOA\tns1.signed.test. hostmaster.signed.test. 101 "]).await;
+    // Answers signed ahead: the failover made only the new serial's SOA signatures (its own
+    // TTL and the negative answers').
+    assert_eq!(made().await - before_failover, 2.0, "signatures made by the failover");
     let nodata = s.ask(&signed_query(&format!("gone.{origin}"), RecordType::A, 1232)).await;
     let nsec = nodata.authorities.iter().find(|r| r.record_type() == RecordType::NSEC).expect("an NSEC");
     assert!(!nsec.data.to_string().contains(" A "), "gone's NSEC lists no A while it answers NODATA: {nsec}");
