@@ -162,6 +162,10 @@ impl KeyPair {
     /// there is one, gives its flags).
     pub fn read(path: &Path) -> Result<KeyPair, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mode = std::fs::metadata(path).map_or(0, |m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()));
+        if mode & 0o077 != 0 {
+            tracing::warn!(file = %path.display(), mode = format!("{:o}", mode & 0o777), "a private key file others can read (chmod 600 it)");
+        }
         let beside = path.with_extension("key");
         let public = match std::fs::read_to_string(&beside) {
             Ok(text) => Some(Dnskey::parse(&text).map_err(|e| format!("{}: {e}", beside.display()))?),
