@@ -433,3 +433,35 @@ fn set_bytes(set: &RrSet) -> usize {
 pub fn serial_after(a: u32, b: u32) -> bool {
     a != b && a.wrapping_sub(b) < 1 << 31
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dnssec::{Algorithm, Role, Window, key};
+
+    /// A signed zone compiled again for the next validity window is a new version with the
+    /// next serial (secondaries get the new signatures); compiled again in the same window, it
+    /// is the same version.
+    #[test]
+    fn a_new_validity_window_is_a_new_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Name::from_ascii("signed.test.").unwrap();
+        let csk = key::generate(&origin, dir.path(), Algorithm::Ed25519, Role::Csk).unwrap();
+        let text = format!(
+            "origin: signed.test.\nsoa: {{mname: ns1, rname: hostmaster, serial: 7}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  \
+             ns1: {{A: 127.0.0.1}}\ntransfer: {{allow: [{{address: 127.0.0.1}}]}}\ndnssec: {{keys: [\"{}\"], validity: 4d}}\n",
+            csk.display()
+        );
+        let (zone, probes) = crate::config::load_zone_text(&dir.path().join("z.yaml"), &text).unwrap();
+        let model = Arc::new(Model { zones: vec![zone], probes });
+        let now = 1_800_000_000;
+        let next = Window::at(now, std::time::Duration::from_secs(4 * 86_400)).next;
+        let mut journal = Journal::default();
+        let serials = |journal: &Journal| journal.serial(&origin);
+        for (at, serial) in [(now, 7), (now + 60, 7), (next, 8), (next + 60, 8)] {
+            let compiler = Compiler::signing_at(model.clone(), at);
+            journal.update(&compiler, &Routes::new(), Instant::now());
+            assert_eq!(serials(&journal), Some(serial), "compiled at {at}");
+        }
+    }
+}
