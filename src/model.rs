@@ -524,16 +524,134 @@ pub struct Probe {
 pub enum Check {
     Tcp,
     Http(HttpCheck),
+    /// A PromQL query about the endpoint, asked of a Prometheus-compatible API.
+    Prometheus(PromCheck),
+    /// A DNS query to the endpoint.
+    Dns(DnsCheck),
 }
 
 impl Check {
-    /// What the probe does, for people: `tcp connect`, `http GET /health`, `https GET /`.
+    /// What the probe does, for people: `tcp connect`, `http GET /health`, `https GET /`,
+    /// `prometheus QUERY`, `dns NAME TYPE`.
     pub fn describe(&self) -> String {
         match self {
             Check::Tcp => "tcp connect".into(),
             Check::Http(http) => format!("{} GET {}", if http.tls { "https" } else { "http" }, http.path),
+            Check::Prometheus(prom) => format!("prometheus {}", prom.query),
+            Check::Dns(dns) => format!("dns {} {}", dns.name, type_name(dns.rtype)),
         }
     }
+}
+
+/// A `type: prometheus` monitor for one endpoint, its placeholders filled in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PromCheck {
+    /// The API's base URL (`http://127.0.0.1:9090`); queries go to `/api/v1/query`.
+    pub url: String,
+    /// Healthy when it returns no series, or with `healthy_when` when its one value compares so.
+    pub query: String,
+    /// Must return data for "no series" to count as healthy (a Prometheus that lost its
+    /// history must not look like a healthy region).
+    pub guard: Option<String>,
+    pub healthy_when: Option<Comparison>,
+    pub on_error: OnError,
+    pub bearer_token_file: Option<PathBuf>,
+    /// A user name and the file holding the password (HTTP basic authentication).
+    pub basic_auth: Option<(String, PathBuf)>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+/// `< 0.05`, `>= 1`, ...: how a query's value must compare to be healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Comparison {
+    pub op: CompareOp,
+    /// The threshold's bits (an `f64`, kept as bits so that checks can be hashed).
+    threshold: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    Equal,
+    NotEqual,
+}
+
+impl Comparison {
+    /// From `< 0.05` (an operator, then a number).
+    pub fn parse(text: &str) -> Result<Comparison, String> {
+        let text = text.trim();
+        let ops = [
+            ("<=", CompareOp::LessOrEqual),
+            (">=", CompareOp::GreaterOrEqual),
+            ("==", CompareOp::Equal),
+            ("!=", CompareOp::NotEqual),
+            ("<", CompareOp::Less),
+            (">", CompareOp::Greater),
+        ];
+        let (symbol, op) = ops
+            .into_iter()
+            .find(|(symbol, _)| text.starts_with(symbol))
+            .ok_or_else(|| format!("{text:?} is not a comparison such as \"< 0.05\" (<, <=, >, >=, ==, !=)"))?;
+        let value: f64 =
+            text[symbol.len()..].trim().parse().map_err(|_| format!("{text:?}: the threshold is not a number"))?;
+        if !value.is_finite() {
+            return Err(format!("{text:?}: the threshold is not a finite number"));
+        }
+        Ok(Comparison { op, threshold: value.to_bits() })
+    }
+
+    pub fn threshold(&self) -> f64 {
+        f64::from_bits(self.threshold)
+    }
+
+    pub fn symbol(&self) -> &'static str {
+        match self.op {
+            CompareOp::Less => "<",
+            CompareOp::LessOrEqual => "<=",
+            CompareOp::Greater => ">",
+            CompareOp::GreaterOrEqual => ">=",
+            CompareOp::Equal => "==",
+            CompareOp::NotEqual => "!=",
+        }
+    }
+
+    /// Whether `value` satisfies the comparison (NaN never does).
+    pub fn holds(&self, value: f64) -> bool {
+        let t = self.threshold();
+        match self.op {
+            CompareOp::Less => value < t,
+            CompareOp::LessOrEqual => value <= t,
+            CompareOp::Greater => value > t,
+            CompareOp::GreaterOrEqual => value >= t,
+            CompareOp::Equal => value == t,
+            CompareOp::NotEqual => value != t && !value.is_nan(),
+        }
+    }
+}
+
+/// What a failed query (the metrics system unavailable, a bad query) does to the endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OnError {
+    /// Nothing: the endpoint keeps its state (an unavailable metrics system must not fail
+    /// over a healthy region).
+    Keep,
+    Down,
+    Up,
+}
+
+/// A `type: dns` monitor: a query to the endpoint, healthy on the expected rcode (and data).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DnsCheck {
+    pub name: Name,
+    pub rtype: u16,
+    pub tcp: bool,
+    pub expect_rcode: u16,
+    /// Answer data that must all be present, as `dig +short` prints it.
+    pub expect_answer: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -4,6 +4,7 @@
 mod dnssec;
 mod records;
 mod server;
+mod signals;
 #[cfg(test)]
 mod tests;
 mod transfer;

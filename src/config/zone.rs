@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 use serde::Deserialize;
 
 use super::records::{RawDs, RawHinfo, RawNaptr, RawRp, RawSshfp, RawSvcb, RawTlsa, RawUri, TextOrList};
+use super::signals::{self, PromMonitor, RawQuery};
 use super::transfer::RawTransfer;
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
@@ -243,6 +244,8 @@ enum CheckKind {
     Http,
     Https,
     Tcp,
+    Prometheus,
+    Dns,
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,6 +267,19 @@ struct RawMonitor {
     rise: Option<Spanned<u32>>,
     fall: Option<Spanned<u32>>,
     flap_hold: Option<Duration>,
+    /// `type: prometheus`: the API, the query (and `type: dns`: the question), ...
+    url: Option<Spanned<String>>,
+    query: Option<Spanned<RawQuery>>,
+    guard: Option<Spanned<String>>,
+    healthy_when: Option<Spanned<String>>,
+    on_error: Option<Spanned<String>>,
+    bearer_token_file: Option<String>,
+    username: Option<String>,
+    password_file: Option<String>,
+    /// `type: dns`: what the answer must be, and how to ask.
+    expect_rcode: Option<Spanned<String>>,
+    expect_answer: Many<String>,
+    transport: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,6 +298,40 @@ struct RawEndpoint {
     check_address: Option<Spanned<String>>,
     port: Option<u16>,
     weight: Option<u32>,
+    /// Values for a prometheus monitor's `{{placeholders}}` (e.g. `region: eu-west`).
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+/// The check of a monitor that reads a signal (`type: prometheus` or `dns`) for one endpoint.
+fn signal_check(m: &RawMonitor, pos: Pos, values: &[(&str, &str)], origin: &Name) -> Result<Check, (Pos, String)> {
+    if let CheckKind::Dns = m.kind {
+        let expect_answer = items(&m.expect_answer).map(|(a, _)| a.clone()).collect();
+        let transport = m.transport.as_ref();
+        return signals::dns(m.query.as_ref(), m.expect_rcode.as_ref(), expect_answer, transport, pos, origin)
+            .map(Check::Dns);
+    }
+    let monitor = PromMonitor {
+        url: m.url.as_ref(),
+        query: m.query.as_ref(),
+        guard: m.guard.as_ref(),
+        healthy_when: m.healthy_when.as_ref(),
+        on_error: m.on_error.as_ref(),
+        bearer_token_file: m.bearer_token_file.as_ref(),
+        username: m.username.as_ref(),
+        password_file: m.password_file.as_ref(),
+        ca_file: m.ca_file.as_ref(),
+        insecure: m.insecure.unwrap_or(false),
+    };
+    signals::prometheus(&monitor, pos, values).map(Check::Prometheus)
+}
+
+/// Where an endpoint is written: its position, its pool, its zone.
+#[derive(Clone, Copy)]
+struct Site<'a> {
+    pos: Pos,
+    pool: &'a str,
+    origin: &'a Name,
 }
 
 /// The distinct health checks of a model as it is loaded; a probe's id is its index.
@@ -364,7 +414,7 @@ pub fn convert(
     }
     let mut pools = Vec::new();
     for (key, raw_pool) in &raw.pools.0 {
-        pools.push(cx.pool(key, raw_pool, &monitors, probes));
+        pools.push(cx.pool(key, raw_pool, &monitors, probes, &origin));
     }
 
     let mut nodes: BTreeMap<Name, (Node, Pos)> = BTreeMap::new();
@@ -773,6 +823,7 @@ impl Cx<'_> {
         raw: &Spanned<RawPool>,
         monitors: &HashMap<&str, (&RawMonitor, Pos)>,
         probes: &mut ProbeSet,
+        origin: &Name,
     ) -> Pool {
         let pool_pos = Pos::of(raw).or(Pos::of(key));
         let raw = &raw.value;
@@ -786,7 +837,8 @@ impl Cx<'_> {
         let mut endpoints = Vec::new();
         for raw_endpoint in &raw.endpoints.value {
             let pos = Pos::of(raw_endpoint).or(pool_pos);
-            if let Some(endpoint) = self.endpoint(&raw_endpoint.value, pos, monitor, probes) {
+            let at = Site { pos, pool: &key.value, origin };
+            if let Some(endpoint) = self.endpoint(&raw_endpoint.value, at, monitor, probes) {
                 endpoints.push(endpoint);
             }
         }
@@ -804,10 +856,11 @@ impl Cx<'_> {
     fn endpoint(
         &mut self,
         raw: &RawEndpoint,
-        pos: Pos,
+        at: Site,
         monitor: Option<(&RawMonitor, Pos)>,
         probes: &mut ProbeSet,
     ) -> Option<Endpoint> {
+        let pos = at.pos;
         let target = match (&raw.address, &raw.cname) {
             (Some(address), None) => match address.value.parse::<IpAddr>() {
                 Ok(ip) => Target::Address(ip),
@@ -844,7 +897,15 @@ impl Cx<'_> {
                     Target::Cname(name) => Some(name.to_string().trim_end_matches('.').to_string()),
                     Target::Address(_) => None,
                 });
-                let probe = self.probe(monitor, monitor_pos, ip, raw.port, host)?;
+                let address = match &target {
+                    Target::Address(ip) => ip.to_string(),
+                    Target::Cname(name) => name.to_string(),
+                };
+                let check_address = ip.to_string();
+                let mut values =
+                    vec![("address", address.as_str()), ("check_address", &check_address), ("pool", at.pool)];
+                values.extend(raw.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let probe = self.probe(monitor, monitor_pos, ip, raw.port, host, (&values, at.origin))?;
                 Some(probes.id(probe))
             }
         };
@@ -875,6 +936,8 @@ impl Cx<'_> {
         }
     }
 
+    /// The probe `m` makes of the endpoint at `ip`; `values` fill a prometheus monitor's
+    /// placeholders, and a dns monitor's names are relative to `origin`.
     fn probe(
         &mut self,
         m: &RawMonitor,
@@ -882,10 +945,14 @@ impl Cx<'_> {
         ip: IpAddr,
         port: Option<u16>,
         host: Option<String>,
+        (values, origin): (&[(&str, &str)], &Name),
     ) -> Option<Probe> {
         let default_port = match m.kind {
             CheckKind::Http => Some(80),
             CheckKind::Https => Some(443),
+            CheckKind::Dns => Some(53),
+            // The API's URL says where it is; the endpoint is only named in the query.
+            CheckKind::Prometheus => Some(0),
             CheckKind::Tcp => None,
         };
         let Some(port) = port.or(m.port).or(default_port) else {
@@ -906,6 +973,13 @@ impl Cx<'_> {
             }
         }
         let check = match m.kind {
+            CheckKind::Prometheus | CheckKind::Dns => match signal_check(m, pos, values, origin) {
+                Ok(check) => check,
+                Err((at, problem)) => {
+                    self.problem(at.or(pos), problem);
+                    return None;
+                }
+            },
             CheckKind::Tcp => Check::Tcp,
             CheckKind::Http | CheckKind::Https => {
                 let path = m.path.as_ref().map_or("/".to_string(), |p| p.value.clone());

@@ -66,6 +66,11 @@ impl Clients {
         }
     }
 
+    /// The client shared by requests with these TLS settings (Prometheus queries).
+    pub fn client(&self, insecure: bool, ca_file: Option<PathBuf>) -> Result<reqwest::Client, String> {
+        self.shared(TlsSetting { insecure, ca_file })
+    }
+
     fn shared(&self, setting: TlsSetting) -> Result<reqwest::Client, String> {
         let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = shared.get(&setting) {

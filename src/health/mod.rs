@@ -10,6 +10,7 @@
 
 pub mod clients;
 pub mod probe;
+mod signals;
 pub mod state;
 
 use std::collections::{HashMap, HashSet};

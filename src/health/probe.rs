@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::clients::{Clients, Request};
+use super::signals::{PromRequest, dns_check, unreadable};
 use super::state::{CheckResult, Failure, Pass};
 use crate::model::{Check, HttpCheck, Probe};
 
@@ -34,6 +35,8 @@ enum How {
     Http(Box<[u8]>),
     /// The shared client and URL.
     Https(Request),
+    Prometheus(PromRequest),
+    Dns,
 }
 
 impl Prober {
@@ -42,6 +45,10 @@ impl Prober {
             Check::Tcp => How::Tcp,
             Check::Http(check) if check.tls => How::Https(clients.request(&probe, check)?),
             Check::Http(check) => How::Http(http_request(&probe, check).into()),
+            Check::Prometheus(check) => {
+                How::Prometheus(PromRequest::new(check, clients.client(check.insecure, check.ca_file.clone())?)?)
+            }
+            Check::Dns(_) => How::Dns,
         };
         Ok(Prober { probe, how })
     }
@@ -53,11 +60,17 @@ impl Prober {
             match (&self.how, &self.probe.check) {
                 (How::Http(request), Check::Http(check)) => http_check(self.probe.target, request, check).await,
                 (How::Https(request), Check::Http(check)) => https_check(check, request).await,
+                (How::Prometheus(request), Check::Prometheus(check)) => request.check(check).await,
+                (How::Dns, Check::Dns(check)) => dns_check(self.probe.target, check).await,
                 _ => connect(self.probe.target).await.map(|_| Pass::Connected),
             }
         })
         .await
-        .unwrap_or(Err(Failure::Timeout));
+        .unwrap_or_else(|_| match &self.probe.check {
+            // A metrics system too slow to answer is a query that failed, as `on_error` says.
+            Check::Prometheus(check) => unreadable(check.on_error, "timeout".into()),
+            _ => Err(Failure::Timeout),
+        });
         CheckResult { outcome, latency: started.elapsed() }
     }
 }

@@ -69,11 +69,28 @@ pub enum Failure {
     ConnectionClosed,
     /// Anything else (a connect error, an unusable check), with its description.
     Other(String),
+    /// A signal (a Prometheus query, a DNS answer) says the endpoint is failing: what it said.
+    Signal(String),
+    /// The signal could not be read (the metrics system down, a bad query, a malformed
+    /// answer), counted as a failure (`on_error: down`).
+    QueryError(String),
+    /// The same, under `on_error: keep`: neither a pass nor a failure; the state stays.
+    Unavailable(String),
 }
 
 /// Every `result` label of `switchyard_health_checks_total`: success, then each failure's.
-pub const RESULTS: [&str; 8] =
-    ["success", "timeout", "refused", "bad_status", "body_mismatch", "tls_error", "connection_closed", "error"];
+pub const RESULTS: [&str; 10] = [
+    "success",
+    "timeout",
+    "refused",
+    "bad_status",
+    "body_mismatch",
+    "tls_error",
+    "connection_closed",
+    "error",
+    "signal",
+    "query_error",
+];
 
 impl Failure {
     /// The failure's index in [`RESULTS`].
@@ -86,6 +103,8 @@ impl Failure {
             Failure::Tls(_) => 5,
             Failure::ConnectionClosed => 6,
             Failure::Other(_) => 7,
+            Failure::Signal(_) => 8,
+            Failure::QueryError(_) | Failure::Unavailable(_) => 9,
         }
     }
 }
@@ -100,16 +119,27 @@ impl std::fmt::Display for Failure {
             Failure::Tls(detail) => write!(f, "TLS error: {detail}"),
             Failure::ConnectionClosed => f.write_str("connection closed"),
             Failure::Other(detail) => write!(f, "error: {detail}"),
+            Failure::Signal(said) => f.write_str(said),
+            Failure::QueryError(why) => write!(f, "query failed: {why}"),
+            Failure::Unavailable(why) => write!(f, "query failed, state kept (on_error: keep): {why}"),
         }
     }
 }
 
 /// One probe's result.
 /// What a passing check saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pass {
     Connected,
     Http(u16),
+    /// A query that selects the failing state returned no series.
+    NoSeries,
+    /// A query's one value, which compared as `healthy_when` wants.
+    Value(f64),
+    /// The query failed and `on_error: up` counts that as a pass.
+    Assumed,
+    /// A DNS answer with the expected rcode (and data).
+    Answered(u16),
 }
 
 /// One probe's outcome. Cheap to make and to keep: nothing is allocated for a pass.
@@ -161,6 +191,12 @@ impl std::fmt::Display for Reason {
             Reason::Restored => f.write_str("restored from the state file"),
             Reason::Passed(Pass::Connected) => f.write_str("connected"),
             Reason::Passed(Pass::Http(code)) => write!(f, "HTTP {code}"),
+            Reason::Passed(Pass::NoSeries) => f.write_str("no series (nothing failing)"),
+            Reason::Passed(Pass::Value(value)) => write!(f, "value {}", super::signals::number(*value)),
+            Reason::Passed(Pass::Assumed) => f.write_str("query failed, counted as up (on_error: up)"),
+            Reason::Passed(Pass::Answered(rcode)) => {
+                write!(f, "{}", crate::answer::Rcode::name_of(*rcode).unwrap_or("answered"))
+            }
             Reason::Failed(failure) => failure.fmt(f),
         }
     }
@@ -282,6 +318,11 @@ impl EndpointState {
     pub fn observe(&mut self, result: &CheckResult, probe: &Probe, now: Instant, wall: SystemTime) -> Option<Status> {
         self.results[result.index()] += 1;
         self.last_check = Some((wall, result.latency));
+        if let Err(Failure::Unavailable(_)) = result.outcome {
+            // Seen (and shown) but not counted: the status and the rise/fall counts stay.
+            self.reason = result.reason();
+            return None;
+        }
         if result.ok() {
             self.successes += 1;
             self.failures = 0;

@@ -11,4 +11,5 @@ mod interop;
 mod ops;
 mod reload;
 mod robustness;
+mod signals;
 mod transfer;
