@@ -447,8 +447,52 @@ pub struct Pool {
 pub struct Endpoint {
     pub target: Target,
     pub weight: u32,
-    /// The health check deciding this endpoint's state; `None` (no monitor) is always up.
-    pub probe: Option<ProbeId>,
+    /// The health checks deciding this endpoint's state (none: always up).
+    pub checks: Checks,
+}
+
+/// The health checks of one endpoint: its own (all must pass, or one with `any`), and its
+/// pool's `pool_monitor`, one verdict for every endpoint of the pool, which must pass too.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checks {
+    pub probes: Vec<ProbeId>,
+    pub any: bool,
+    pub pool: Option<ProbeId>,
+}
+
+impl Checks {
+    pub fn single(probe: ProbeId) -> Checks {
+        Checks { probes: vec![probe], any: false, pool: None }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.probes.is_empty() && self.pool.is_none()
+    }
+
+    /// Every probe: the endpoint's own, then the pool's.
+    pub fn all(&self) -> impl Iterator<Item = ProbeId> + '_ {
+        self.probes.iter().copied().chain(self.pool)
+    }
+
+    /// Whether the endpoint passes, given each probe's verdict.
+    pub fn pass(&self, up: impl Fn(ProbeId) -> bool) -> bool {
+        let own = match self.any {
+            true => self.probes.is_empty() || self.probes.iter().any(|&p| up(p)),
+            false => self.probes.iter().all(|&p| up(p)),
+        };
+        own && self.pool.is_none_or(up)
+    }
+
+    /// The probe whose verdict decides the endpoint's (for status and explain): a failing
+    /// pool check, else with `any` the first passing probe, else the first failing one, else
+    /// the first.
+    pub fn deciding(&self, up: impl Fn(ProbeId) -> bool) -> Option<ProbeId> {
+        if let Some(pool) = self.pool.filter(|&p| !up(p)) {
+            return Some(pool);
+        }
+        let own = self.probes.iter().copied().find(|&p| up(p) == self.any).or(self.probes.first().copied());
+        own.or(self.pool)
+    }
 }
 
 impl Endpoint {

@@ -161,6 +161,21 @@ pub struct EndpointStatus {
     pub became_up: u64,
     pub became_down: u64,
     pub transitions: Option<Vec<crate::health::state::Transition>>,
+    /// Each check, when the endpoint has several (`monitor: [web, errors]`, `pool_monitor`);
+    /// the fields above describe the one that decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalStatus>,
+}
+
+/// One of several checks of an endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignalStatus {
+    /// What it checks (`http GET /healthz`, `prometheus QUERY`, `dns NAME TYPE`).
+    pub monitor: String,
+    /// `endpoint`, or `pool` for the pool's `pool_monitor`.
+    pub scope: String,
+    pub state: String,
+    pub reason: String,
 }
 
 /// Checks counted by result, in [`RESULTS`] order: a fixed array rather than a map, as there

@@ -266,7 +266,7 @@ mod tests {
     use std::net::IpAddr;
 
     fn endpoint(ip: &str, weight: u32, probe: usize) -> Endpoint {
-        Endpoint { target: Target::Address(ip.parse().unwrap()), weight, probe: Some(probe) }
+        Endpoint { target: Target::Address(ip.parse().unwrap()), weight, checks: crate::model::Checks::single(probe) }
     }
 
     fn pools() -> Vec<Pool> {
@@ -305,7 +305,7 @@ mod tests {
 
     impl Health for Fixed {
         fn endpoint_up(&self, _: usize, _: usize, e: &Endpoint) -> bool {
-            !self.down.contains(&e.probe.unwrap())
+            !self.down.contains(&e.checks.probes[0])
         }
         fn pool_up_for(&self, _: usize, _: usize, _: Family) -> Option<Duration> {
             Some(self.up_for)

@@ -13,8 +13,8 @@ use super::signals::{self, PromMonitor, RawQuery};
 use super::transfer::RawTransfer;
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
-    self, AllDown, Check, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType, RrSet,
-    Select, Soa, Target,
+    self, AllDown, Check, Checks, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType,
+    RrSet, Select, Soa, Target,
 };
 
 #[derive(Debug, Deserialize)]
@@ -285,7 +285,10 @@ struct RawMonitor {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPool {
-    monitor: Option<Spanned<String>>,
+    /// One monitor, a list (all must pass), or `{any: [...]}`.
+    monitor: Option<Spanned<MonitorRef>>,
+    /// One signal for every endpoint of the pool (a prometheus monitor).
+    pool_monitor: Option<Spanned<String>>,
     min_healthy: Option<Spanned<u32>>,
     endpoints: Spanned<Vec<Spanned<RawEndpoint>>>,
 }
@@ -332,6 +335,46 @@ struct Site<'a> {
     pos: Pos,
     pool: &'a str,
     origin: &'a Name,
+}
+
+/// A pool's `monitor`: a name or a list of them (every one must pass), or `{any: [...]}`
+/// (one passing is enough), or `{all: [...]}`.
+#[derive(Debug)]
+enum MonitorRef {
+    All(Vec<String>),
+    Any(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for MonitorRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, SeqAccess, Visitor};
+        struct RefVisitor;
+        impl<'de> Visitor<'de> for RefVisitor {
+            type Value = MonitorRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a monitor's name, a list of names (all must pass), or {any: [names]}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MonitorRef, E> {
+                Ok(MonitorRef::All(vec![v.to_string()]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<MonitorRef, A::Error> {
+                Vec::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(MonitorRef::All)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MonitorRef, A::Error> {
+                let (key, names): (String, Vec<String>) =
+                    map.next_entry()?.ok_or_else(|| de::Error::custom("expected {any: [...]} or {all: [...]}"))?;
+                if map.next_key::<String>()?.is_some() {
+                    return Err(de::Error::custom("expected one key: any or all"));
+                }
+                match key.as_str() {
+                    "any" => Ok(MonitorRef::Any(names)),
+                    "all" => Ok(MonitorRef::All(names)),
+                    other => Err(de::Error::custom(format!("unknown key {other:?}: any or all"))),
+                }
+            }
+        }
+        deserializer.deserialize_any(RefVisitor)
+    }
 }
 
 /// The distinct health checks of a model as it is loaded; a probe's id is its index.
@@ -827,13 +870,35 @@ impl Cx<'_> {
     ) -> Pool {
         let pool_pos = Pos::of(raw).or(Pos::of(key));
         let raw = &raw.value;
-        let monitor = raw.monitor.as_ref().and_then(|name| match monitors.get(name.value.as_str()) {
-            Some(&(monitor, pos)) => Some((monitor, pos)),
+        let mut named = |name: &str, pos: Pos| match monitors.get(name) {
+            Some(&found) => Some(found),
             None => {
-                self.problem(Pos::of(name).or(pool_pos), format!("no monitor named {:?} in this zone", name.value));
+                self.problem(pos, format!("no monitor named {name:?} in this zone"));
                 None
             }
+        };
+        let (names, any) = match raw.monitor.as_ref().map(|m| (&m.value, Pos::of(m).or(pool_pos))) {
+            None => (Vec::new(), false),
+            Some((MonitorRef::All(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), false),
+            Some((MonitorRef::Any(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), true),
+        };
+        let endpoint_monitors: Vec<(&RawMonitor, Pos)> =
+            names.into_iter().filter_map(|(name, pos)| named(name, pos)).collect();
+        let pool_monitor =
+            raw.pool_monitor.as_ref().and_then(|m| Some((named(&m.value, Pos::of(m).or(pool_pos))?, Pos::of(m))));
+        let pool_probe = pool_monitor.and_then(|((monitor, monitor_pos), at)| {
+            if !matches!(monitor.kind, CheckKind::Prometheus) {
+                self.problem(
+                    at.or(pool_pos),
+                    "a pool_monitor is one signal for the whole pool: a monitor of type prometheus",
+                );
+                return None;
+            }
+            let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+            let probe = self.probe(monitor, monitor_pos, unspecified, None, None, (&[("pool", &key.value)], origin))?;
+            Some(probes.id(probe))
         });
+        let monitor = (endpoint_monitors.as_slice(), any, pool_probe);
         let mut endpoints = Vec::new();
         for raw_endpoint in &raw.endpoints.value {
             let pos = Pos::of(raw_endpoint).or(pool_pos);
@@ -853,11 +918,13 @@ impl Cx<'_> {
         Pool { name: key.value.clone(), min_healthy: min_healthy.max(1), endpoints }
     }
 
+    /// The endpoint `raw`, checked by each of `monitors` (all, or `any` one of them) and the
+    /// pool's own probe.
     fn endpoint(
         &mut self,
         raw: &RawEndpoint,
         at: Site,
-        monitor: Option<(&RawMonitor, Pos)>,
+        (monitors, any, pool): (&[(&RawMonitor, Pos)], bool, Option<usize>),
         probes: &mut ProbeSet,
     ) -> Option<Endpoint> {
         let pos = at.pos;
@@ -886,30 +953,30 @@ impl Cx<'_> {
             (None, Target::Address(ip)) => Some(*ip),
             (None, Target::Cname(_)) => None,
         };
-        let probe = match monitor {
-            None => None,
-            Some((monitor, monitor_pos)) => {
-                let Some(ip) = check_ip else {
-                    self.problem(pos, "a cname endpoint in a monitored pool needs a `check_address` to probe");
-                    return None;
-                };
-                let host = monitor.host.clone().or_else(|| match &target {
-                    Target::Cname(name) => Some(name.to_string().trim_end_matches('.').to_string()),
-                    Target::Address(_) => None,
-                });
-                let address = match &target {
-                    Target::Address(ip) => ip.to_string(),
-                    Target::Cname(name) => name.to_string(),
-                };
-                let check_address = ip.to_string();
-                let mut values =
-                    vec![("address", address.as_str()), ("check_address", &check_address), ("pool", at.pool)];
-                values.extend(raw.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                let probe = self.probe(monitor, monitor_pos, ip, raw.port, host, (&values, at.origin))?;
-                Some(probes.id(probe))
-            }
+        let mut checks = Checks { probes: Vec::new(), any, pool };
+        if monitors.is_empty() {
+            return Some(Endpoint { target, weight: raw.weight.unwrap_or(1), checks });
+        }
+        let Some(ip) = check_ip else {
+            self.problem(pos, "a cname endpoint in a monitored pool needs a `check_address` to probe");
+            return None;
         };
-        Some(Endpoint { target, weight: raw.weight.unwrap_or(1), probe })
+        let address = match &target {
+            Target::Address(ip) => ip.to_string(),
+            Target::Cname(name) => name.to_string(),
+        };
+        let check_address = ip.to_string();
+        let mut values = vec![("address", address.as_str()), ("check_address", &check_address), ("pool", at.pool)];
+        values.extend(raw.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for &(monitor, monitor_pos) in monitors {
+            let host = monitor.host.clone().or_else(|| match &target {
+                Target::Cname(name) => Some(name.to_string().trim_end_matches('.').to_string()),
+                Target::Address(_) => None,
+            });
+            let probe = self.probe(monitor, monitor_pos, ip, raw.port, host, (&values, at.origin))?;
+            checks.probes.push(probes.id(probe));
+        }
+        Some(Endpoint { target, weight: raw.weight.unwrap_or(1), checks })
     }
 
     /// What an HTTP request could not carry (a bad path, host or header), found once at load

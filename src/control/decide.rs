@@ -357,7 +357,7 @@ fn users(model: &Model) -> Vec<Vec<[String; 3]>> {
     for zone in &model.zones {
         for pool in &zone.pools {
             for e in &pool.endpoints {
-                if let Some(id) = e.probe {
+                for id in e.checks.all() {
                     out[id].push([zone.origin.to_string(), pool.name.clone(), e.label()]);
                 }
             }
@@ -431,14 +431,14 @@ impl<'a> Verdicts<'a> {
     pub fn endpoint_up(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
         match self.forced(zone, pool, endpoint) {
             Some(forced) => forced == Forced::Up,
-            None => endpoint.probe.is_none_or(|id| self.routable[id]),
+            None => endpoint.checks.pass(|id| self.routable[id]),
         }
     }
 
     fn endpoint_passing(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> bool {
         match self.forced(zone, pool, endpoint) {
             Some(forced) => forced == Forced::Up,
-            None => endpoint.probe.is_none_or(|id| self.passing[id]),
+            None => endpoint.checks.pass(|id| self.passing[id]),
         }
     }
 }

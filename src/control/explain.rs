@@ -214,8 +214,9 @@ impl Control {
             );
             for e in &members {
                 let forced = health.verdicts.overrides.for_endpoint(self.origin(z), &pool.name, &e.label());
-                let state = e.probe.map(|id| self.state(id));
-                let probe = e.probe.map(|id| &model.probes[id]);
+                let deciding = e.checks.deciding(|id| self.state(id).is_up());
+                let state = deciding.map(|id| self.state(id));
+                let probe = deciding.map(|id| &model.probes[id]);
                 let suppressed = probe
                     .zip(state)
                     .and_then(|(p, s)| Some((s.suppressed_for(p, health.now)?, s.penalty(p, health.now))));
@@ -278,7 +279,7 @@ impl Control {
         let detection = pools
             .iter()
             .flat_map(|&p| zone.pools[p].endpoints.iter())
-            .filter_map(|e| e.probe.map(|id| &model.probes[id]))
+            .flat_map(|e| e.checks.all().map(|id| &model.probes[id]))
             .map(|p| (p.interval * p.fall + p.timeout, p))
             .max_by_key(|(d, _)| *d);
         match detection {

@@ -9,7 +9,7 @@ use crate::health::state::EndpointState;
 use crate::model::{AllDown, Family};
 use crate::status::{
     CheckCounts, DnssecStatus, EndpointStatus, KeyStatus, LastCheck, OverrideEntry, PoolStatus, RecordStatus,
-    RouteStatus, Status, ZoneStatus,
+    RouteStatus, SignalStatus, Status, ZoneStatus,
 };
 use crate::unix_time;
 
@@ -72,9 +72,29 @@ impl Control {
                             .iter()
                             .map(|e| {
                                 let label = e.label();
-                                let probe = e.probe.map(|id| (&*model.probes[id], self.state(id)));
+                                let deciding = e.checks.deciding(|id| self.state(id).is_up());
+                                let probe = deciding.map(|id| (&*model.probes[id], self.state(id)));
                                 let forced = self.overrides().for_endpoint(origin, &pool.name, &label);
-                                endpoint_status(label, e.weight, probe, forced, now, wall)
+                                let mut status = endpoint_status(label, e.weight, probe, forced, now, wall);
+                                if e.checks.all().nth(1).is_some() {
+                                    // Checks counted over all of them; each one's state and reason.
+                                    let mut counts = CheckCounts::default();
+                                    for id in e.checks.all() {
+                                        counts.0.iter_mut().zip(self.state(id).results).for_each(|(c, n)| *c += n);
+                                    }
+                                    (status.checks, status.checks_by_result) = (counts.0.iter().sum(), Some(counts));
+                                    status.signals = e
+                                        .checks
+                                        .all()
+                                        .map(|id| SignalStatus {
+                                            monitor: model.probes[id].check.describe(),
+                                            scope: if Some(id) == e.checks.pool { "pool" } else { "endpoint" }.into(),
+                                            state: self.state(id).status.label().into(),
+                                            reason: self.state(id).reason.to_string(),
+                                        })
+                                        .collect();
+                                }
+                                status
                             })
                             .collect();
                         PoolStatus {
@@ -158,5 +178,6 @@ fn endpoint_status(
         became_up: state.map_or(0, |s| s.became_up),
         became_down: state.map_or(0, |s| s.became_down),
         transitions: state.map(|s| s.transitions.iter().cloned().collect()),
+        signals: Vec::new(),
     }
 }

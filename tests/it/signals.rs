@@ -13,7 +13,7 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Server, eventually, free_port, http, rrs};
+use crate::common::{Backend, Server, eventually, free_port, http, rrs};
 
 /// An app serving `/metrics` (requests by status code, 100 a second, `errors` per thousand
 /// of them 5xx) and `/healthz` (always 200).
@@ -141,11 +141,16 @@ async fn an_error_rate_in_prometheus_fails_the_region_over_while_its_healthz_sta
          \x20   query: 'sum(rate(app_requests_total{{instance=\"{instance}\",code=~\"5..\"}}[4s])) / sum(rate(app_requests_total{{instance=\"{instance}\"}}[4s])) > 0.05'\n\
          \x20   guard: 'sum(rate(app_requests_total{{instance=\"{instance}\"}}[4s]))'\n\
          \x20   interval: 500ms\n    timeout: 400ms\n    rise: 1\n    fall: 1\n    flap_hold: 0s\n\
-         pools:\n  primary: {{monitor: errors, endpoints: [{{address: 192.0.2.10, check_address: 127.0.0.1}}]}}\n\
+         \x20 region_errors: {{type: prometheus, url: 'http://{prom}', interval: 500ms, timeout: 400ms, rise: 1, fall: 1,\n\
+         \x20   flap_hold: 0s, query: 'sum(rate(app_requests_total{{code=~\"5..\"}}[4s])) / sum(rate(app_requests_total[4s]))',\n\
+         \x20   healthy_when: '< 0.05'}}\n\
+         pools:\n  primary: {{monitor: [web, errors], endpoints: [{{address: 192.0.2.10, check_address: 127.0.0.1}}]}}\n\
+         \x20 regional: {{monitor: web, pool_monitor: region_errors, endpoints: [{{address: 192.0.2.30, check_address: 127.0.0.1}},\n\
+         \x20   {{address: 192.0.2.31, check_address: 127.0.0.1}}]}}\n\
          \x20 web: {{monitor: web, endpoints: [{{address: 192.0.2.11, check_address: 127.0.0.1}}]}}\n\
          \x20 dr: {{endpoints: [{{address: 198.51.100.10}}]}}\n\
          records:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n  app: {{dynamic: {{ttl: 30, failover: [primary, dr]}}}}\n\
-         \x20 site: {{dynamic: {{ttl: 30, failover: [web, dr]}}}}\n",
+         \x20 site: {{dynamic: {{ttl: 30, failover: [web, dr]}}}}\n  region: {{dynamic: {{ttl: 30, failover: [regional, dr]}}}}\n",
         port = app.addr.port(),
         prom = prometheus.addr,
     );
@@ -158,15 +163,17 @@ async fn an_error_rate_in_prometheus_fails_the_region_over_while_its_healthz_sta
     let failed_over = [format!("app.{origin} 15 A 198.51.100.10")];
     // Healthy once Prometheus has data: no series, and the guard sees requests.
     eventually(Duration::from_secs(20), || async { answer("app").await == primary }).await;
+    let regional = [format!("region.{origin} 30 A 192.0.2.30"), format!("region.{origin} 30 A 192.0.2.31")];
+    eventually(Duration::from_secs(20), || async { answer("region").await == regional }).await;
+    // The primary endpoint's state, and each of its two checks' reason (web, errors).
     let endpoint_reason = || async {
         let (_, body) = s.http_get("/status").await;
         let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let pool =
-            status["zones"][0]["pools"].as_array().unwrap().iter().find(|p| p["name"] == "primary").unwrap().clone();
-        (
-            pool["endpoints"][0]["state"].as_str().unwrap().to_string(),
-            pool["endpoints"][0]["reason"].as_str().unwrap_or_default().to_string(),
-        )
+        let pools = status["zones"][0]["pools"].as_array().unwrap().clone();
+        let endpoint = pools.iter().find(|p| p["name"] == "primary").unwrap()["endpoints"][0].clone();
+        let reasons: Vec<String> =
+            endpoint["signals"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap().to_string()).collect();
+        (endpoint["state"].as_str().unwrap().to_string(), reasons[1].clone())
     };
 
     // 10% errors: the query selects the failing state; the record fails over, the app's
@@ -178,10 +185,16 @@ async fn an_error_rate_in_prometheus_fails_the_region_over_while_its_healthz_sta
     let value: f64 = reason.strip_prefix("query returned ").and_then(|v| v.parse().ok()).unwrap_or_default();
     assert!((0.05..=0.2).contains(&value), "the error rate is shown: {reason}");
     assert_eq!(answer("site").await, [format!("site.{origin} 30 A 192.0.2.11")], "healthz stays green");
+    // The pool's one signal takes both its endpoints out.
+    eventually(Duration::from_secs(10), || async {
+        answer("region").await == [format!("region.{origin} 15 A 198.51.100.10")]
+    })
+    .await;
 
     // Errors gone: back when the rate window has passed.
     app.set_error_rate(0);
     eventually(Duration::from_secs(20), || async { answer("app").await == primary }).await;
+    eventually(Duration::from_secs(20), || async { answer("region").await == regional }).await;
 
     // Prometheus down: nothing moves (on_error: keep), and the state says why.
     let _ = prometheus.child.kill();
@@ -235,4 +248,58 @@ async fn a_dns_monitor_follows_a_real_dns_server() {
     resolver.write_zone("health.yaml", &served("  alive: {A: 192.0.2.53}\n"));
     assert_eq!(resolver.reload().await.0, 200);
     eventually(Duration::from_secs(5), || async { app().await == ["app.dns.test. 30 A 192.0.2.10"] }).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn combined_checks_need_all_or_any_of_their_monitors() {
+    let (mut a, mut b) = (Backend::start().await, Backend::start().await);
+    let monitor = |backend: &Backend| {
+        format!(
+            "{{type: http, port: {}, path: /, interval: 200ms, timeout: 150ms, rise: 1, fall: 1, flap_hold: 0s}}",
+            backend.addr.port()
+        )
+    };
+    let yaml = format!(
+        "origin: combined.test.\nsoa: {{mname: ns1, rname: hostmaster}}\n\
+         monitors:\n  a: {}\n  b: {}\n\
+         pools:\n  both: {{monitor: [a, b], endpoints: [{{address: 192.0.2.1, check_address: 127.0.0.1}}]}}\n\
+         \x20 either: {{monitor: {{any: [a, b]}}, endpoints: [{{address: 192.0.2.2, check_address: 127.0.0.1}}]}}\n\
+         \x20 dr: {{endpoints: [{{address: 198.51.100.1}}]}}\n\
+         records:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n\
+         \x20 all: {{dynamic: {{ttl: 30, failover: [both, dr]}}}}\n  any: {{dynamic: {{ttl: 30, failover: [either, dr]}}}}\n",
+        monitor(&a),
+        monitor(&b)
+    );
+    let s = Server::start(&[("combined.yaml", &yaml)]).await;
+    let answers = || async {
+        let all = rrs(&s.query("all.combined.test.", RecordType::A).await.answers);
+        let any = rrs(&s.query("any.combined.test.", RecordType::A).await.answers);
+        (all[0].split(' ').last().unwrap().to_string(), any[0].split(' ').last().unwrap().to_string())
+    };
+    eventually(Duration::from_secs(5), || async { answers().await == ("192.0.2.1".into(), "192.0.2.2".into()) }).await;
+    // One of the two down: `all` fails over, `any` stays; the status says which check failed.
+    b.stop();
+    eventually(Duration::from_secs(5), || async { answers().await == ("198.51.100.1".into(), "192.0.2.2".into()) })
+        .await;
+    let (_, body) = s.http_get("/status").await;
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let both = &status["zones"][0]["pools"][0]["endpoints"][0];
+    assert_eq!(both["state"], "down");
+    assert_eq!(both["reason"], "refused");
+    let signals: Vec<(String, String)> = both["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["state"].as_str().unwrap().to_string(), s["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(signals, [("up".into(), "HTTP 200".into()), ("down".into(), "refused".into())]);
+    // Both down: `any` fails over too; one back: `any` returns, `all` waits for both.
+    a.stop();
+    eventually(Duration::from_secs(5), || async { answers().await == ("198.51.100.1".into(), "198.51.100.1".into()) })
+        .await;
+    a.restart().await;
+    eventually(Duration::from_secs(5), || async { answers().await == ("198.51.100.1".into(), "192.0.2.2".into()) })
+        .await;
+    b.restart().await;
+    eventually(Duration::from_secs(5), || async { answers().await == ("192.0.2.1".into(), "192.0.2.2".into()) }).await;
 }
