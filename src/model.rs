@@ -590,6 +590,8 @@ impl Check {
 /// A `type: prometheus` monitor for one endpoint, its placeholders filled in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PromCheck {
+    /// The monitor's name (for reasons: `errors = 0.071`).
+    pub monitor: String,
     /// The API's base URL (`http://127.0.0.1:9090`); queries go to `/api/v1/query`.
     pub url: String,
     /// Healthy when it returns no series, or with `healthy_when` when its one value compares so.
@@ -690,6 +692,8 @@ pub enum OnError {
 /// A `type: dns` monitor: a query to the endpoint, healthy on the expected rcode (and data).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DnsCheck {
+    /// The monitor's name (for reasons).
+    pub monitor: String,
     pub name: Name,
     pub rtype: u16,
     pub tcp: bool,

@@ -57,10 +57,15 @@ pub struct PromMonitor<'a> {
     pub insecure: bool,
 }
 
-/// The check of a prometheus monitor for one endpoint: `{{name}}` placeholders replaced by
-/// `values` (`address`, `check_address`, `pool`, the endpoint's `labels`). A problem is given
-/// with its position (`monitor` when the field has none).
-pub fn prometheus(m: &PromMonitor, monitor: Pos, values: &[(&str, &str)]) -> Result<PromCheck, (Pos, String)> {
+/// The check of the prometheus monitor `name` for one endpoint: `{{name}}` placeholders
+/// replaced by `values` (`address`, `check_address`, `pool`, the endpoint's `labels`). A
+/// problem is given with its position (`monitor` when the field has none).
+pub fn prometheus(
+    name: &str,
+    m: &PromMonitor,
+    monitor: Pos,
+    values: &[(&str, &str)],
+) -> Result<PromCheck, (Pos, String)> {
     let url =
         m.url.ok_or((monitor, "a prometheus monitor needs `url` (the API, e.g. http://127.0.0.1:9090)".into()))?;
     if reqwest::Url::parse(&url.value).map(|u| matches!(u.scheme(), "http" | "https")) != Ok(true) {
@@ -88,6 +93,7 @@ pub fn prometheus(m: &PromMonitor, monitor: Pos, values: &[(&str, &str)]) -> Res
         return Err((monitor, "give either `bearer_token_file` or `username` and `password_file`, not both".into()));
     }
     Ok(PromCheck {
+        monitor: name.to_string(),
         url: url.value.clone(),
         query,
         guard,
@@ -154,15 +160,15 @@ fn promql_problem(query: &str) -> Option<String> {
     open.last().map(|c| format!("invalid PromQL: {c:?} is not closed in {query:?}"))
 }
 
-/// The check of a `type: dns` monitor: its question (names relative to `origin`), the rcode
-/// and answers it expects.
+/// The check of the `type: dns` monitor `monitor_name`: its question (names relative to
+/// `origin`), the rcode and answers it expects.
 pub fn dns(
-    query: Option<&Spanned<RawQuery>>,
+    monitor_name: &str,
+    (query, origin): (Option<&Spanned<RawQuery>>, &Name),
     expect_rcode: Option<&Spanned<String>>,
     expect_answer: Vec<String>,
     transport: Option<&Spanned<String>>,
     monitor: Pos,
-    origin: &Name,
 ) -> Result<DnsCheck, (Pos, String)> {
     let (question, pos) = match query.map(|q| (&q.value, Pos::of(q))) {
         Some((RawQuery::Dns(question), pos)) => (question, pos),
@@ -189,7 +195,7 @@ pub fn dns(
         Some(("tcp", _)) => true,
         Some((other, pos)) => return Err((pos, format!("unknown transport {other:?}: udp or tcp"))),
     };
-    Ok(DnsCheck { name, rtype, tcp, expect_rcode, expect_answer })
+    Ok(DnsCheck { monitor: monitor_name.to_string(), name, rtype, tcp, expect_rcode, expect_answer })
 }
 
 #[cfg(test)]

@@ -307,12 +307,18 @@ struct RawEndpoint {
 }
 
 /// The check of a monitor that reads a signal (`type: prometheus` or `dns`) for one endpoint.
-fn signal_check(m: &RawMonitor, pos: Pos, values: &[(&str, &str)], origin: &Name) -> Result<Check, (Pos, String)> {
+fn signal_check(
+    m: &RawMonitor,
+    pos: Pos,
+    values: &[(&str, &str)],
+    origin: &Name,
+    name: &str,
+) -> Result<Check, (Pos, String)> {
     if let CheckKind::Dns = m.kind {
         let expect_answer = items(&m.expect_answer).map(|(a, _)| a.clone()).collect();
         let transport = m.transport.as_ref();
-        return signals::dns(m.query.as_ref(), m.expect_rcode.as_ref(), expect_answer, transport, pos, origin)
-            .map(Check::Dns);
+        let question = (m.query.as_ref(), origin);
+        return signals::dns(name, question, m.expect_rcode.as_ref(), expect_answer, transport, pos).map(Check::Dns);
     }
     let monitor = PromMonitor {
         url: m.url.as_ref(),
@@ -326,7 +332,7 @@ fn signal_check(m: &RawMonitor, pos: Pos, values: &[(&str, &str)], origin: &Name
         ca_file: m.ca_file.as_ref(),
         insecure: m.insecure.unwrap_or(false),
     };
-    signals::prometheus(&monitor, pos, values).map(Check::Prometheus)
+    signals::prometheus(name, &monitor, pos, values).map(Check::Prometheus)
 }
 
 /// Where an endpoint is written: its position, its pool, its zone.
@@ -870,8 +876,8 @@ impl Cx<'_> {
     ) -> Pool {
         let pool_pos = Pos::of(raw).or(Pos::of(key));
         let raw = &raw.value;
-        let mut named = |name: &str, pos: Pos| match monitors.get(name) {
-            Some(&found) => Some(found),
+        let mut named = |name: &str, pos: Pos| match monitors.get_key_value(name) {
+            Some((&name, &(monitor, at))) => Some((name, monitor, at)),
             None => {
                 self.problem(pos, format!("no monitor named {name:?} in this zone"));
                 None
@@ -882,11 +888,11 @@ impl Cx<'_> {
             Some((MonitorRef::All(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), false),
             Some((MonitorRef::Any(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), true),
         };
-        let endpoint_monitors: Vec<(&RawMonitor, Pos)> =
+        let endpoint_monitors: Vec<(&str, &RawMonitor, Pos)> =
             names.into_iter().filter_map(|(name, pos)| named(name, pos)).collect();
         let pool_monitor =
             raw.pool_monitor.as_ref().and_then(|m| Some((named(&m.value, Pos::of(m).or(pool_pos))?, Pos::of(m))));
-        let pool_probe = pool_monitor.and_then(|((monitor, monitor_pos), at)| {
+        let pool_probe = pool_monitor.and_then(|((name, monitor, monitor_pos), at)| {
             if !matches!(monitor.kind, CheckKind::Prometheus) {
                 self.problem(
                     at.or(pool_pos),
@@ -895,7 +901,8 @@ impl Cx<'_> {
                 return None;
             }
             let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-            let probe = self.probe(monitor, monitor_pos, unspecified, None, None, (&[("pool", &key.value)], origin))?;
+            let context = (&[("pool", key.value.as_str())][..], origin, name);
+            let probe = self.probe(monitor, monitor_pos, unspecified, None, None, context)?;
             Some(probes.id(probe))
         });
         let monitor = (endpoint_monitors.as_slice(), any, pool_probe);
@@ -924,7 +931,7 @@ impl Cx<'_> {
         &mut self,
         raw: &RawEndpoint,
         at: Site,
-        (monitors, any, pool): (&[(&RawMonitor, Pos)], bool, Option<usize>),
+        (monitors, any, pool): (&[(&str, &RawMonitor, Pos)], bool, Option<usize>),
         probes: &mut ProbeSet,
     ) -> Option<Endpoint> {
         let pos = at.pos;
@@ -968,12 +975,12 @@ impl Cx<'_> {
         let check_address = ip.to_string();
         let mut values = vec![("address", address.as_str()), ("check_address", &check_address), ("pool", at.pool)];
         values.extend(raw.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        for &(monitor, monitor_pos) in monitors {
+        for &(name, monitor, monitor_pos) in monitors {
             let host = monitor.host.clone().or_else(|| match &target {
                 Target::Cname(name) => Some(name.to_string().trim_end_matches('.').to_string()),
                 Target::Address(_) => None,
             });
-            let probe = self.probe(monitor, monitor_pos, ip, raw.port, host, (&values, at.origin))?;
+            let probe = self.probe(monitor, monitor_pos, ip, raw.port, host, (&values, at.origin, name))?;
             checks.probes.push(probes.id(probe));
         }
         Some(Endpoint { target, weight: raw.weight.unwrap_or(1), checks })
@@ -1003,8 +1010,8 @@ impl Cx<'_> {
         }
     }
 
-    /// The probe `m` makes of the endpoint at `ip`; `values` fill a prometheus monitor's
-    /// placeholders, and a dns monitor's names are relative to `origin`.
+    /// The probe `m` (the monitor `name`) makes of the endpoint at `ip`; `values` fill a
+    /// prometheus monitor's placeholders, and a dns monitor's names are relative to `origin`.
     fn probe(
         &mut self,
         m: &RawMonitor,
@@ -1012,7 +1019,7 @@ impl Cx<'_> {
         ip: IpAddr,
         port: Option<u16>,
         host: Option<String>,
-        (values, origin): (&[(&str, &str)], &Name),
+        (values, origin, name): (&[(&str, &str)], &Name, &str),
     ) -> Option<Probe> {
         let default_port = match m.kind {
             CheckKind::Http => Some(80),
@@ -1040,7 +1047,7 @@ impl Cx<'_> {
             }
         }
         let check = match m.kind {
-            CheckKind::Prometheus | CheckKind::Dns => match signal_check(m, pos, values, origin) {
+            CheckKind::Prometheus | CheckKind::Dns => match signal_check(m, pos, values, origin, name) {
                 Ok(check) => check,
                 Err((at, problem)) => {
                     self.problem(at.or(pos), problem);

@@ -136,12 +136,12 @@ fn judge(check: &PromCheck, samples: &[(String, f64)]) -> Result<Pass, Unread> {
         (None, [(labels, value), rest @ ..]) => {
             let labels = if labels.is_empty() || labels == "{}" { String::new() } else { format!(" {labels}") };
             let more = if rest.is_empty() { String::new() } else { format!(" (and {} more series)", rest.len()) };
-            Err(Unread::Said(format!("query returned {}{labels}{more}", number(*value))))
+            Err(Unread::Said(format!("{} = {}{labels}{more}", check.monitor, number(*value))))
         }
         (Some(when), [(_, value)]) if when.holds(*value) => Ok(Pass::Value(*value)),
         (Some(when), [(_, value)]) => {
             let (value, threshold) = (number(*value), number(when.threshold()));
-            Err(Unread::Said(format!("value {value}, healthy when {} {threshold}", when.symbol())))
+            Err(Unread::Said(format!("{} = {value}, healthy when {} {threshold}", check.monitor, when.symbol())))
         }
         (Some(_), []) => Err(Unread::NoData("the query returned no value to compare".into())),
         (Some(_), many) => {
@@ -183,12 +183,17 @@ pub async fn dns_check(target: SocketAddr, check: &DnsCheck) -> Result<Pass, Fai
     let rcode = u16::from(reply.metadata.response_code);
     let name = |code: u16| crate::answer::Rcode::name_of(code).map_or(format!("rcode {code}"), str::to_string);
     if rcode != check.expect_rcode {
-        return Err(Failure::Signal(format!("{}, wanted {}", name(rcode), name(check.expect_rcode))));
+        return Err(Failure::Signal(format!(
+            "{}: {}, wanted {}",
+            check.monitor,
+            name(rcode),
+            name(check.expect_rcode)
+        )));
     }
     let answers: Vec<String> = reply.answers.iter().map(|r| r.data.to_string()).collect();
     if let Some(missing) = check.expect_answer.iter().find(|want| !answers.iter().any(|a| a.eq_ignore_ascii_case(want)))
     {
-        return Err(Failure::Signal(format!("answer lacks {missing} (has {})", answers.join(", "))));
+        return Err(Failure::Signal(format!("{}: answer lacks {missing} (has {})", check.monitor, answers.join(", "))));
     }
     Ok(Pass::Answered(rcode))
 }

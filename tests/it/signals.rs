@@ -182,7 +182,7 @@ async fn an_error_rate_in_prometheus_fails_the_region_over_while_its_healthz_sta
     eventually(Duration::from_secs(20), || async { answer("app").await == failed_over }).await;
     let (state, reason) = endpoint_reason().await;
     assert_eq!(state, "down");
-    let value: f64 = reason.strip_prefix("query returned ").and_then(|v| v.parse().ok()).unwrap_or_default();
+    let value: f64 = reason.strip_prefix("errors = ").and_then(|v| v.parse().ok()).unwrap_or_default();
     assert!((0.05..=0.2).contains(&value), "the error rate is shown: {reason}");
     assert_eq!(answer("site").await, [format!("site.{origin} 30 A 192.0.2.11")], "healthz stays green");
     // The pool's one signal takes both its endpoints out.
@@ -238,7 +238,7 @@ async fn a_dns_monitor_follows_a_real_dns_server() {
     assert_eq!(resolver.reload().await.0, 200);
     eventually(Duration::from_secs(5), || async { app().await == ["app.dns.test. 15 A 198.51.100.10"] }).await;
     let (_, body) = s.http_get("/status").await;
-    assert!(body.contains("NXDOMAIN, wanted NOERROR"), "{body}");
+    assert!(body.contains("resolver: NXDOMAIN, wanted NOERROR"), "{body}");
 
     // Another answer than the expected one is a failure too; the right one brings it back.
     resolver.write_zone("health.yaml", &served("  alive: {A: 192.0.2.99}\n"));
@@ -274,7 +274,7 @@ async fn combined_checks_need_all_or_any_of_their_monitors() {
     let answers = || async {
         let all = rrs(&s.query("all.combined.test.", RecordType::A).await.answers);
         let any = rrs(&s.query("any.combined.test.", RecordType::A).await.answers);
-        (all[0].split(' ').last().unwrap().to_string(), any[0].split(' ').last().unwrap().to_string())
+        (all[0].rsplit(" ").next().unwrap().to_string(), any[0].rsplit(" ").next().unwrap().to_string())
     };
     eventually(Duration::from_secs(5), || async { answers().await == ("192.0.2.1".into(), "192.0.2.2".into()) }).await;
     // One of the two down: `all` fails over, `any` stays; the status says which check failed.
