@@ -343,6 +343,9 @@ struct Site<'a> {
     origin: &'a Name,
 }
 
+/// A monitor by name, with its definition and where that is.
+type Monitor<'a> = (&'a str, &'a RawMonitor, Pos);
+
 /// A pool's `monitor`: a name or a list of them (every one must pass), or `{any: [...]}`
 /// (one passing is enough), or `{all: [...]}`.
 #[derive(Debug)]
@@ -888,7 +891,7 @@ impl Cx<'_> {
             Some((MonitorRef::All(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), false),
             Some((MonitorRef::Any(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), true),
         };
-        let endpoint_monitors: Vec<(&str, &RawMonitor, Pos)> =
+        let endpoint_monitors: Vec<Monitor> =
             names.into_iter().filter_map(|(name, pos)| named(name, pos)).collect();
         let pool_monitor =
             raw.pool_monitor.as_ref().and_then(|m| Some((named(&m.value, Pos::of(m).or(pool_pos))?, Pos::of(m))));
@@ -931,7 +934,7 @@ impl Cx<'_> {
         &mut self,
         raw: &RawEndpoint,
         at: Site,
-        (monitors, any, pool): (&[(&str, &RawMonitor, Pos)], bool, Option<usize>),
+        (monitors, any, pool): (&[Monitor], bool, Option<usize>),
         probes: &mut ProbeSet,
     ) -> Option<Endpoint> {
         let pos = at.pos;
