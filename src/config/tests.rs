@@ -423,3 +423,64 @@ fn every_dnssec_mistake_is_located() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn every_signal_mistake_is_located() {
+    let base = "\
+origin: example.test.
+soa: {mname: ns1, rname: hostmaster}
+monitors:
+  errors:
+    type: prometheus
+    url: http://127.0.0.1:9090
+    query: 'sum(rate(x{instance=\"{{check_address}}\"}[1m])) > 0.05'
+    healthy_when: '< 0.05'
+    on_error: keep
+  resolver: {type: dns, query: {name: health, type: A}, expect_rcode: NOERROR}
+  regional: {type: prometheus, url: 'http://127.0.0.1:9090', query: 'lag{pool=\"{{pool}}\"} > 10'}
+pools:
+  primary:
+    monitor: [errors, resolver]
+    pool_monitor: regional
+    endpoints: [{address: 192.0.2.1, labels: {region: eu}}]
+records:
+  \"@\": {NS: [ns1]}
+  ns1: {A: 127.0.0.1}
+  app: {dynamic: {pool: primary}}
+";
+    let table: &[(&str, &str, &str)] = &[
+        (
+            "url: http://127.0.0.1:9090",
+            "url: 127.0.0.1:9090",
+            "z.yaml:6:10: url \"127.0.0.1:9090\" is not an http:// or https:// URL",
+        ),
+        ("[1m])) > 0.05'", "[1m]) > 0.05'", "z.yaml:7:12: invalid PromQL: '(' is not closed"),
+        (
+            "{{check_address}}",
+            "{{zone}}",
+            "z.yaml:7:12: unknown placeholder {{zone}}: this endpoint has address, check_address, pool, region",
+        ),
+        ("healthy_when: '< 0.05'", "healthy_when: 'below 0.05'", "z.yaml:8:19: \"below 0.05\" is not a comparison"),
+        ("on_error: keep", "on_error: ignore", "z.yaml:9:15: unknown on_error \"ignore\": keep, down or up"),
+        ("expect_rcode: NOERROR", "expect_rcode: OK", "z.yaml:10:71: unknown rcode \"OK\""),
+        ("type: A}", "type: BOGUS}", "z.yaml:10:32: unknown record type \"BOGUS\""),
+        (
+            "monitor: [errors, resolver]",
+            "monitor: [errors, nobody]",
+            "z.yaml:14:14: no monitor named \"nobody\" in this zone",
+        ),
+        ("monitor: [errors, resolver]", "monitor: {some: [errors]}", "z.yaml:14:14: unknown key \"some\": any or all"),
+        (
+            "pool_monitor: regional",
+            "pool_monitor: resolver",
+            "z.yaml:15:19: a pool_monitor is one signal for the whole pool",
+        ),
+        (
+            "pool_monitor: regional",
+            "pool_monitor: errors",
+            "z.yaml:7:12: unknown placeholder {{check_address}}: this endpoint has pool",
+        ),
+    ];
+    let wrong = mislocated(base, table);
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -891,8 +891,7 @@ impl Cx<'_> {
             Some((MonitorRef::All(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), false),
             Some((MonitorRef::Any(names), pos)) => (names.iter().map(|n| (n, pos)).collect(), true),
         };
-        let endpoint_monitors: Vec<Monitor> =
-            names.into_iter().filter_map(|(name, pos)| named(name, pos)).collect();
+        let endpoint_monitors: Vec<Monitor> = names.into_iter().filter_map(|(name, pos)| named(name, pos)).collect();
         let pool_monitor =
             raw.pool_monitor.as_ref().and_then(|m| Some((named(&m.value, Pos::of(m).or(pool_pos))?, Pos::of(m))));
         let pool_probe = pool_monitor.and_then(|((name, monitor, monitor_pos), at)| {
