@@ -76,7 +76,11 @@ pub fn prometheus(
         Some((RawQuery::Dns(_), pos)) => return Err((pos, "a prometheus monitor's query is PromQL text".into())),
         None => return Err((monitor, "a prometheus monitor needs a `query` (PromQL)".into())),
     };
-    let guard = m.guard.map(|g| filled(&g.value, Pos::of(g), values)).transpose()?;
+    // Without a guard, the query's own selectors must still return data.
+    let guard = match m.guard {
+        Some(g) => Some(filled(&g.value, Pos::of(g), values)?),
+        None => own_guard(&query),
+    };
     let healthy_when = m.healthy_when.map(|h| Comparison::parse(&h.value).map_err(|e| (Pos::of(h), e))).transpose()?;
     let on_error = match m.on_error.map(|o| (o.value.as_str(), Pos::of(o))) {
         None | Some(("keep", _)) => OnError::Keep,
@@ -124,6 +128,110 @@ fn filled(text: &str, pos: Pos, values: &[(&str, &str)]) -> Result<String, (Pos,
     }
     out.push_str(rest);
     promql_problem(&out).map_or(Ok(out), |problem| Err((pos, problem)))
+}
+
+/// A guard made of `query`'s vector selectors: `count(a{...}) or count(b{...})` returns data
+/// while any of them selects a series. `None` when the query has no selector.
+fn own_guard(query: &str) -> Option<String> {
+    // Operators, modifiers and aggregations (which may take `by (...)` before their parenthesis).
+    const KEYWORDS: [&str; 25] = [
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "atan2",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+    ];
+    let bytes = query.as_bytes();
+    let mut selectors = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let c = bytes[at];
+        if matches!(c, b'"' | b'\'' | b'`') {
+            // Skip a string.
+            at += 1;
+            while at < bytes.len() && bytes[at] != c {
+                at += if bytes[at] == b'\\' { 2 } else { 1 };
+            }
+            at += 1;
+            continue;
+        }
+        let starts_name = c.is_ascii_alphabetic() || c == b'_' || c == b':';
+        if !starts_name && c != b'{' {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < bytes.len() && (bytes[at].is_ascii_alphanumeric() || matches!(bytes[at], b'_' | b':')) {
+            at += 1;
+        }
+        let name = &query[start..at];
+        // A number's exponent or a duration (`5m`) is not a name.
+        let after_digit = start > 0 && bytes[start - 1].is_ascii_digit();
+        let mut end = at;
+        while end < bytes.len() && bytes[end] == b' ' {
+            end += 1;
+        }
+        if bytes.get(end) == Some(&b'(') || KEYWORDS.contains(&name) || after_digit {
+            at = end.max(at);
+            continue;
+        }
+        let mut selector = name.to_string();
+        if bytes.get(end) == Some(&b'{') {
+            // The label matchers, up to the closing brace (outside strings).
+            let mut i = end + 1;
+            while i < bytes.len() && bytes[i] != b'}' {
+                if matches!(bytes[i], b'"' | b'\'' | b'`') {
+                    let quote = bytes[i];
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != quote {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                i += 1;
+            }
+            selector.push_str(&query[end..(i + 1).min(query.len())]);
+            at = i + 1;
+        }
+        // Inside `by (...)`/`on (...)` label lists names are labels, not metrics: those lists
+        // follow a keyword and were skipped with it only up to the parenthesis, so skip them.
+        if !selector.is_empty() && !label_list(query, start) {
+            selectors.push(format!("count({selector})"));
+        }
+    }
+    selectors.dedup();
+    (!selectors.is_empty()).then(|| selectors.join(" or "))
+}
+
+/// Whether the name at `at` is inside a `by (...)`, `without (...)`, `on (...)`,
+/// `ignoring (...)` or `group_left/right (...)` label list.
+fn label_list(query: &str, at: usize) -> bool {
+    let before = &query[..at];
+    let Some(open) = before.rfind('(') else { return false };
+    if before[open..].contains(')') {
+        return false;
+    }
+    let word = before[..open].trim_end();
+    ["by", "without", "on", "ignoring", "group_left", "group_right"].iter().any(|k| word.ends_with(k))
 }
 
 /// A mistake any PromQL parser rejects: an unclosed string, unbalanced brackets.
@@ -201,6 +309,20 @@ pub fn dns(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guard_is_made_of_the_querys_own_selectors() {
+        let query = "sum by (code) (rate(app_requests_total{instance=\"a:80\",code=~\"5..\"}[1m])) / \
+                     sum(rate(app_requests_total{instance=\"a:80\"}[1m])) > 0.05";
+        assert_eq!(
+            own_guard(query).as_deref(),
+            Some(
+                "count(app_requests_total{instance=\"a:80\",code=~\"5..\"}) or count(app_requests_total{instance=\"a:80\"})"
+            )
+        );
+        assert_eq!(own_guard("replication_lag_seconds > 30").as_deref(), Some("count(replication_lag_seconds)"));
+        assert_eq!(own_guard("vector(1) > 2"), None);
+    }
 
     #[test]
     fn placeholders_are_filled_and_promql_mistakes_found() {

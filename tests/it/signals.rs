@@ -303,3 +303,25 @@ async fn combined_checks_need_all_or_any_of_their_monitors() {
     b.restart().await;
     eventually(Duration::from_secs(5), || async { answers().await == ("192.0.2.1".into(), "192.0.2.2".into()) }).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_prometheus_answer_is_a_query_error_with_its_reason() {
+    // An HTTP server that is not Prometheus: its answer cannot be read as a query result.
+    let not_prometheus = Backend::start().await;
+    let yaml = format!(
+        "origin: bad.test.\nsoa: {{mname: ns1, rname: hostmaster}}\n\
+         monitors:\n  errors: {{type: prometheus, url: 'http://{}', query: 'up == 0', on_error: down,\n    \
+         interval: 200ms, timeout: 150ms, rise: 1, fall: 1, flap_hold: 0s}}\n\
+         pools:\n  primary: {{monitor: errors, endpoints: [{{address: 192.0.2.10, check_address: 127.0.0.1}}]}}\n\
+         \x20 dr: {{endpoints: [{{address: 198.51.100.10}}]}}\n\
+         records:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n  app: {{dynamic: {{ttl: 30, failover: [primary, dr]}}}}\n",
+        not_prometheus.addr
+    );
+    let s = Server::start(&[("bad.yaml", &yaml)]).await;
+    eventually(Duration::from_secs(5), || async {
+        rrs(&s.query("app.bad.test.", RecordType::A).await.answers) == ["app.bad.test. 15 A 198.51.100.10"]
+    })
+    .await;
+    let (_, body) = s.http_get("/status").await;
+    assert!(body.contains("query failed: HTTP 200: not a Prometheus API response"), "{body}");
+}
