@@ -136,7 +136,8 @@ fn judge(check: &PromCheck, samples: &[(String, f64)]) -> Result<Pass, Unread> {
         (None, [(labels, value), rest @ ..]) => {
             let labels = if labels.is_empty() || labels == "{}" { String::new() } else { format!(" {labels}") };
             let more = if rest.is_empty() { String::new() } else { format!(" (and {} more series)", rest.len()) };
-            Err(Unread::Said(format!("{} = {}{labels}{more}", check.monitor, number(*value))))
+            let threshold = trailing_comparison(&check.query).map_or(String::new(), |c| format!(" {c}"));
+            Err(Unread::Said(format!("{} = {}{threshold}{labels}{more}", check.monitor, number(*value))))
         }
         (Some(when), [(_, value)]) if when.holds(*value) => Ok(Pass::Value(*value)),
         (Some(when), [(_, value)]) => {
@@ -148,6 +149,17 @@ fn judge(check: &PromCheck, samples: &[(String, f64)]) -> Result<Pass, Unread> {
             Err(Unread::Failed(format!("the query returned {} series; healthy_when needs one value", many.len())))
         }
     }
+}
+
+/// The comparison an alert-style query ends with (`... > 0.05`), to show beside its value.
+fn trailing_comparison(query: &str) -> Option<String> {
+    let query = query.trim_end();
+    (0..query.len()).rev().filter(|&i| query.is_char_boundary(i)).find_map(|i| {
+        let tail = &query[i..];
+        let parsed =
+            tail.starts_with(['<', '>', '=', '!']).then(|| crate::model::Comparison::parse(tail).ok()).flatten();
+        parsed.map(|c| format!("{} {}", c.symbol(), number(c.threshold())))
+    })
 }
 
 /// A query's value as people read it: six significant decimals at most (0.1, not
@@ -219,4 +231,15 @@ async fn exchange_tcp(target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u
     let mut buf = vec![0; usize::from(len)];
     stream.read_exact(&mut buf).await?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_alert_style_querys_threshold_is_shown() {
+        assert_eq!(super::trailing_comparison("sum(rate(x[1m])) / sum(rate(y[1m])) > 0.05").as_deref(), Some("> 0.05"));
+        assert_eq!(super::trailing_comparison("lag >= 30").as_deref(), Some(">= 30"));
+        assert_eq!(super::trailing_comparison("up == 0").as_deref(), Some("== 0"));
+        assert_eq!(super::trailing_comparison("absent(up)"), None);
+    }
 }

@@ -182,7 +182,9 @@ async fn an_error_rate_in_prometheus_fails_the_region_over_while_its_healthz_sta
     eventually(Duration::from_secs(20), || async { answer("app").await == failed_over }).await;
     let (state, reason) = endpoint_reason().await;
     assert_eq!(state, "down");
-    let value: f64 = reason.strip_prefix("errors = ").and_then(|v| v.parse().ok()).unwrap_or_default();
+    let value: f64 =
+        reason.strip_prefix("errors = ").and_then(|v| v.split(" > ").next()?.parse().ok()).unwrap_or_default();
+    assert!(reason.ends_with(" > 0.05"), "the threshold is shown: {reason}");
     assert!((0.05..=0.2).contains(&value), "the error rate is shown: {reason}");
     assert_eq!(answer("site").await, [format!("site.{origin} 30 A 192.0.2.11")], "healthz stays green");
     // The pool's one signal takes both its endpoints out.
