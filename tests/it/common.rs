@@ -384,6 +384,19 @@ impl Drop for Backend {
     }
 }
 
+/// Whether `program` is on the PATH; when not, says loudly that the test calling it is skipped
+/// (CI installs every tool a test needs: see `.ci/run`).
+pub fn installed(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: {program} is not installed (.ci/run installs it from Debian's packages)");
+    }
+    found
+}
+
 /// A reference server (knotd, nsd) run with `config`, written to `dir/file`; its output is
 /// discarded. `flags` come before `-c FILE`.
 pub fn reference_server(

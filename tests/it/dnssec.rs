@@ -16,18 +16,7 @@ use hickory_proto::rr::{RData, RecordType};
 use switchyard::dnssec::{Algorithm, KeyPair, Role, State, ZoneKey, key};
 use switchyard::model::Name;
 
-use crate::common::{Backend, Server, eventually, query, rrs, udp};
-
-fn installed(program: &str) -> bool {
-    let found =
-        Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "SKIPPED: {program} is not installed (apt-get install bind9-dnsutils bind9-utils ldnsutils); CI installs it"
-        );
-    }
-    found
-}
+use crate::common::{Backend, Server, eventually, installed, query, rrs, udp};
 
 /// A new key for `origin` in `dir` (as `switchyard dnssec keygen` writes it); its path.
 fn keygen(dir: &Path, origin: &str, role: Role) -> PathBuf {

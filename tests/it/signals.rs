@@ -13,7 +13,7 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, Server, eventually, free_port, http, rrs};
+use crate::common::{Backend, Server, eventually, free_port, http, installed, rrs};
 
 /// An app serving `/metrics` (requests by status code, 100 a second, `errors` per thousand
 /// of them 5xx) and `/healthz` (always 200).
@@ -114,14 +114,6 @@ impl Drop for Prometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn installed(program: &str) -> bool {
-    let found = Command::new(program).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("SKIPPED: {program} is not installed (apt-get install prometheus); CI installs it");
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread")]

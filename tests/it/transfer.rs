@@ -4,7 +4,7 @@
 //! those tests say so and are skipped (CI installs both).
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, ResponseCode};
@@ -13,7 +13,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
 use switchyard::tsig::{self, Chain, Keyring};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{Backend, Server, eventually, free_port, post, query, reference_server, rrs, udp};
+use crate::common::{Backend, Server, eventually, free_port, installed, post, query, reference_server, rrs, udp};
 
 const SECRET: &str = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
 
@@ -214,14 +214,6 @@ struct Secondary {
 }
 
 impl Secondary {
-    fn installed(program: &str) -> bool {
-        let found = Command::new(program).arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-        if !found {
-            eprintln!("SKIPPED: {program} is not installed (apt-get install knot nsd); CI installs it");
-        }
-        found
-    }
-
     /// knotd as the secondary of `zones`, and the consumer of `catalog` (RFC 9432) if given.
     fn knot(zones: &[&str], primary: SocketAddr, addr: SocketAddr, catalog: Option<&str>) -> Secondary {
         let dir = tempfile::tempdir().unwrap();
@@ -327,7 +319,7 @@ fn loopback() -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn knot_nsd_and_bind_secondaries_follow_a_failover_within_a_second_by_notify_and_ixfr() {
-    if !["knotd", "nsd", "named"].into_iter().all(Secondary::installed) {
+    if !["knotd", "nsd", "named"].into_iter().all(installed) {
         return;
     }
     let origin = "fleet.test.";
@@ -482,7 +474,7 @@ async fn serials_never_go_back_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_zone_of_100000_names_reaches_a_knot_secondary_completely() {
-    if !Secondary::installed("knotd") {
+    if !installed("knotd") {
         return;
     }
     let origin = "big.test.";
@@ -505,7 +497,7 @@ async fn a_zone_of_100000_names_reaches_a_knot_secondary_completely() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_knot_catalog_consumer_adds_and_drops_the_zones_served() {
-    if !Secondary::installed("knotd") {
+    if !installed("knotd") {
         return;
     }
     let (primary, knot_addr) = (loopback(), loopback());
