@@ -39,10 +39,10 @@ def records(size, mix):
     """(name, [(type, data)]) for every generated name, the last one last."""
     for i in range(size):
         name = f"h{i}"
-        if mix and i % 100 == 99:
+        if mix and i % 100 == 99 and i != size - 1:  # the last name keeps its A: it is the one asked
             yield name, [("CNAME", f"h{i - 1}.{ORIGIN}.")]
             continue
-        data = [("A", f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"), ("AAAA", f"2001:db8::{i >> 16:x}:{i & 0xffff:x}")]
+        data = [("A", f"192.0.2.{i % 250 + 1}"), ("AAAA", f"2001:db8::{i >> 16:x}:{i & 0xffff:x}")]
         if mix and i % 20 == 0:
             data.append(("TXT", f'"name {i}"'))
         if mix and i % 50 == 0:
@@ -139,11 +139,11 @@ class Big(Server):
     def run(self, size, mix):
         """(ready seconds, RSS MiB, reload seconds, reload peak MiB)."""
         last = f"h{size - 1}"
-        self.files(size, mix, "10.255.255.1")
+        self.files(size, mix, "203.0.113.1")
         log = open(os.path.join(self.dir, "server.log"), "w")
         started = time.time()
         self.process = subprocess.Popen(self.command(), cwd=self.dir, stdout=log, stderr=log, start_new_session=True)
-        while answer(self.port, last) != "10.255.255.1":
+        while answer(self.port, last) != "203.0.113.1":
             if self.process.poll() is not None or time.time() - started > 600:
                 self.stop()
                 sys.exit(f"{self.name} did not answer; see {self.dir}/server.log")
@@ -151,10 +151,10 @@ class Big(Server):
         ready = time.time() - started
         time.sleep(1)
         rss = self.rss()
-        self.files(size, mix, "10.255.255.2")
+        self.files(size, mix, "203.0.113.2")
         peak, started = rss, time.time()
         self.reload()
-        while answer(self.port, last) != "10.255.255.2":
+        while answer(self.port, last) != "203.0.113.2":
             peak = max(peak, self.rss())
             if time.time() - started > 600:
                 self.stop()
