@@ -465,10 +465,6 @@ impl Checks {
         Checks { probes: vec![probe], any: false, pool: None }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.probes.is_empty() && self.pool.is_none()
-    }
-
     /// Every probe: the endpoint's own, then the pool's.
     pub fn all(&self) -> impl Iterator<Item = ProbeId> + '_ {
         self.probes.iter().copied().chain(self.pool)

@@ -318,11 +318,6 @@ impl ZoneKey {
         self.pair.sign(data)
     }
 
-    /// Length of this key's signatures.
-    pub fn signature_len(&self) -> usize {
-        64 // both algorithms: P-256 r||s, and Ed25519
-    }
-
     /// The DS RDATA (SHA-256, RFC 4509) a parent publishes for this key at `origin`.
     pub fn ds(&self, origin: &Name) -> Vec<u8> {
         let mut data = wire_form(origin.iter());

@@ -384,6 +384,13 @@ impl Drop for Backend {
     }
 }
 
+/// A new signing key (ECDSA P-256) for `origin` in `dir`, as `switchyard dnssec keygen`
+/// writes it; the private key file's path.
+pub fn keygen(dir: &std::path::Path, origin: &str, role: switchyard::dnssec::Role) -> std::path::PathBuf {
+    let origin = Name::from_ascii(origin).unwrap();
+    switchyard::dnssec::key::generate(&origin, dir, switchyard::dnssec::Algorithm::EcdsaP256Sha256, role).unwrap()
+}
+
 /// Whether `program` is on the PATH; when not, says loudly that the test calling it is skipped
 /// (CI installs every tool a test needs: see `.ci/run`).
 pub fn installed(program: &str) -> bool {

@@ -13,15 +13,10 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
-use switchyard::dnssec::{Algorithm, KeyPair, Role, State, ZoneKey, key};
+use switchyard::dnssec::{KeyPair, Role, State, ZoneKey};
 use switchyard::model::Name;
 
-use crate::common::{Backend, Server, eventually, installed, query, rrs, udp};
-
-/// A new key for `origin` in `dir` (as `switchyard dnssec keygen` writes it); its path.
-fn keygen(dir: &Path, origin: &str, role: Role) -> PathBuf {
-    key::generate(&Name::from_ascii(origin).unwrap(), dir, Algorithm::EcdsaP256Sha256, role).unwrap()
-}
+use crate::common::{Backend, Server, eventually, installed, keygen, query, rrs, udp};
 
 /// The DS record (presentation) of the key in `file`, as the parent would publish it.
 fn ds(file: &Path, origin: &str, role: Role) -> String {

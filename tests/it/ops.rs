@@ -42,14 +42,7 @@ async fn every_documented_metric_family_is_there_from_the_start() {
     // transfer and DNSSEC families.
     let secondary = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let keys = tempfile::tempdir().unwrap();
-    let origin = hickory_proto::rr::Name::from_ascii("x.test.").unwrap();
-    let key = switchyard::dnssec::key::generate(
-        &origin,
-        keys.path(),
-        switchyard::dnssec::Algorithm::Ed25519,
-        switchyard::dnssec::Role::Csk,
-    )
-    .unwrap();
+    let key = crate::common::keygen(keys.path(), "x.test.", switchyard::dnssec::Role::Csk);
     let transferable = format!(
         "origin: x.test.\nsoa: {{mname: ns1, rname: hostmaster}}\nrecords:\n  \"@\": {{NS: [ns1]}}\n  ns1: {{A: 127.0.0.1}}\n\
          transfer: {{allow: [{{address: 127.0.0.1}}], notify: [\"{}\"]}}\ndnssec: {{keys: [\"{}\"]}}\n",

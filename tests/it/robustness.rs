@@ -356,14 +356,7 @@ fn table() -> &'static switchyard::answer::AnswerTable {
     static TABLE: std::sync::OnceLock<switchyard::answer::AnswerTable> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         let keys = tempfile::tempdir().unwrap();
-        let origin = switchyard::model::Name::from_ascii("example.test.").unwrap();
-        let csk = switchyard::dnssec::key::generate(
-            &origin,
-            keys.path(),
-            switchyard::dnssec::Algorithm::EcdsaP256Sha256,
-            switchyard::dnssec::Role::Csk,
-        )
-        .unwrap();
+        let csk = crate::common::keygen(keys.path(), "example.test.", switchyard::dnssec::Role::Csk);
         let signed = format!("{ZONE_FULL}dnssec: {{keys: [\"{}\"]}}\n", csk.display());
         let (zone, probes) =
             switchyard::config::load_zone_text(std::path::Path::new("z.yaml"), &signed).expect("valid");
