@@ -68,13 +68,27 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         dns::tcp_listener(settings.http).with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
     let admin = Admin { token: admin_token(settings)?, loopback_only: http_addr.ip().is_loopback() };
-    let http_state = HttpState { metrics: metrics.clone(), ready: ready.clone(), control: control_cell.clone(), admin };
+    let peers = settings.fleet.as_ref().map(|fleet| {
+        let nodes = fleet.peers.iter().map(|(name, _)| name.clone()).collect();
+        Arc::new(crate::fleet::exchange::Askers { secret: crate::fleet::auth::Secret::new(&fleet.secret), nodes })
+    });
+    let exchange_interval = settings.fleet.as_ref().map_or(std::time::Duration::from_secs(1), |f| f.interval);
+    let http_state = HttpState {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+        control: control_cell.clone(),
+        admin,
+        peers,
+        exchange_interval,
+    };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
 
     let (zones, probes) = (model.zones.len(), model.probes.len());
-    let state_file = settings.state_file.clone();
-    let control = control::start(model, settings.zone_source(), state_file, published.clone(), metrics.clone()).await;
+    let control = control::start(model, settings, published.clone(), metrics.clone()).await;
     let _ = control_cell.set(control.clone());
+    if let Some(fleet) = &settings.fleet {
+        crate::fleet::exchange::start(fleet, control.clone());
+    }
     let watcher = match settings.watch {
         true => {
             Some(crate::watch::start(&settings.zones, control.clone()).context("cannot watch the zones directory")?)

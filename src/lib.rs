@@ -14,6 +14,7 @@ pub mod config;
 pub mod control;
 pub mod dns;
 pub mod dnssec;
+mod fleet;
 mod health;
 mod http;
 pub mod import;

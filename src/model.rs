@@ -558,6 +558,48 @@ pub struct Probe {
     pub fall: u32,
     /// Sets the flap penalty's half-life (see `health::state`); zero turns damping off.
     pub flap_hold: Duration,
+    /// How a fleet's verdicts on this probe become one (`agreement:`); alone, its own counts.
+    pub agreement: Agreement,
+}
+
+/// A monitor's `agreement:`: how the verdicts of the nodes of a fleet (each probing from
+/// where it stands) make one. Every node applies it to the same votes, so they agree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Agreement {
+    /// Down when more nodes see it down than up (a tie is up: one vantage point is no quorum).
+    #[default]
+    Majority,
+    /// Up while any node sees it up.
+    AnyUp,
+    /// Up only while every node sees it up.
+    AllUp,
+    /// Up while at least this many nodes see it up.
+    AtLeast(u32),
+}
+
+impl Agreement {
+    /// Whether `up` up votes and `down` down votes make the endpoint up. With no vote at
+    /// all it is up, as an endpoint without a verdict yet is.
+    pub fn up(self, up: u32, down: u32) -> bool {
+        if up + down == 0 {
+            return true;
+        }
+        match self {
+            Agreement::Majority => up >= down,
+            Agreement::AnyUp => up > 0,
+            Agreement::AllUp => down == 0,
+            Agreement::AtLeast(n) => up >= n,
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Agreement::Majority => "majority".into(),
+            Agreement::AnyUp => "any_up".into(),
+            Agreement::AllUp => "all_up".into(),
+            Agreement::AtLeast(n) => n.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

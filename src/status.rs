@@ -21,6 +21,54 @@ pub struct Status {
     /// Each zone's NOTIFY targets: what they were told, their serial, their last transfer.
     #[serde(default)]
     pub secondaries: Vec<SecondaryStatus>,
+    /// The fleet this node agrees with; absent without `peers:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetStatus>,
+}
+
+/// This node's view of its fleet.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FleetStatus {
+    pub node: String,
+    /// Nodes in the fleet, this one included, and how many of them it hears (itself too).
+    pub nodes: usize,
+    pub heard: usize,
+    /// Whether it hears more than half of the fleet.
+    pub quorum: bool,
+    /// `agreed` (the agreement rule), `holding` (quorum lost: last agreed verdicts kept) or
+    /// `own_view` (quorum lost for longer than `hold`: its own probes decide).
+    pub policy: String,
+    pub holding_until: Option<f64>,
+    pub peers: Vec<PeerStatus>,
+    pub zones: Vec<FleetZone>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub node: String,
+    pub address: String,
+    /// Heard from within `stale_after`: its votes count.
+    pub up: bool,
+    pub last_seen: Option<f64>,
+    /// Why the last exchange failed, if it did.
+    pub error: Option<String>,
+    pub zones: Vec<crate::fleet::ZoneDigest>,
+    /// The overrides it holds (as of its last answer).
+    pub overrides: Vec<OverrideEntry>,
+    /// Bytes of its answers so far.
+    pub exchange_bytes: u64,
+}
+
+/// One zone across the fleet: this node's digests, and the peers (heard from) that differ.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FleetZone {
+    pub zone: String,
+    pub config_digest: String,
+    pub answers_digest: String,
+    pub config_in_sync: bool,
+    pub answers_in_sync: bool,
+    pub config_differs: Vec<String>,
+    pub answers_differ: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,6 +213,12 @@ pub struct EndpointStatus {
     /// the fields above describe the one that decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<SignalStatus>,
+    /// In a fleet: each node's vote on the deciding check (`stale` for a peer not heard
+    /// from), and the monitor's `agreement`; `state` is what they agreed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub votes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
 }
 
 /// One of several checks of an endpoint.

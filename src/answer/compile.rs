@@ -495,16 +495,16 @@ impl Compiler {
         set
     }
 
-    /// Per transferable zone, the RRsets that follow health as a zone transfer carries them
+    /// Per zone `zones` picks, the RRsets that follow health as a zone transfer carries them
     /// with the decided `routes`, keyed by node index and type: each dynamic record as every
     /// member of its answering pool(s) (`select: all`; a per-query choice cannot travel), none
     /// while it answers NODATA or SERVFAIL or has `transfer: false`; and SVCB/HTTPS sets with
     /// their hints.
-    pub fn live_rrsets(&self, routes: &Routes) -> HashMap<usize, LiveRrsets> {
+    pub fn live_rrsets(&self, routes: &Routes, zones: impl Fn(&Zone) -> bool) -> HashMap<usize, LiveRrsets> {
         // Every route is decided already: the pass finds them, it decides none.
         let mut pass = Pass { health: &NoHealth, previous: routes, routes: routes.clone() };
-        let transferable = self.model.zones.iter().enumerate().filter(|(_, zone)| zone.transfer.is_some());
-        transferable.map(|(z, _)| (z, self.zone_live_rrsets(z, &mut pass))).collect()
+        let wanted = self.model.zones.iter().enumerate().filter(|(_, zone)| zones(zone));
+        wanted.map(|(z, _)| (z, self.zone_live_rrsets(z, &mut pass))).collect()
     }
 
     fn zone_live_rrsets(&self, z: usize, pass: &mut Pass<'_, NoHealth>) -> LiveRrsets {

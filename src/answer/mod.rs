@@ -24,6 +24,8 @@ pub struct Published {
     pub status: crate::status::Status,
     /// The versions zone transfers are answered from.
     pub transfers: Arc<crate::transfer::Transfers>,
+    /// What this node tells its peers, in a fleet.
+    pub exchange: Option<Arc<crate::fleet::Export>>,
 }
 
 /// The current publication: one atomic pointer, swapped whole by the control task and read

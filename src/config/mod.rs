@@ -2,6 +2,7 @@
 //! program sees validated [`crate::model`] types and [`Problem`]s (`FILE:LINE:COLUMN: reason`).
 
 mod dnssec;
+pub mod fleet;
 mod records;
 mod server;
 mod signals;

@@ -36,6 +36,9 @@ struct RawSettings {
     keys: yaml::Entries<Spanned<super::transfer::RawKey>>,
     transfer: Option<Spanned<super::transfer::RawTransfer>>,
     catalog: Option<super::transfer::RawCatalog>,
+    node: Option<Spanned<String>>,
+    peers: Option<super::fleet::RawPeers>,
+    probe_source: Option<std::net::IpAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +75,12 @@ pub struct Settings {
     pub admin_token_file: Option<PathBuf>,
     /// TSIG keys, the default `transfer:` and the catalog zone, for the zone files.
     pub zone_context: super::ZoneContext,
+    /// This node's name (`node:`, default the host name): how peers and overrides name it.
+    pub node: String,
+    /// The other switchyard nodes this one agrees with; none by default.
+    pub fleet: Option<super::fleet::Fleet>,
+    /// The local address health probes are sent from.
+    pub probe_source: Option<std::net::IpAddr>,
 }
 
 /// What the command line may override.
@@ -101,6 +110,9 @@ impl Default for Settings {
             state_file: None,
             admin_token_file: None,
             zone_context: super::ZoneContext::default(),
+            node: host_name(),
+            fleet: None,
+            probe_source: None,
         }
     }
 }
@@ -200,6 +212,15 @@ impl Settings {
             settings.zone_context.catalog =
                 raw.catalog.map(|c| super::transfer::catalog(file, &c, &keys)).transpose().map_err(first)?;
             settings.zone_context.keys = keys;
+            if let Some(node) = raw.node {
+                if let Some(message) = super::fleet::name_problem(&node.value) {
+                    return Err(Problem::new(file, Pos::of(&node), message));
+                }
+                settings.node = node.value;
+            }
+            settings.fleet =
+                raw.peers.map(|peers| super::fleet::fleet(file, settings.node.clone(), &peers)).transpose()?;
+            settings.probe_source = raw.probe_source;
         }
         if !flags.listen.is_empty() {
             settings.listen = flags.listen;

@@ -13,8 +13,8 @@ use super::signals::{self, PromMonitor, RawQuery};
 use super::transfer::RawTransfer;
 use super::yaml::{Duration, Entries, Many, Pos, Problem, Spanned, Ttl, items};
 use crate::model::{
-    self, AllDown, Check, Checks, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata, RecordType,
-    RrSet, Select, Soa, Target,
+    self, Agreement, AllDown, Check, Checks, Dynamic, Endpoint, HttpCheck, Name, Node, Policy, Pool, Probe, Rdata,
+    RecordType, RrSet, Select, Soa, Target,
 };
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +249,13 @@ enum CheckKind {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawAgreement {
+    Count(u32),
+    Rule(String),
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMonitor {
     #[serde(rename = "type")]
@@ -267,6 +274,8 @@ struct RawMonitor {
     rise: Option<Spanned<u32>>,
     fall: Option<Spanned<u32>>,
     flap_hold: Option<Duration>,
+    /// With `peers:`, how the nodes' verdicts make one: majority, any_up, all_up or a count.
+    agreement: Option<Spanned<RawAgreement>>,
     /// `type: prometheus`: the API, the query (and `type: dns`: the question), ...
     url: Option<Spanned<String>>,
     query: Option<Spanned<RawQuery>>,
@@ -1048,6 +1057,25 @@ impl Cx<'_> {
                 return None;
             }
         }
+        let agreement = match m.agreement.as_ref().map(|a| (&a.value, Pos::of(a))) {
+            None => Agreement::default(),
+            Some((RawAgreement::Count(n @ 1..), _)) => Agreement::AtLeast(*n),
+            Some((RawAgreement::Rule(rule), at)) => match rule.as_str() {
+                "majority" => Agreement::Majority,
+                "any_up" => Agreement::AnyUp,
+                "all_up" => Agreement::AllUp,
+                other => {
+                    let problem =
+                        format!("agreement must be majority, any_up, all_up or a number of nodes, not {other:?}");
+                    self.problem(at, problem);
+                    return None;
+                }
+            },
+            Some((RawAgreement::Count(_), at)) => {
+                self.problem(at, "agreement: a number of nodes must be at least 1");
+                return None;
+            }
+        };
         let check = match m.kind {
             CheckKind::Prometheus | CheckKind::Dns => match signal_check(m, pos, values, origin, name) {
                 Ok(check) => check,
@@ -1079,6 +1107,7 @@ impl Cx<'_> {
             rise: m.rise.as_ref().map_or(2, |r| r.value),
             fall: m.fall.as_ref().map_or(3, |f| f.value),
             flap_hold: m.flap_hold.map_or(DEFAULT_FLAP_HOLD, |d| d.0),
+            agreement,
         })
     }
 }

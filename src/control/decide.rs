@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::answer::route::{self, Route};
 use crate::answer::{AnswerTable, Compiler, Health, Routes};
+use crate::fleet::{Agreed, Report, View, Vote, ZoneDigest};
 use crate::health::state::{CheckResult, EndpointState, Status};
 use crate::model::{Endpoint, Family, Model, Name, Probe};
 use crate::overrides::{Forced, Override, Overrides, Subject};
@@ -76,6 +77,13 @@ pub struct Control {
     overrides: Overrides,
     routes: Routes,
     pool_up_since: HashMap<PoolKey, Instant>,
+    /// This node's name: the author of the overrides set here.
+    node: String,
+    /// The fleet this node agrees with, each probe's identity in it, and the verdicts agreed
+    /// at the last decision (by probe id); none without `peers:`.
+    fleet: Option<View>,
+    keys: Vec<String>,
+    agreed: Option<Vec<Agreed>>,
 }
 
 impl Control {
@@ -91,6 +99,10 @@ impl Control {
             overrides: saved.overrides,
             routes: Routes::new(),
             pool_up_since: HashMap::new(),
+            node: String::new(),
+            fleet: None,
+            keys: Vec::new(),
+            agreed: None,
         };
         let model = compiler.model().clone();
         let restored: HashMap<Arc<Probe>, EndpointState> = users(&model)
@@ -113,6 +125,17 @@ impl Control {
             control.routes.insert((z, name, family), Route::remembered(p));
         }
         (control, dropped)
+    }
+
+    /// Names this node (`node:`) and, with `peers:`, makes it decide with its fleet.
+    pub fn join(&mut self, node: String, fleet: Option<View>) {
+        self.node = node;
+        self.fleet = fleet;
+        self.keys = self.fleet.as_ref().map_or_else(Vec::new, |_| probe_keys(self.model()));
+    }
+
+    pub fn fleet(&self) -> Option<&View> {
+        self.fleet.as_ref()
     }
 
     pub fn model(&self) -> &Arc<Model> {
@@ -174,6 +197,10 @@ impl Control {
             .collect();
         self.ids = model.probes.iter().cloned().enumerate().map(|(id, p)| (p, id)).collect();
         self.users = users(&model);
+        if self.fleet.is_some() {
+            self.keys = probe_keys(&model);
+        }
+        self.agreed = None;
         self.origins = model.zones.iter().map(|z| z.origin.to_string()).collect();
         self.routes = carry_routes(self.compiler.model(), &model, std::mem::take(&mut self.routes));
         self.pool_up_since.retain(|(zone, pool, _), _| {
@@ -194,9 +221,11 @@ impl Control {
                     return Err(Refusal::Invalid("a reason is required".into()));
                 }
                 let until = request.duration.map(|d| wall + d);
-                self.overrides.set(subject.clone(), Override { state, reason: reason.into(), set_at: wall, until });
+                let author = self.node.clone();
+                self.overrides
+                    .set(subject.clone(), Override { state, reason: reason.into(), set_at: wall, until, author });
             }
-            None => cleared = self.overrides.clear(&subject),
+            None => cleared = self.overrides.clear(&subject, wall, &self.node),
         }
         let forced = self.overrides.iter().find(|(s, _)| **s == subject).map(|(_, o)| o.clone());
         Ok(Applied { subject, forced, cleared })
@@ -211,7 +240,8 @@ impl Control {
     /// when to decide again (a held failback, an expiring override, a suppression ending).
     pub fn decide(&mut self, now: Instant, wall: SystemTime) -> Decision {
         let model = self.compiler.model().clone();
-        let verdicts = Verdicts::new(&model, &self.states, &self.origins, &self.overrides, now);
+        let fleet_wake = self.agree(now, wall);
+        let verdicts = Verdicts::new(&model, &self.states, self.agreed.as_deref(), &self.origins, &self.overrides, now);
         for (z, zone) in model.zones.iter().enumerate() {
             for (p, pool) in zone.pools.iter().enumerate() {
                 for family in Family::ALL {
@@ -236,7 +266,83 @@ impl Control {
             .min()
             .map(|left| now + left);
         self.routes = routes;
-        Decision { table, changes, wake: failback.into_iter().chain(expiry).chain(release).min() }
+        if self.fleet.is_some() {
+            let digests = self.digests();
+            self.fleet.as_mut().expect("checked").set_zones(digests);
+        }
+        let wake = failback.into_iter().chain(expiry).chain(release).chain(fleet_wake).min();
+        Decision { table, changes, wake }
+    }
+
+    /// This node's vote on each probe: its verdict while its results keep coming.
+    fn own_votes(&self, stale_after: Duration, now: Instant, wall: SystemTime) -> Vec<Vote> {
+        let model = self.compiler.model();
+        let votes = model.probes.iter().zip(&self.states).map(|(probe, state)| {
+            let recent = state.last_check.is_some_and(|(at, _)| {
+                wall.duration_since(at).unwrap_or_default() <= crate::fleet::own_vote_lifetime(probe, stale_after)
+            });
+            match state.status {
+                _ if !recent => Vote::Unknown,
+                Status::Unknown => Vote::Unknown,
+                Status::Down => Vote::Down,
+                Status::Up if state.suppressed_for(probe, now).is_some() => Vote::Suppressed,
+                Status::Up => Vote::Up,
+            }
+        });
+        votes.collect()
+    }
+
+    /// In a fleet: publishes this node's votes and overrides to its peers and agrees on the
+    /// verdicts routing uses. Returns when to look again (a hold ending, a peer going stale).
+    fn agree(&mut self, now: Instant, wall: SystemTime) -> Option<Instant> {
+        let stale_after = self.fleet.as_ref()?.settings().stale_after;
+        let own = self.own_votes(stale_after, now, wall);
+        let since = |state: &EndpointState| wall - now.saturating_duration_since(state.since);
+        let exported =
+            self.keys.iter().zip(&own).zip(&self.states).map(|((key, &vote), state)| (key.clone(), vote, since(state)));
+        let exported: Vec<(String, Vote, SystemTime)> = exported.collect();
+        let fleet = self.fleet.as_mut().expect("checked");
+        fleet.publish(exported.into_iter(), &self.overrides);
+        let wake = fleet.update_policy(now);
+        self.agreed = Some(fleet.agree(&self.compiler.model().probes, &self.keys, &own, now));
+        wake
+    }
+
+    /// A peer's answer (or why there was none): its votes and digests are noted, its
+    /// overrides merged. Returns whether the answers may change (agreed verdicts or overrides).
+    pub fn peer_report(
+        &mut self,
+        peer: &str,
+        answer: Result<(Report, usize), String>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> bool {
+        let Some(fleet) = self.fleet.as_mut() else { return false };
+        let overrides = fleet.received(peer, answer, now);
+        let model = self.compiler.model().clone();
+        let merged = overrides.is_some_and(|o| self.overrides.merge(&o, wall, |s| subject_exists(&model, s)));
+        let before = self.agreed.clone();
+        self.agree(now, wall);
+        merged || before != self.agreed
+    }
+
+    /// Each zone's digests: of its configuration (the file), and of the answers that follow
+    /// health as decided now.
+    fn digests(&self) -> Vec<ZoneDigest> {
+        use std::hash::{Hash, Hasher};
+        let model = self.compiler.model();
+        let live = self.compiler.live_rrsets(&self.routes, |_| true);
+        let hex = |value: &dyn Fn(&mut std::hash::DefaultHasher)| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            value(&mut hasher);
+            format!("{:016x}", hasher.finish())
+        };
+        let zones = model.zones.iter().enumerate().map(|(z, zone)| ZoneDigest {
+            zone: self.origins[z].clone(),
+            config: hex(&|h| zone.fingerprint.hash(h)),
+            answers: hex(&|h| (zone.fingerprint, live.get(&z)).hash(h)),
+        });
+        zones.collect()
     }
 
     /// The routing decisions of the last [`Control::decide`].
@@ -246,7 +352,20 @@ impl Control {
 
     /// Endpoint health as routing sees it, with `overrides` on top of the verdicts.
     pub(super) fn verdicts<'a>(&'a self, overrides: &'a Overrides, now: Instant) -> Verdicts<'a> {
-        Verdicts::new(self.compiler.model(), &self.states, &self.origins, overrides, now)
+        Verdicts::new(self.compiler.model(), &self.states, self.agreed.as_deref(), &self.origins, overrides, now)
+    }
+
+    /// What the fleet agreed on a probe, and each node's vote (for the status).
+    pub(super) fn fleet_verdict(
+        &self,
+        probe: usize,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<(Agreed, std::collections::BTreeMap<String, String>)> {
+        let fleet = self.fleet.as_ref()?;
+        let agreed = *self.agreed.as_ref()?.get(probe)?;
+        let own = self.own_votes(fleet.settings().stale_after, now, wall)[probe];
+        Some((agreed, fleet.votes(&self.keys[probe], own, now)))
     }
 
     /// How long a pool has been up for a family (for damped failback).
@@ -351,6 +470,11 @@ pub struct Decision {
     pub wake: Option<Instant>,
 }
 
+/// Each probe's identity across the fleet, by probe id.
+fn probe_keys(model: &Model) -> Vec<String> {
+    model.probes.iter().map(|p| crate::fleet::probe_key(p)).collect()
+}
+
 /// For each probe id, the (zone, pool, endpoint label) of every endpoint that uses it.
 fn users(model: &Model) -> Vec<Vec<[String; 3]>> {
     let mut out = vec![Vec::new(); model.probes.len()];
@@ -407,20 +531,23 @@ pub(super) struct Verdicts<'a> {
 }
 
 impl<'a> Verdicts<'a> {
+    /// The probes' verdicts (`agreed` by the fleet, when there is one), overrides on top.
     fn new(
         model: &'a Model,
         states: &[EndpointState],
+        agreed: Option<&[Agreed]>,
         origins: &'a [String],
         overrides: &'a Overrides,
         now: Instant,
     ) -> Verdicts<'a> {
-        Verdicts {
-            model,
-            origins,
-            routable: model.probes.iter().zip(states).map(|(p, s)| s.is_routable(p, now)).collect(),
-            passing: states.iter().map(EndpointState::is_up).collect(),
-            overrides,
-        }
+        let (routable, passing) = match agreed {
+            Some(agreed) => (agreed.iter().map(|a| a.routable).collect(), agreed.iter().map(|a| a.passing).collect()),
+            None => (
+                model.probes.iter().zip(states).map(|(p, s)| s.is_routable(p, now)).collect(),
+                states.iter().map(EndpointState::is_up).collect(),
+            ),
+        };
+        Verdicts { model, origins, routable, passing, overrides }
     }
 
     fn forced(&self, zone: usize, pool: usize, endpoint: &Endpoint) -> Option<Forced> {

@@ -49,6 +49,7 @@ impl Control {
                 reason: "assumed down".into(),
                 set_at: std::time::SystemTime::now(),
                 until: None,
+                author: String::new(),
             };
             overrides.set(subject, value);
         }

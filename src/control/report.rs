@@ -76,6 +76,22 @@ impl Control {
                                 let probe = deciding.map(|id| (&*model.probes[id], self.state(id)));
                                 let forced = self.overrides().for_endpoint(origin, &pool.name, &label);
                                 let mut status = endpoint_status(label, e.weight, probe, forced, now, wall);
+                                if let Some((agreed, votes)) = deciding.and_then(|id| self.fleet_verdict(id, now, wall))
+                                {
+                                    // What routing uses is what the fleet agreed.
+                                    if forced.is_none() {
+                                        let any_vote = votes.values().any(|v| v != "unknown" && v != "stale");
+                                        status.state = match (agreed.routable, agreed.passing) {
+                                            (true, _) if !any_vote => "unknown",
+                                            (true, _) => "up",
+                                            (false, true) => "suppressed",
+                                            (false, false) => "down",
+                                        }
+                                        .into();
+                                    }
+                                    status.votes = votes;
+                                    status.agreement = deciding.map(|id| model.probes[id].agreement.label());
+                                }
                                 if e.checks.all().nth(1).is_some() {
                                     // Checks counted over all of them; each one's state and reason.
                                     let mut counts = CheckCounts::default();
@@ -117,7 +133,8 @@ impl Control {
             .collect();
         let overrides =
             self.overrides().iter().map(|(s, o)| OverrideEntry { subject: s.clone(), forced: o.clone() }).collect();
-        Status { generated_at: unix_time::seconds(wall), zones, overrides, secondaries: Vec::new() }
+        let fleet = self.fleet().map(|fleet| fleet.status(now));
+        Status { generated_at: unix_time::seconds(wall), zones, overrides, secondaries: Vec::new(), fleet }
     }
 }
 
@@ -179,5 +196,7 @@ fn endpoint_status(
         became_down: state.map_or(0, |s| s.became_down),
         transitions: state.map(|s| s.transitions.iter().cloned().collect()),
         signals: Vec::new(),
+        votes: Default::default(),
+        agreement: None,
     }
 }

@@ -6,7 +6,6 @@
 //! answers stay published, and it is installed once they have reported (or a deadline passed).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -16,7 +15,8 @@ use tokio::task::JoinHandle;
 use super::decide::{Applied, Control, OverrideRequest, Refusal};
 use super::explain::ExplainRequest;
 use crate::answer::{AnswerTable, Compiler, Published, Shared};
-use crate::config::{Problem, ZoneSource};
+use crate::config::{Problem, Settings, ZoneSource};
+use crate::fleet::{Export, Report as PeerReport, View};
 use crate::health::state::{EndpointState, Status as Verdict};
 use crate::health::{Monitors, Report};
 use crate::metrics::Metrics;
@@ -52,6 +52,8 @@ enum Command {
     Explain(ExplainRequest, oneshot::Sender<Result<String, Refusal>>),
     Ping(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
+    /// A peer's answer to the exchange, or why there was none.
+    Peer(String, Result<(PeerReport, usize), String>),
 }
 
 /// How the rest of the program talks to the control task, and reads what it published.
@@ -89,6 +91,16 @@ impl Handle {
     pub async fn explain(&self, request: ExplainRequest) -> Result<String, Refusal> {
         let stopped = || Err(Refusal::Invalid("shutting down".into()));
         self.ask(|reply| Command::Explain(request, reply)).await.unwrap_or_else(stopped)
+    }
+
+    /// What this node tells its peers (in a fleet), as published. Never waits for the writer.
+    pub fn exchange(&self) -> Option<Arc<Export>> {
+        self.published.load().exchange.clone()
+    }
+
+    /// Hands a peer's answer to the task; false once the task has stopped.
+    pub fn peer_report(&self, peer: String, answer: Result<(PeerReport, usize), String>) -> bool {
+        self.commands.send(Command::Peer(peer, answer)).is_ok()
     }
 
     /// Whether the task is running and responsive (for the watchdog).
@@ -147,13 +159,8 @@ struct Task {
 /// Restores what the state file remembers, starts probing `model`'s endpoints, waits for the
 /// first verdict of every endpoint (at most [`Monitors::first_round_bound`]; said loudly when
 /// that passes), publishes, then keeps the answers current in a background task.
-pub async fn start(
-    model: Model,
-    zones: ZoneSource,
-    state_path: Option<PathBuf>,
-    published: Shared,
-    metrics: Arc<Metrics>,
-) -> Handle {
+pub async fn start(model: Model, settings: &Settings, published: Shared, metrics: Arc<Metrics>) -> Handle {
+    let (zones, state_path) = (settings.zone_source(), settings.state_file.clone());
     let (report_tx, reports) = mpsc::unbounded_channel();
     let (command_tx, commands) = mpsc::unbounded_channel();
     let saved = state_path.as_deref().map(state_file::load).unwrap_or_default();
@@ -164,14 +171,15 @@ pub async fn start(
         Arc::new(Transfers { keys: zones.context.keys.clone(), activity: activity.clone(), ..Transfers::default() });
     let probes = model.probes.clone();
     let compiler = tokio::task::spawn_blocking(move || Compiler::new(Arc::new(model))).await.expect("compiles");
-    let (control, dropped) = Control::new(compiler, saved, Instant::now());
+    let (mut control, dropped) = Control::new(compiler, saved, Instant::now());
+    control.join(settings.node.clone(), settings.fleet.clone().map(|fleet| View::new(fleet, fastrand::u64(1..))));
     dropped.iter().for_each(|subject| tracing::warn!(%subject, "dropped an override for something no longer served"));
     let mut task = Task {
         control,
         zones,
         published: published.clone(),
         metrics,
-        monitors: Monitors::new(report_tx),
+        monitors: Monitors::new(report_tx, settings.probe_source),
         reports,
         commands,
         state_file: state_path.map(state_file::Writer::start),
@@ -281,6 +289,13 @@ impl Task {
                     }
                     Some(Command::Ping(reply)) => {
                         let _ = reply.send(());
+                    }
+                    Some(Command::Peer(peer, answer)) => {
+                        if self.control.peer_report(&peer, answer, Instant::now(), SystemTime::now()) {
+                            self.publish();
+                        } else {
+                            self.status_due.get_or_insert_with(|| Instant::now() + STATUS_REFRESH);
+                        }
                     }
                     Some(Command::Shutdown(reply)) => {
                         if let Some(writer) = self.state_file.take() {
@@ -545,7 +560,8 @@ impl Task {
             zone.serial = self.journal.serial(&model.origin).unwrap_or(zone.serial);
         }
         let transfers = self.transfers.clone();
-        self.published.store(Arc::new(Published { answers: self.answers.clone(), status, transfers }));
+        let exchange = self.control.fleet().map(|fleet| fleet.export().clone());
+        self.published.store(Arc::new(Published { answers: self.answers.clone(), status, transfers, exchange }));
         self.status_due = None;
     }
 }

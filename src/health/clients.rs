@@ -9,8 +9,10 @@
 //!   per `ca_file` (the CA store is parsed once).
 //!
 //! No client keeps idle connections: every probe opens a fresh one, as a new client would.
+//! Probes leave from `probe_source` ([`Source`]) when the server config sets one.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,11 +28,45 @@ use crate::model::{HttpCheck, Probe};
 struct TlsSetting {
     insecure: bool,
     ca_file: Option<PathBuf>,
+    source: Option<IpAddr>,
+}
+
+/// The local address probes are sent from (`probe_source`), for targets of its family;
+/// others, and every probe without one, leave from the address the kernel picks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Source(pub Option<IpAddr>);
+
+impl Source {
+    /// The address to bind for a probe of `target`.
+    pub fn for_target(self, target: SocketAddr) -> Option<IpAddr> {
+        self.0.filter(|ip| ip.is_ipv4() == target.is_ipv4())
+    }
+
+    /// A TCP connection to `target`, from the source address.
+    pub async fn connect(self, target: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+        let socket = match target {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        if let Some(ip) = self.for_target(target) {
+            socket.bind(SocketAddr::new(ip, 0))?;
+        }
+        socket.connect(target).await
+    }
+
+    /// A UDP socket connected to `target`, from the source address.
+    pub async fn udp(self, target: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+        let any = if target.is_ipv6() { IpAddr::from([0u16; 8]) } else { IpAddr::from([0u8; 4]) };
+        let socket = tokio::net::UdpSocket::bind(SocketAddr::new(self.for_target(target).unwrap_or(any), 0)).await?;
+        socket.connect(target).await?;
+        Ok(socket)
+    }
 }
 
 /// The clients and TLS configurations built so far.
 #[derive(Default)]
 pub struct Clients {
+    pub source: Source,
     shared: Mutex<HashMap<TlsSetting, reqwest::Client>>,
     tls_configs: Mutex<HashMap<Option<PathBuf>, Arc<rustls::ClientConfig>>>,
 }
@@ -42,13 +78,17 @@ pub struct Request {
 }
 
 impl Clients {
+    pub fn new(source: Source) -> Clients {
+        Clients { source, ..Clients::default() }
+    }
+
     /// The client and URL for one HTTPS probe.
     pub fn request(&self, probe: &Probe, check: &HttpCheck) -> Result<Request, String> {
         let target = probe.target;
         match &check.host {
             Some(host) => {
                 let url = format!("https://{host}:{}{}", target.port(), check.path);
-                let builder = base().resolve(host, target);
+                let builder = base(self.source.for_target(target)).resolve(host, target);
                 let builder = match check.insecure {
                     true => builder.tls_danger_accept_invalid_certs(true),
                     false => builder.use_preconfigured_tls((*self.tls_config(&check.ca_file)?).clone()),
@@ -57,7 +97,8 @@ impl Clients {
                 Ok(Request { client, url })
             }
             None => {
-                let setting = TlsSetting { insecure: check.insecure, ca_file: check.ca_file.clone() };
+                let source = self.source.for_target(target);
+                let setting = TlsSetting { insecure: check.insecure, ca_file: check.ca_file.clone(), source };
                 let ip = target.ip();
                 let address = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
                 let url = format!("https://{address}:{}{}", target.port(), check.path);
@@ -66,9 +107,10 @@ impl Clients {
         }
     }
 
-    /// The client shared by requests with these TLS settings (Prometheus queries).
+    /// The client shared by requests with these TLS settings (Prometheus queries, which ask
+    /// a metrics system rather than the endpoint: they leave from any address).
     pub fn client(&self, insecure: bool, ca_file: Option<PathBuf>) -> Result<reqwest::Client, String> {
-        self.shared(TlsSetting { insecure, ca_file })
+        self.shared(TlsSetting { insecure, ca_file, source: None })
     }
 
     fn shared(&self, setting: TlsSetting) -> Result<reqwest::Client, String> {
@@ -76,7 +118,7 @@ impl Clients {
         if let Some(client) = shared.get(&setting) {
             return Ok(client.clone());
         }
-        let mut builder = base().tls_danger_accept_invalid_certs(setting.insecure);
+        let mut builder = base(setting.source).tls_danger_accept_invalid_certs(setting.insecure);
         if let Some(path) = &setting.ca_file {
             let pem = std::fs::read(path).map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
             let cert =
@@ -116,8 +158,9 @@ impl Clients {
 }
 
 /// What every probe client has in common. Time limits are per request (each probe's own).
-fn base() -> reqwest::ClientBuilder {
+fn base(source: Option<IpAddr>) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
+        .local_address(source)
         .no_proxy()
         .redirect(Policy::none())
         // A fresh connection each time: a reused one would hide a listener that stopped accepting.

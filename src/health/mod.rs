@@ -59,7 +59,8 @@ pub struct Monitors {
 }
 
 impl Monitors {
-    pub fn new(reports: mpsc::UnboundedSender<Report>) -> Monitors {
+    /// Probes that report to `reports`, sent from `source` (`probe_source`).
+    pub fn new(reports: mpsc::UnboundedSender<Report>, source: Option<std::net::IpAddr>) -> Monitors {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a probe runtime");
         let (runtime_handle, (stop, stopped)) = (runtime.handle().clone(), oneshot::channel::<()>());
         std::thread::Builder::new()
@@ -72,7 +73,7 @@ impl Monitors {
             running: HashMap::new(),
             reports,
             limit: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
-            clients: Arc::default(),
+            clients: Arc::new(Clients::new(clients::Source(source))),
             epoch: Instant::now(),
         }
     }

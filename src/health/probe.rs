@@ -12,7 +12,7 @@ use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::clients::{Clients, Request};
+use super::clients::{Clients, Request, Source};
 use super::signals::{PromRequest, dns_check, unreadable};
 use super::state::{CheckResult, Failure, Pass};
 use crate::model::{Check, HttpCheck, Probe};
@@ -27,6 +27,7 @@ const MAX_HEADERS: usize = 64;
 pub struct Prober {
     probe: Arc<Probe>,
     how: How,
+    source: Source,
 }
 
 enum How {
@@ -50,7 +51,7 @@ impl Prober {
             }
             Check::Dns(_) => How::Dns,
         };
-        Ok(Prober { probe, how })
+        Ok(Prober { probe, how, source: clients.source })
     }
 
     pub async fn check(&self) -> CheckResult {
@@ -58,11 +59,13 @@ impl Prober {
         // The outer bound covers everything (connect, TLS, head, body).
         let outcome = tokio::time::timeout(self.probe.timeout, async {
             match (&self.how, &self.probe.check) {
-                (How::Http(request), Check::Http(check)) => http_check(self.probe.target, request, check).await,
+                (How::Http(request), Check::Http(check)) => {
+                    http_check(self.source, self.probe.target, request, check).await
+                }
                 (How::Https(request), Check::Http(check)) => https_check(check, request).await,
                 (How::Prometheus(request), Check::Prometheus(check)) => request.check(check).await,
-                (How::Dns, Check::Dns(check)) => dns_check(self.probe.target, check).await,
-                _ => connect(self.probe.target).await.map(|_| Pass::Connected),
+                (How::Dns, Check::Dns(check)) => dns_check(self.source, self.probe.target, check).await,
+                _ => connect(self.source, self.probe.target).await.map(|_| Pass::Connected),
             }
         })
         .await
@@ -96,8 +99,8 @@ fn http_request(probe: &Probe, check: &HttpCheck) -> Vec<u8> {
 /// A fresh connection that ends with a reset when dropped (as gdnsd's and HAProxy's checks
 /// do): once the verdict is known nothing more is owed, and neither side keeps a TIME_WAIT
 /// socket per probe.
-async fn connect(target: SocketAddr) -> Result<TcpStream, Failure> {
-    let stream = TcpStream::connect(target).await.map_err(|e| match e.kind() {
+async fn connect(source: Source, target: SocketAddr) -> Result<TcpStream, Failure> {
+    let stream = source.connect(target).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::ConnectionRefused => Failure::Refused,
         _ => Failure::Other(format!("connect: {e}")),
     })?;
@@ -114,8 +117,8 @@ fn io_failure(e: std::io::Error) -> Failure {
 }
 
 /// One plain HTTP exchange on a fresh connection, which is dropped once the verdict is known.
-async fn http_check(target: SocketAddr, request: &[u8], check: &HttpCheck) -> Result<Pass, Failure> {
-    let mut stream = connect(target).await?;
+async fn http_check(source: Source, target: SocketAddr, request: &[u8], check: &HttpCheck) -> Result<Pass, Failure> {
+    let mut stream = connect(source, target).await?;
     stream.write_all(request).await.map_err(io_failure)?;
     let mut buf = [0u8; HEAD_LIMIT];
     let mut len = 0;
@@ -269,6 +272,7 @@ mod tests {
             rise: 1,
             fall: 1,
             flap_hold: std::time::Duration::ZERO,
+            agreement: Default::default(),
         };
         let agent = concat!("User-Agent: switchyard/", env!("CARGO_PKG_VERSION"), " health-check\r\n");
         let expected = format!("GET /health?deep=1 HTTP/1.0\r\nHost: [::1]:8080\r\n{agent}X-Probe: yes\r\n\r\n");

@@ -10,6 +10,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
+use super::clients::Source;
 use super::state::{Failure, Pass};
 use crate::model::{DnsCheck, OnError, PromCheck};
 
@@ -179,15 +180,16 @@ fn last_cause(e: &reqwest::Error) -> String {
 }
 
 /// One DNS query to `target`: healthy when the rcode (and every expected answer) is as wanted.
-pub async fn dns_check(target: SocketAddr, check: &DnsCheck) -> Result<Pass, Failure> {
+pub async fn dns_check(source: Source, target: SocketAddr, check: &DnsCheck) -> Result<Pass, Failure> {
     let mut message = Message::new(fastrand::u16(..), MessageType::Query, OpCode::Query);
     message.add_query(Query::query(check.name.clone(), RecordType::from(check.rtype)));
     let query = message.to_vec().map_err(|e| Failure::Other(e.to_string()))?;
-    let reply = if check.tcp { exchange_tcp(target, &query).await } else { exchange_udp(target, &query).await }
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => Failure::Refused,
-            _ => Failure::Other(e.to_string()),
-        })?;
+    let reply =
+        if check.tcp { exchange_tcp(source, target, &query).await } else { exchange_udp(source, target, &query).await }
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => Failure::Refused,
+                _ => Failure::Other(e.to_string()),
+            })?;
     let reply = Message::from_vec(&reply).map_err(|e| Failure::Signal(format!("malformed answer: {e}")))?;
     if reply.metadata.id != message.metadata.id {
         return Err(Failure::Signal("an answer with another ID".into()));
@@ -210,11 +212,8 @@ pub async fn dns_check(target: SocketAddr, check: &DnsCheck) -> Result<Pass, Fai
     Ok(Pass::Answered(rcode))
 }
 
-async fn exchange_udp(target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
-    let local: SocketAddr =
-        if target.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.expect("a literal address");
-    let socket = tokio::net::UdpSocket::bind(local).await?;
-    socket.connect(target).await?;
+async fn exchange_udp(source: Source, target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+    let socket = source.udp(target).await?;
     socket.send(query).await?;
     let mut buf = vec![0; 65_535];
     let len = socket.recv(&mut buf).await?;
@@ -222,9 +221,9 @@ async fn exchange_udp(target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u
     Ok(buf)
 }
 
-async fn exchange_tcp(target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
+async fn exchange_tcp(source: Source, target: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(target).await?;
+    let mut stream = source.connect(target).await?;
     let len = u16::try_from(query.len()).map_err(std::io::Error::other)?;
     stream.write_all(&[&len.to_be_bytes()[..], query].concat()).await?;
     let len = stream.read_u16().await?;

@@ -386,6 +386,7 @@ mod tests {
             rise,
             fall,
             flap_hold: Duration::from_secs(flap_hold),
+            agreement: Default::default(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! The HTTP listener: `/` (status page), `/metrics`, `/healthz`, `/readyz`, `/status`,
-//! `/explain`, and the mutating `POST /reload`, `POST /pools/{pool}` and
+//! `/explain`, the peers' `/fleet/exchange` (signed with the fleet's secret), and the mutating `POST /reload`, `POST /pools/{pool}` and
 //! `POST /endpoints/{pool}/{endpoint}`, which only an authorised caller may use.
 
 mod page;
@@ -19,7 +19,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::{OnceCell, watch};
 
-use crate::control::{ExplainRequest, Handle, OverrideRequest, Refusal};
+use crate::control::{Applied, ExplainRequest, Handle, OverrideRequest, Refusal};
+use crate::fleet::exchange::{Askers, Refused};
 use crate::metrics::Metrics;
 use crate::model::RecordType;
 use crate::overrides::Forced;
@@ -35,6 +36,10 @@ pub struct HttpState {
     /// The control task, once started.
     pub control: Arc<OnceCell<Handle>>,
     pub admin: Admin,
+    /// Who may ask for this node's verdicts (`GET /fleet/exchange`), in a fleet; and how
+    /// long an override waits to be seen applied by the peers.
+    pub peers: Option<Arc<Askers>>,
+    pub exchange_interval: Duration,
 }
 
 /// Who may use the mutating endpoints: with a token configured, only requests carrying it
@@ -59,6 +64,7 @@ pub async fn serve(listener: TcpListener, state: HttpState, mut stop: watch::Rec
         .route("/readyz", get(readyz))
         .route("/status", get(status))
         .route("/explain", get(explain))
+        .route("/fleet/exchange", get(exchange))
         .merge(mutating)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state);
@@ -117,6 +123,29 @@ async fn readyz(State(state): State<HttpState>) -> Response {
 async fn status(State(state): State<HttpState>) -> Response {
     let Some(handle) = state.control.get() else { return starting() };
     Json(handle.status()).into_response()
+}
+
+/// A peer asks for this node's votes, overrides and digests.
+async fn exchange(State(state): State<HttpState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let refused = |status: StatusCode, message: String| {
+        tracing::warn!(status = status.as_u16(), reason = %message, "peer request refused");
+        (status, Json(json!({"ok": false, "errors": [message]}))).into_response()
+    };
+    let Some(askers) = &state.peers else {
+        return refused(StatusCode::NOT_FOUND, "this node has no peers (no `peers:` in its config)".into());
+    };
+    let Some(export) = state.control.get().and_then(Handle::exchange) else { return starting() };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(String::from);
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    match crate::fleet::exchange::answer(askers, &export, header, path) {
+        Ok((body, signature)) => {
+            let headers = [(header::CONTENT_TYPE, "application/json".to_string())];
+            (headers, [(crate::fleet::auth::SIGNATURE, signature)], body).into_response()
+        }
+        Err(Refused::Unauthorised(why)) => refused(StatusCode::UNAUTHORIZED, why),
+        Err(Refused::Forbidden(why)) => refused(StatusCode::FORBIDDEN, why),
+        Err(Refused::Invalid(why)) => refused(StatusCode::BAD_REQUEST, why),
+    }
 }
 
 async fn page(State(state): State<HttpState>) -> Response {
@@ -199,8 +228,50 @@ async fn set_override(
     };
     let request = OverrideRequest { zone, pool, endpoint, state: forced, reason: body.reason, duration };
     match handle.set_override(request).await {
-        Ok(applied) => Json(json!({"ok": true, "applied": applied})).into_response(),
+        Ok(applied) => {
+            let nodes = match state.peers {
+                Some(_) => Some(applied_on(handle, &applied, state.exchange_interval).await),
+                None => None,
+            };
+            Json(json!({"ok": true, "applied": applied, "nodes": nodes})).into_response()
+        }
         Err(refusal) => refusal_response(refusal),
+    }
+}
+
+/// Waits (at most three exchange intervals, never blocking the control task) for the peers
+/// heard from to hold the override as it was just set or cleared; then says, per node,
+/// `applied`, `pending` or `unreachable`.
+async fn applied_on(
+    handle: &Handle,
+    applied: &Applied,
+    interval: Duration,
+) -> serde_json::Map<String, serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + interval * 3;
+    loop {
+        let status = handle.status();
+        let Some(fleet) = status.fleet else { return Default::default() };
+        let holds = |overrides: &[crate::status::OverrideEntry]| {
+            let theirs = overrides.iter().find(|o| o.subject == applied.subject).map(|o| &o.forced);
+            match &applied.forced {
+                Some(ours) => theirs.is_some_and(|o| o.stamp() == ours.stamp()),
+                None => theirs.is_none(),
+            }
+        };
+        let mut nodes = serde_json::Map::new();
+        nodes.insert(fleet.node.clone(), "applied".into());
+        for peer in &fleet.peers {
+            let word = match (peer.up, holds(&peer.overrides)) {
+                (false, _) => "unreachable",
+                (true, true) => "applied",
+                (true, false) => "pending",
+            };
+            nodes.insert(peer.node.clone(), word.into());
+        }
+        if !nodes.values().any(|v| v == "pending") || tokio::time::Instant::now() >= deadline {
+            return nodes;
+        }
+        tokio::time::sleep(interval / 4).await;
     }
 }
 

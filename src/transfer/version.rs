@@ -293,7 +293,7 @@ impl Journal {
         let before = self.zones.len();
         self.zones.retain(|origin, _| served.contains(origin));
         update.changed |= self.zones.len() != before;
-        for (z, live) in compiler.live_rrsets(routes) {
+        for (z, live) in compiler.live_rrsets(routes, |zone| zone.transfer.is_some()) {
             let zone = &model.zones[z];
             let Some(settings) = &zone.transfer else { continue };
             let Some(journal) = self.zones.get_mut(&zone.origin) else {
