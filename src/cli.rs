@@ -44,6 +44,10 @@ pub enum Command {
     Reload(RemoteArgs),
     /// Print a running server's records, answering pools and endpoint states.
     Status(RemoteArgs),
+    /// Show the fleet a running server agrees with: its peers, whether it hears them, the
+    /// quorum and policy, each zone's digests and the endpoints nodes disagree on. Exits
+    /// non-zero when a peer is unreachable, a zone differs, or there is no quorum.
+    Fleet(RemoteArgs),
     /// Explain which pool and endpoints answer a name and why, now or with things assumed down.
     Explain(ExplainArgs),
     /// Force a pool or one endpoint up or down (or back to its health checks with `auto`).

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Dnssec(command) => dnssec(command),
         Command::Reload(args) => remote(switchyard::remote::reload(args)),
         Command::Status(args) => remote(switchyard::remote::status(args)),
+        Command::Fleet(args) => remote(switchyard::remote::fleet(args)),
         Command::Explain(args) => remote(switchyard::remote::explain(args)),
         Command::Override(args) => remote(switchyard::remote::set_override(args)),
         Command::Completions { shell } => {

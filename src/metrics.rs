@@ -184,7 +184,7 @@ impl Metrics {
     }
 }
 
-const FAMILIES: [(&str, &str, &str, &[&str]); 12] = [
+const FAMILIES: [(&str, &str, &str, &[&str]); 18] = [
     (
         "switchyard_endpoint_up",
         "Endpoint health as routing uses it (overrides included): 1 up, 0 down, -1 unknown (no verdict yet).",
@@ -251,6 +251,42 @@ const FAMILIES: [(&str, &str, &str, &[&str]); 12] = [
         "RRSIGs made for a signed zone since it was loaded or signed for a new validity window.",
         "counter",
         &["zone"],
+    ),
+    (
+        "switchyard_fleet_peer_up",
+        "1 while a peer answered the verdict exchange within stale_after (its votes count), else 0.",
+        "gauge",
+        &["peer"],
+    ),
+    (
+        "switchyard_fleet_config_in_sync",
+        "1 when every peer heard from has the same configuration of the zone (digest), else 0.",
+        "gauge",
+        &["zone"],
+    ),
+    (
+        "switchyard_fleet_answers_in_sync",
+        "1 when every peer heard from gives the same answers for the zone's health-dependent records (digest), else 0.",
+        "gauge",
+        &["zone"],
+    ),
+    (
+        "switchyard_fleet_quorum",
+        "1 while this node hears more than half of its fleet (itself included), else 0.",
+        "gauge",
+        &["node"],
+    ),
+    (
+        "switchyard_fleet_policy",
+        "1 for how this node decides now: agreed (the agreement rule), holding (last agreed verdicts, quorum lost) or own_view.",
+        "gauge",
+        &["node", "policy"],
+    ),
+    (
+        "switchyard_fleet_exchange_bytes_total",
+        "Bytes of verdict-exchange answers received from a peer.",
+        "counter",
+        &["peer"],
     ),
 ];
 
@@ -324,6 +360,20 @@ fn write_status_families(status: &Status, out: &mut String) {
             for key in &dnssec.keys {
                 add(10, &[origin, &key.tag.to_string(), &key.algorithm, &key.role, &key.state], 1.0);
             }
+        }
+    }
+    if let Some(fleet) = &status.fleet {
+        for peer in &fleet.peers {
+            add(12, &[&peer.node], f64::from(u8::from(peer.up)));
+            add(17, &[&peer.node], peer.exchange_bytes as f64);
+        }
+        for zone in &fleet.zones {
+            add(13, &[&zone.zone], f64::from(u8::from(zone.config_in_sync)));
+            add(14, &[&zone.zone], f64::from(u8::from(zone.answers_in_sync)));
+        }
+        add(15, &[&fleet.node], f64::from(u8::from(fleet.quorum)));
+        for policy in ["agreed", "holding", "own_view"] {
+            add(16, &[&fleet.node, policy], f64::from(u8::from(fleet.policy == policy)));
         }
     }
     out.reserve(samples.iter().map(String::len).sum::<usize>() + 2048);

@@ -129,6 +129,14 @@ pub async fn set_override(args: OverrideArgs) -> anyhow::Result<ExitCode> {
         ),
         None => println!("{}: back to its health checks", describe(&applied["subject"])),
     }
+    if let Some(nodes) = body["nodes"].as_object() {
+        for word in ["applied", "pending", "unreachable"] {
+            let named: Vec<&str> = nodes.iter().filter(|(_, v)| *v == word).map(|(node, _)| node.as_str()).collect();
+            if !named.is_empty() {
+                println!("  {word} on: {}", printable(&named.join(", ")));
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -239,6 +247,83 @@ fn status_table(status: &Status) -> String {
         }
     }
     out
+}
+
+pub async fn fleet(args: RemoteArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args)?;
+    let (ok, body, text) = client.send(Method::GET, client.url(&["status"], &[]), None).await?;
+    if !ok {
+        return Ok(refused("cannot read the status:", &body, &text));
+    }
+    let status: Status = serde_json::from_value(body).context("the server's /status is not a status document")?;
+    let Some(fleet) = &status.fleet else {
+        println!("this node has no peers (no `peers:` in its config)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (text, healthy) = fleet_table(&status, fleet);
+    print!("{text}");
+    Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The fleet as aligned text, and whether all is well (every peer heard, every zone alike).
+fn fleet_table(status: &Status, fleet: &crate::status::FleetStatus) -> (String, bool) {
+    let mut out = String::new();
+    let quorum = if fleet.quorum { "quorum" } else { "NO QUORUM" };
+    let policy = match (fleet.policy.as_str(), fleet.holding_until) {
+        ("holding", Some(until)) => {
+            format!("holding the last agreed verdicts for {:.0}s more", (until - status.generated_at).max(0.0))
+        }
+        ("own_view", _) => "going by its own probes".into(),
+        _ => "deciding by agreement".into(),
+    };
+    let _ = writeln!(out, "node {}: hears {} of {} nodes ({quorum}), {policy}", fleet.node, fleet.heard, fleet.nodes);
+    let mut rows = vec![["NODE", "ADDRESS", "STATE", "LAST SEEN", "ERROR"].map(String::from)];
+    rows.push([fleet.node.clone(), "(this node)".into(), "up".into(), String::new(), String::new()]);
+    for peer in &fleet.peers {
+        let seen =
+            peer.last_seen.map_or("never".into(), |at| format!("{:.1}s ago", (status.generated_at - at).max(0.0)));
+        let state = if peer.up { "up" } else { "unreachable" };
+        let error = printable(peer.error.as_deref().unwrap_or_default());
+        rows.push([printable(&peer.node), peer.address.clone(), state.into(), seen, error]);
+    }
+    table(&mut out, "", &rows);
+    let mut rows = vec![["ZONE", "CONFIG", "ANSWERS", "DIFFERS ON"].map(String::from)];
+    for zone in &fleet.zones {
+        let mut differs: Vec<String> = zone.config_differs.iter().map(|n| format!("{n} (config)")).collect();
+        differs.extend(
+            zone.answers_differ.iter().filter(|n| !zone.config_differs.contains(n)).map(|n| format!("{n} (answers)")),
+        );
+        let differs = if differs.is_empty() { "in sync".into() } else { printable(&differs.join(", ")) };
+        rows.push([zone.zone.clone(), zone.config_digest.clone(), zone.answers_digest.clone(), differs]);
+    }
+    out.push('\n');
+    table(&mut out, "", &rows);
+    let mut disagreements = Vec::new();
+    for zone in &status.zones {
+        for pool in &zone.pools {
+            for e in pool.endpoints.iter().filter(|e| {
+                e.votes.values().filter(|v| *v != "stale").collect::<std::collections::HashSet<_>>().len() > 1
+            }) {
+                let votes: Vec<String> = e.votes.iter().map(|(node, vote)| format!("{node} {vote}")).collect();
+                let rule = e.agreement.as_deref().unwrap_or_default();
+                disagreements.push(format!(
+                    "  {} pool {} endpoint {}: {} -> {} ({rule})",
+                    zone.origin,
+                    printable(&pool.name),
+                    printable(&e.endpoint),
+                    votes.join(", "),
+                    e.state
+                ));
+            }
+        }
+    }
+    if !disagreements.is_empty() {
+        let _ = writeln!(out, "\nnodes see these endpoints differently:\n{}", disagreements.join("\n"));
+    }
+    let healthy = fleet.quorum
+        && fleet.peers.iter().all(|p| p.up)
+        && fleet.zones.iter().all(|z| z.config_in_sync && z.answers_in_sync);
+    (out, healthy)
 }
 
 /// Text from the server (operator-written reasons, names) made safe for a terminal: control

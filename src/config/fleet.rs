@@ -46,7 +46,8 @@ pub struct Fleet {
 impl Fleet {
     /// Nodes that make a quorum: more than half of the fleet, this node included.
     pub fn quorum(&self) -> usize {
-        (self.peers.len() + 1) / 2 + 1
+        let nodes = self.peers.len() + 1;
+        nodes / 2 + 1
     }
 }
 

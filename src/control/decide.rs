@@ -266,9 +266,9 @@ impl Control {
             .min()
             .map(|left| now + left);
         self.routes = routes;
-        if self.fleet.is_some() {
-            let digests = self.digests();
-            self.fleet.as_mut().expect("checked").set_zones(digests);
+        let digests = self.fleet.is_some().then(|| self.digests());
+        if let (Some(fleet), Some(digests)) = (&mut self.fleet, digests) {
+            fleet.set_zones(digests);
         }
         let wake = failback.into_iter().chain(expiry).chain(release).chain(fleet_wake).min();
         Decision { table, changes, wake }
@@ -309,21 +309,22 @@ impl Control {
     }
 
     /// A peer's answer (or why there was none): its votes and digests are noted, its
-    /// overrides merged. Returns whether the answers may change (agreed verdicts or overrides).
+    /// overrides merged.
     pub fn peer_report(
         &mut self,
         peer: &str,
         answer: Result<(Report, usize), String>,
         now: Instant,
         wall: SystemTime,
-    ) -> bool {
-        let Some(fleet) = self.fleet.as_mut() else { return false };
+    ) -> Heard {
+        let Some(fleet) = self.fleet.as_mut() else { return Heard::default() };
         let overrides = fleet.received(peer, answer, now);
         let model = self.compiler.model().clone();
+        let overrides_sent = overrides.is_some();
         let merged = overrides.is_some_and(|o| self.overrides.merge(&o, wall, |s| subject_exists(&model, s)));
         let before = self.agreed.clone();
         self.agree(now, wall);
-        merged || before != self.agreed
+        Heard { answers_may_change: merged || before != self.agreed, overrides_sent }
     }
 
     /// Each zone's digests: of its configuration (the file), and of the answers that follow
@@ -461,6 +462,16 @@ impl Control {
         }
         Ok(Subject { zone: zone.origin.to_string(), pool: pool.name.clone(), endpoint: request.endpoint.clone() })
     }
+}
+
+/// What a peer's answer changed.
+#[derive(Debug, Default)]
+pub struct Heard {
+    /// Agreed verdicts or overrides changed: decide again.
+    pub answers_may_change: bool,
+    /// It sent its overrides (they changed there): show them at once, as whoever set one
+    /// waits to see it applied.
+    pub overrides_sent: bool,
 }
 
 /// The outcome of [`Control::decide`].

@@ -291,8 +291,11 @@ impl Task {
                         let _ = reply.send(());
                     }
                     Some(Command::Peer(peer, answer)) => {
-                        if self.control.peer_report(&peer, answer, Instant::now(), SystemTime::now()) {
+                        let heard = self.control.peer_report(&peer, answer, Instant::now(), SystemTime::now());
+                        if heard.answers_may_change {
                             self.publish();
+                        } else if heard.overrides_sent {
+                            self.refresh_status();
                         } else {
                             self.status_due.get_or_insert_with(|| Instant::now() + STATUS_REFRESH);
                         }

@@ -258,6 +258,8 @@ pub struct Backend {
     /// Serve HTTPS with this self-signed certificate (for `localhost`) instead of HTTP.
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     mode: Arc<Mutex<Mode>>,
+    /// Connections from these addresses are reset at once (a path broken from some vantage points).
+    refused: Arc<Mutex<Vec<std::net::IpAddr>>>,
     pub requests: Arc<AtomicUsize>,
     /// Body bytes a `Flood` backend managed to write.
     pub flooded: Arc<AtomicUsize>,
@@ -295,6 +297,7 @@ impl Backend {
             addr,
             tls,
             mode: Arc::new(Mutex::new(Mode::Healthy)),
+            refused: Arc::default(),
             requests: Arc::default(),
             flooded: Arc::default(),
             task: None,
@@ -307,10 +310,14 @@ impl Backend {
         let listener = TcpListener::bind(self.addr).await.unwrap();
         self.addr = listener.local_addr().unwrap();
         let (mode, requests, tls) = (self.mode.clone(), self.requests.clone(), self.tls.clone());
-        let flooded = self.flooded.clone();
+        let (flooded, refused) = (self.flooded.clone(), self.refused.clone());
         self.task = Some(tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, from)) = listener.accept().await else { continue };
+                if refused.lock().unwrap().contains(&from.ip()) {
+                    let _ = stream.set_zero_linger();
+                    continue;
+                }
                 let (mode, requests, tls, flooded) = (mode.clone(), requests.clone(), tls.clone(), flooded.clone());
                 tokio::spawn(async move {
                     let mut stream: Box<dyn Stream> = match tls {
@@ -362,6 +369,11 @@ impl Backend {
 
     pub fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Resets connections from `sources` (and serves everyone else).
+    pub fn refuse_from(&self, sources: &[&str]) {
+        *self.refused.lock().unwrap() = sources.iter().map(|s| s.parse().unwrap()).collect();
     }
 
     /// Closes the listener: connections are refused until `restart`.

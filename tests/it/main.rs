@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod dns;
 mod dnssec;
+mod fleet;
 mod health;
 mod interop;
 mod ops;
