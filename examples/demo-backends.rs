@@ -6,13 +6,15 @@
 //!
 //! Type an address (e.g. `127.0.0.11`) and Enter to toggle it between healthy (200 ok) and
 //! broken (503), `primary` or `dr` to toggle a whole pool, `errors ADDRESS` (or `errors
-//! POOL`) to toggle 10% of its requests failing with 500 while `/healthz` stays 200, `q` to
+//! POOL`) to toggle 10% of its requests failing with 500 while `/healthz` stays 200, `cut
+//! SOURCE ADDRESS` (or `cut SOURCE POOL`) to toggle resetting connections from SOURCE only
+//! (a path broken from one nameserver of a fleet, e.g. `cut 127.0.0.2 primary`), `q` to
 //! quit. Watch the answers move with `dig @127.0.0.1 -p 1053 app.gslb.example.test`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -20,12 +22,13 @@ use tokio::net::TcpListener;
 
 const BACKENDS: [(&str, &str); 3] = [("127.0.0.11", "primary"), ("127.0.0.12", "primary"), ("127.0.0.21", "dr")];
 
-/// One backend: whether `/healthz` is healthy, whether 10% of its requests fail, and its
-/// request counters.
+/// One backend: whether `/healthz` is healthy, whether 10% of its requests fail, the
+/// sources whose connections it resets, and its request counters.
 #[derive(Default)]
 struct Backend {
     broken: AtomicBool,
     erring: AtomicBool,
+    cut_from: Mutex<BTreeSet<IpAddr>>,
     ok: AtomicU64,
     failed: AtomicU64,
 }
@@ -45,7 +48,9 @@ async fn main() -> std::io::Result<()> {
         for (ip, (pool, backend)) in backends {
             let state = if backend.broken.load(Ordering::Relaxed) { "broken (503)" } else { "healthy (200)" };
             let errors = if backend.erring.load(Ordering::Relaxed) { ", 10% of requests failing" } else { "" };
-            println!("  {ip}:8080  {pool:<8} {state}{errors}");
+            let cut = backend.cut_from.lock().expect("not poisoned");
+            let cut: Vec<String> = cut.iter().map(|ip| format!(", unreachable from {ip}")).collect();
+            println!("  {ip}:8080  {pool:<8} {state}{errors}{}", cut.concat());
         }
     };
     println!(
@@ -62,11 +67,25 @@ async fn main() -> std::io::Result<()> {
             Some(word) => (true, word.trim()),
             None => (false, line),
         };
+        // `cut SOURCE WHICH`: toggles resetting connections from SOURCE.
+        let cut = line.strip_prefix("cut ").and_then(|rest| rest.trim().split_once(' '));
+        let cut = cut.and_then(|(source, which)| Some((source.parse::<IpAddr>().ok()?, which.trim())));
+        let word = cut.map_or(word, |(_, which)| which);
         let mut matched = false;
         for (ip, (pool, backend)) in &backends {
             if ip.to_string() == word || *pool == word {
-                let flag = if errors { &backend.erring } else { &backend.broken };
-                flag.fetch_xor(true, Ordering::Relaxed);
+                match cut {
+                    Some((source, _)) => {
+                        let mut cut_from = backend.cut_from.lock().expect("not poisoned");
+                        if !cut_from.remove(&source) {
+                            cut_from.insert(source);
+                        }
+                    }
+                    None => {
+                        let flag = if errors { &backend.erring } else { &backend.broken };
+                        flag.fetch_xor(true, Ordering::Relaxed);
+                    }
+                }
                 matched = true;
             }
         }
@@ -90,7 +109,11 @@ async fn traffic(backend: Arc<Backend>) {
 
 async fn serve(listener: TcpListener, backend: Arc<Backend>) {
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else { continue };
+        let Ok((mut stream, from)) = listener.accept().await else { continue };
+        if backend.cut_from.lock().expect("not poisoned").contains(&from.ip()) {
+            let _ = stream.set_zero_linger(); // dropped with a reset
+            continue;
+        }
         let backend = backend.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];

@@ -102,7 +102,7 @@ pub fn fleet(file: &Path, node: String, raw: &RawPeers) -> Result<Fleet, Problem
     let stale_after = duration(&raw.stale_after, Duration::from_secs(10), "stale_after")?;
     let hold = duration(&raw.hold, Duration::from_secs(60), "hold")?;
     if stale_after < interval {
-        let at = raw.stale_after.as_ref().map_or(Pos::of(&raw.nodes), Pos::of);
+        let at = raw.stale_after.as_ref().or(raw.interval.as_ref()).map_or(Pos::of(&raw.nodes), Pos::of);
         return Err(problem(at, "stale_after must be at least the exchange interval".into()));
     }
     Ok(Fleet { node, secret: secret.as_bytes().into(), peers, interval, stale_after, hold })

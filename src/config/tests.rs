@@ -97,6 +97,12 @@ fn every_health_and_routing_mistake_is_located() {
             "z.yaml:4:71: interval and timeout must be above zero",
         ),
         ("rise: 2", "rise: 0", "z.yaml:4:81: rise and fall must be at least 1"),
+        (
+            "rise: 2,",
+            "rise: 2, agreement: most,",
+            "z.yaml:4:95: agreement must be majority, any_up, all_up or a number",
+        ),
+        ("rise: 2,", "rise: 2, agreement: 0,", "z.yaml:4:95: agreement: a number of nodes must be at least 1"),
         ("path: /health", "path: health", "z.yaml:4:39: path must start with /"),
         ("path: /health", "path: /he alth", "z.yaml:4:39: invalid request path \"/he alth\""),
         ("rise: 2,", "rise: 2, headers: {X-Bad Name: v},", "z.yaml:4:8: invalid header \"X-Bad Name\": \"v\""),
@@ -282,11 +288,29 @@ fn settings_mistakes_are_located_not_clamped() {
         ("identity: xx\nlisten: 127.0.0.1\n", "2:9: invalid socket address"),
         ("nsid: perhaps\n", "1:7: "),
         ("rr: {}\n", "1:1: unknown field `rr`"),
+        ("node: \"ns 1\"\n", "1:7: node name \"ns 1\": use letters"),
+        ("peers: {nodes: {ns2: 127.0.0.2:9153}}\n", "1:16: peers need a `secret_file` shared by every node"),
+        ("peers: {secret_file: nowhere, nodes: {ns2: 127.0.0.2:9153}}\n", "1:22: cannot read"),
+        ("peers: {secret_file: short, nodes: {ns2: 127.0.0.2:9153}}\n", "1:22: "),
+        ("peers: {secret_file: s, nodes: {ns2: x}}\n", "1:38: \"x\" is not an HTTP address"),
+        ("node: ns1\npeers: {secret_file: s, nodes: {ns1: 127.0.0.2:9153}}\n", "2:33: \"ns1\" is this node's own name"),
+        (
+            "peers: {secret_file: s, nodes: {ns2: 127.0.0.2:9153}, interval: 20s}\n",
+            "1:65: stale_after must be at least the exchange interval",
+        ),
+        ("peers: {secret_file: s, tls: {cert: c}, nodes: {ns2: 127.0.0.2:9153}}\n", "1:30: mutual TLS between peers"),
+        ("probe_source: 127.0.0.300\n", "1:15: "),
     ];
+    std::fs::write(dir.path().join("s"), "a-long-enough-shared-secret").unwrap();
+    std::fs::write(dir.path().join("short"), "tooshort").unwrap();
     let mut wrong = Vec::new();
     for (text, expected) in table {
         std::fs::write(&file, text).unwrap();
-        let problem = Settings::load(Some(&file), SettingsOverrides::default()).unwrap_err().to_string();
+        let Err(problem) = Settings::load(Some(&file), SettingsOverrides::default()) else {
+            wrong.push(format!("{text:?}: accepted"));
+            continue;
+        };
+        let problem = problem.to_string();
         let expected = format!("{}:{expected}", file.display());
         if !problem.starts_with(&expected) {
             wrong.push(format!("{text:?}: expected {expected:?}, got {problem:?}"));

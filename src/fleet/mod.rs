@@ -137,7 +137,7 @@ impl Export {
             .map(|(probe, &(vote, at, _))| WireVerdict {
                 probe: probe.clone(),
                 vote,
-                age: now.duration_since(at).unwrap_or_default().as_secs_f64(),
+                age: (now.duration_since(at).unwrap_or_default().as_secs_f64() * 1000.0).round() / 1000.0,
             })
             .collect();
         Report {

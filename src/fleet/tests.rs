@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -119,4 +120,36 @@ fn the_export_sends_only_what_changed_since_the_askers_generation() {
     let gone = view.export().report(42, delta.generation, now);
     assert_eq!(gone.verdicts.iter().map(|v| (v.probe.as_str(), v.vote)).collect::<Vec<_>>(), [("b", Vote::Unknown)]);
     assert_eq!(view.export().report(41, gone.generation, now).verdicts.len(), 1, "another epoch gets all there is");
+}
+
+#[test]
+fn the_exchange_of_ten_thousand_endpoints_stays_small() {
+    let mut view = View::new(settings(&["ns2"]), 42);
+    let now = SystemTime::now();
+    let probes: Vec<Probe> = (0..10_000u32)
+        .map(|i| Probe {
+            target: SocketAddr::from(([10, 0, (i / 250) as u8, (i % 250) as u8], 8080)),
+            ..(*probe(Agreement::Majority)).clone()
+        })
+        .collect();
+    let votes = |down: usize| {
+        let list = probes.iter().enumerate().map(move |(i, p)| {
+            (probe_key(p), if i < down { Vote::Down } else { Vote::Up }, now - Duration::from_secs(3600))
+        });
+        list.collect::<Vec<_>>()
+    };
+    view.publish(votes(0).into_iter(), &Overrides::default());
+    let size = |report: &Report| serde_json::to_vec(report).unwrap().len();
+    let full = view.export().report(0, 0, now);
+    view.publish(votes(10).into_iter(), &Overrides::default());
+    let delta = view.export().report(42, full.generation, now);
+    let idle = view.export().report(42, delta.generation, now);
+    println!(
+        "10,000 endpoints: full {} bytes, 10 changed {} bytes, nothing changed {} bytes",
+        size(&full),
+        size(&delta),
+        size(&idle)
+    );
+    assert!(size(&full) < 800_000, "{}", size(&full));
+    assert!(size(&delta) < 1_000 && size(&idle) < 200, "{} {}", size(&delta), size(&idle));
 }
