@@ -18,6 +18,9 @@ use crate::http::{self, Admin, HttpState};
 use crate::metrics::Metrics;
 use crate::systemd;
 
+/// Longest wait at start-up for a quorum of the fleet before serving DNS anyway.
+const FLEET_START: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Longest wait at shutdown for TCP connections to finish their queries.
 pub const TCP_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -87,7 +90,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let control = control::start(model, settings, published.clone(), metrics.clone()).await;
     let _ = control_cell.set(control.clone());
     if let Some(fleet) = &settings.fleet {
+        // Answers agree from the first query: DNS waits (briefly) until the peers are heard.
         crate::fleet::exchange::start(fleet, control.clone());
+        let bound = fleet.stale_after.min(FLEET_START);
+        if !control.until_quorum(bound).await {
+            tracing::warn!(?bound, "serving before a quorum of the fleet is heard: deciding by this node's probes");
+        }
     }
     let watcher = match settings.watch {
         true => {

@@ -322,9 +322,10 @@ impl Control {
         let model = self.compiler.model().clone();
         let overrides_sent = overrides.is_some();
         let merged = overrides.is_some_and(|o| self.overrides.merge(&o, wall, |s| subject_exists(&model, s)));
-        let before = self.agreed.clone();
+        let before = (self.agreed.clone(), self.fleet.as_ref().map(View::policy));
         self.agree(now, wall);
-        Heard { answers_may_change: merged || before != self.agreed, overrides_sent }
+        let changed = before != (self.agreed.clone(), self.fleet.as_ref().map(View::policy));
+        Heard { answers_may_change: merged || changed, overrides_sent }
     }
 
     /// Each zone's digests: of its configuration (the file), and of the answers that follow
@@ -467,7 +468,7 @@ impl Control {
 /// What a peer's answer changed.
 #[derive(Debug, Default)]
 pub struct Heard {
-    /// Agreed verdicts or overrides changed: decide again.
+    /// Agreed verdicts, the policy or overrides changed: decide again (and show it).
     pub answers_may_change: bool,
     /// It sent its overrides (they changed there): show them at once, as whoever set one
     /// waits to see it applied.

@@ -98,6 +98,19 @@ impl Handle {
         self.published.load().exchange.clone()
     }
 
+    /// Waits until the fleet is heard (a quorum, deciding by agreement), at most `bound`;
+    /// whether it was.
+    pub async fn until_quorum(&self, bound: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + bound;
+        loop {
+            let agreed = self.published.load().status.fleet.as_ref().is_none_or(|f| f.policy == "agreed");
+            if agreed || tokio::time::Instant::now() >= deadline {
+                return agreed;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Hands a peer's answer to the task; false once the task has stopped.
     pub fn peer_report(&self, peer: String, answer: Result<(PeerReport, usize), String>) -> bool {
         self.commands.send(Command::Peer(peer, answer)).is_ok()

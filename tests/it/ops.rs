@@ -55,8 +55,8 @@ async fn every_documented_metric_family_is_there_from_the_start() {
             node: "ns1".into(),
             secret: b"0123456789abcdef"[..].into(),
             peers: vec![("ns2".into(), "127.0.0.1:1".parse().unwrap())],
-            interval: Duration::from_secs(1),
-            stale_after: Duration::from_secs(10),
+            interval: Duration::from_millis(500),
+            stale_after: Duration::from_secs(1),
             hold: Duration::from_secs(60),
         });
     })
