@@ -4,7 +4,8 @@
 //! endpoints and reports results; `control` (the single writer) turns model + health into
 //! an immutable answer table (`answer`) and swaps it in with one atomic store; `dns` answers
 //! queries from whatever table is current, without locks; `http` serves metrics, status and
-//! admin endpoints; `app` wires it all together. Only what the binary, the tests, the
+//! admin endpoints; `fleet` exchanges verdicts and overrides with peer nodes and agrees
+//! with them; `app` wires it all together. Only what the binary, the tests, the
 //! benchmarks and the fuzz targets use is public.
 
 pub mod answer;

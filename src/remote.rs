@@ -289,10 +289,7 @@ fn fleet_table(status: &Status, fleet: &crate::status::FleetStatus) -> (String, 
     table(&mut out, "", &rows);
     let mut rows = vec![["ZONE", "CONFIG", "ANSWERS", "DIFFERS ON"].map(String::from)];
     for zone in &fleet.zones {
-        let mut differs: Vec<String> = zone.config_differs.iter().map(|n| format!("{n} (config)")).collect();
-        differs.extend(
-            zone.answers_differ.iter().filter(|n| !zone.config_differs.contains(n)).map(|n| format!("{n} (answers)")),
-        );
+        let differs = zone.differing();
         let differs = if differs.is_empty() { "in sync".into() } else { printable(&differs.join(", ")) };
         rows.push([zone.zone.clone(), zone.config_digest.clone(), zone.answers_digest.clone(), differs]);
     }

@@ -278,6 +278,15 @@ pub struct OverrideEntry {
     pub forced: Override,
 }
 
+impl FleetZone {
+    /// The peers that differ, each with what differs: `ns3 (config)`, `ns2 (answers)`.
+    pub fn differing(&self) -> Vec<String> {
+        let config = self.config_differs.iter().map(|n| format!("{n} (config)"));
+        let answers = self.answers_differ.iter().filter(|n| !self.config_differs.contains(n));
+        config.chain(answers.map(|n| format!("{n} (answers)"))).collect()
+    }
+}
+
 impl RouteStatus {
     /// The one-line summary from the other fields.
     pub fn summarize(&self) -> String {

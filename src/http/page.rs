@@ -21,6 +21,9 @@ pub fn render(status: &Status) -> String {
          <a href=/metrics>/metrics</a></p>",
         timestamp(status.generated_at)
     );
+    if let Some(fleet) = &status.fleet {
+        out += &fleet_section(status, fleet);
+    }
     if !status.overrides.is_empty() {
         out += "<h2>Overrides in force</h2><table><tr><th>zone</th><th>pool</th><th>endpoint</th><th>forced</th>\
                 <th>reason</th><th>expires</th></tr>";
@@ -108,6 +111,15 @@ fn endpoint_row(status: &Status, e: &EndpointStatus) -> String {
         ),
         (None, None) => reason,
     };
+    // In a fleet: each node's vote on what the state was agreed from.
+    let reason = match e.votes.is_empty() {
+        true => reason,
+        false => {
+            let votes: Vec<String> = e.votes.iter().map(|(node, vote)| format!("{} {vote}", escape(node))).collect();
+            let rule = e.agreement.as_deref().unwrap_or_default();
+            format!("{reason}<br><span class=muted>votes: {} ({rule})</span>", votes.join(", "))
+        }
+    };
     let transitions: Vec<String> = e
         .transitions
         .iter()
@@ -139,6 +151,51 @@ fn endpoint_row(status: &Status, e: &EndpointStatus) -> String {
         e.weight,
         transitions.join("<br>")
     )
+}
+
+/// The fleet: quorum and policy, each peer, each zone's digests across the nodes.
+fn fleet_section(status: &Status, fleet: &crate::status::FleetStatus) -> String {
+    let policy = match (fleet.policy.as_str(), fleet.holding_until) {
+        ("holding", Some(until)) => {
+            format!("holding the last agreed verdicts (for {} more)", ago(seconds_from(status, until).abs()))
+        }
+        ("own_view", _) => "going by its own probes (no quorum for longer than the hold)".into(),
+        _ => "deciding by agreement".into(),
+    };
+    let class = if fleet.policy == "agreed" { "up" } else { "down" };
+    let mut out = format!(
+        "<h2>Fleet</h2><p class={class}>Node <b>{}</b> hears {} of {} nodes ({}), {policy}.</p>         <table><tr><th>peer</th><th>address</th><th>state</th><th>last seen</th><th>error</th></tr>",
+        escape(&fleet.node),
+        fleet.heard,
+        fleet.nodes,
+        if fleet.quorum { "quorum" } else { "no quorum" }
+    );
+    for peer in &fleet.peers {
+        let _ = write!(
+            out,
+            "<tr class={}><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if peer.up { "up" } else { "down" },
+            escape(&peer.node),
+            escape(&peer.address),
+            if peer.up { "up" } else { "unreachable" },
+            peer.last_seen.map_or("never".into(), |at| format!("{} ago", ago(seconds_from(status, at)))),
+            escape(peer.error.as_deref().unwrap_or_default())
+        );
+    }
+    out += "</table><table><tr><th>zone</th><th>config</th><th>answers</th><th>differs on</th></tr>";
+    for zone in &fleet.zones {
+        let differs = zone.differing();
+        let _ = write!(
+            out,
+            "<tr class={}><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            if differs.is_empty() { "up" } else { "warn" },
+            escape(&zone.zone),
+            escape(&zone.config_digest),
+            escape(&zone.answers_digest),
+            if differs.is_empty() { "in sync".into() } else { escape(&differs.join(", ")) }
+        );
+    }
+    out + "</table>"
 }
 
 /// A Unix time as people read it: `2026-11-30 15:07:16 UTC`.

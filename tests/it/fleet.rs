@@ -253,6 +253,14 @@ async fn nodes_agree_by_majority_whatever_each_one_sees() {
     assert!(out.contains("node ns1: hears 3 of 3 nodes (quorum), deciding by agreement"), "{out}");
     assert!(out.contains("ns3 (config)"), "{out}");
     assert!(out.contains("endpoint 192.0.2.1: ns1 down, ns2 up, ns3 up -> up (majority)"), "{out}");
+    let (_, page) = node.http_get("/").await;
+    for shown in [
+        "hears 3 of 3 nodes (quorum), deciding by agreement",
+        "votes: ns1 down, ns2 up, ns3 up (majority)",
+        "ns3 (config)",
+    ] {
+        assert!(page.contains(shown), "{shown} not on the status page");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
