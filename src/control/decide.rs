@@ -274,35 +274,35 @@ impl Control {
         Decision { table, changes, wake }
     }
 
-    /// This node's vote on each probe: its verdict while its results keep coming.
-    fn own_votes(&self, stale_after: Duration, now: Instant, wall: SystemTime) -> Vec<Vote> {
-        let model = self.compiler.model();
-        let votes = model.probes.iter().zip(&self.states).map(|(probe, state)| {
-            let recent = state.last_check.is_some_and(|(at, _)| {
-                wall.duration_since(at).unwrap_or_default() <= crate::fleet::own_vote_lifetime(probe, stale_after)
-            });
-            match state.status {
-                _ if !recent => Vote::Unknown,
-                Status::Unknown => Vote::Unknown,
-                Status::Down => Vote::Down,
-                Status::Up if state.suppressed_for(probe, now).is_some() => Vote::Suppressed,
-                Status::Up => Vote::Up,
-            }
+    /// This node's vote on a probe: its verdict while its results keep coming.
+    fn own_vote(&self, probe: usize, stale_after: Duration, now: Instant, wall: SystemTime) -> Vote {
+        let (state, definition) = (&self.states[probe], &self.compiler.model().probes[probe]);
+        let recent = state.last_check.is_some_and(|(at, _)| {
+            wall.duration_since(at).unwrap_or_default() <= crate::fleet::own_vote_lifetime(definition, stale_after)
         });
-        votes.collect()
+        match state.status {
+            _ if !recent => Vote::Unknown,
+            Status::Unknown => Vote::Unknown,
+            Status::Down => Vote::Down,
+            Status::Up if state.suppressed_for(definition, now).is_some() => Vote::Suppressed,
+            Status::Up => Vote::Up,
+        }
     }
 
     /// In a fleet: publishes this node's votes and overrides to its peers and agrees on the
     /// verdicts routing uses. Returns when to look again (a hold ending, a peer going stale).
     fn agree(&mut self, now: Instant, wall: SystemTime) -> Option<Instant> {
         let stale_after = self.fleet.as_ref()?.settings().stale_after;
-        let own = self.own_votes(stale_after, now, wall);
+        let own: Vec<Vote> = (0..self.states.len()).map(|id| self.own_vote(id, stale_after, now, wall)).collect();
         let since = |state: &EndpointState| wall - now.saturating_duration_since(state.since);
-        let exported =
-            self.keys.iter().zip(&own).zip(&self.states).map(|((key, &vote), state)| (key.clone(), vote, since(state)));
-        let exported: Vec<(String, Vote, SystemTime)> = exported.collect();
+        let exported = self
+            .keys
+            .iter()
+            .zip(&own)
+            .zip(&self.states)
+            .map(|((key, &vote), state)| (key.as_str(), vote, since(state)));
         let fleet = self.fleet.as_mut().expect("checked");
-        fleet.publish(exported.into_iter(), &self.overrides);
+        fleet.publish(exported, &self.overrides);
         let wake = fleet.update_policy(now);
         self.agreed = Some(fleet.agree(&self.compiler.model().probes, &self.keys, &own, now));
         wake
@@ -366,7 +366,7 @@ impl Control {
     ) -> Option<(Agreed, std::collections::BTreeMap<String, String>)> {
         let fleet = self.fleet.as_ref()?;
         let agreed = *self.agreed.as_ref()?.get(probe)?;
-        let own = self.own_votes(fleet.settings().stale_after, now, wall)[probe];
+        let own = self.own_vote(probe, fleet.settings().stale_after, now, wall);
         Some((agreed, fleet.votes(&self.keys[probe], own, now)))
     }
 

@@ -296,7 +296,10 @@ impl View {
                     votes.push(vote);
                     votes.extend(fresh.iter().filter_map(|p| p.votes.get(key)));
                     let verdict = Agreed::of(probe.agreement, &votes);
-                    self.agreed.insert(key.clone(), verdict);
+                    match self.agreed.get_mut(key) {
+                        Some(kept) => *kept = verdict,
+                        None => drop(self.agreed.insert(key.clone(), verdict)),
+                    }
                     verdict
                 }
                 Policy::Holding(..) => self.agreed.get(key).copied().unwrap_or(alone),
@@ -304,40 +307,48 @@ impl View {
             };
             agreed.push(verdict);
         }
-        if self.policy == Policy::Agreed {
-            self.agreed.retain(|key, _| keys.contains(key));
+        if self.policy == Policy::Agreed && self.agreed.len() > keys.len() {
+            // Probes a reload removed.
+            let current: std::collections::HashSet<&String> = keys.iter().collect();
+            self.agreed.retain(|key, _| current.contains(key));
         }
         agreed
     }
 
-    /// Brings the export up to date: own votes (and since when each holds), the overrides,
-    /// the zone digests. Only what changed moves to a new generation.
-    pub fn publish(&mut self, own: impl Iterator<Item = (String, Vote, SystemTime)>, overrides: &Overrides) {
-        let generation = self.export.generation + 1;
-        let mut changed = false;
-        let mut seen = std::collections::HashSet::new();
+    /// Brings the export up to date: own votes (and since when each holds) and the
+    /// overrides. Only what changed moves to a new generation; when nothing did, the
+    /// published export is left as it is (not copied).
+    pub fn publish<'a>(&mut self, own: impl Iterator<Item = (&'a str, Vote, SystemTime)>, overrides: &Overrides) {
+        let own: Vec<(&str, Vote, SystemTime)> = own.collect();
+        let export = &self.export;
+        // A probe that shares its identity with an earlier one (another interval, say) is
+        // the earlier one's: the first vote counts.
+        let mut seen = std::collections::HashSet::with_capacity(own.len());
+        let own: Vec<_> = own.into_iter().filter(|(key, _, _)| seen.insert(*key)).collect();
+        let moved = |(key, vote, _): &(&str, Vote, SystemTime)| export.votes.get(*key).is_none_or(|e| e.0 != *vote);
+        let gone = export.votes.iter().any(|(key, e)| e.0 != Vote::Unknown && !seen.contains(key.as_str()));
+        if !own.iter().any(moved) && !gone && export.overrides == *overrides {
+            return;
+        }
+        let generation = export.generation + 1;
         let export = Arc::make_mut(&mut self.export);
         for (key, vote, since) in own {
-            seen.insert(key.clone());
-            match export.votes.get_mut(&key) {
+            match export.votes.get_mut(key) {
                 Some(entry) if entry.0 == vote => {}
-                Some(entry) => (*entry, changed) = ((vote, since, generation), true),
-                None => (_, changed) = (export.votes.insert(key, (vote, since, generation)), true),
+                Some(entry) => *entry = (vote, since, generation),
+                None => drop(export.votes.insert(key.to_string(), (vote, since, generation))),
             }
         }
-        for (_, entry) in export.votes.iter_mut().filter(|(key, _)| !seen.contains(*key)) {
-            if entry.0 != Vote::Unknown {
-                (*entry, changed) = ((Vote::Unknown, SystemTime::now(), generation), true);
-            }
+        for (_, entry) in
+            export.votes.iter_mut().filter(|(key, e)| e.0 != Vote::Unknown && !seen.contains(key.as_str()))
+        {
+            *entry = (Vote::Unknown, SystemTime::now(), generation);
         }
         if export.overrides != *overrides {
             export.overrides = overrides.clone();
             export.overrides_generation = generation;
-            changed = true;
         }
-        if changed {
-            export.generation = generation;
-        }
+        export.generation = generation;
     }
 
     pub fn set_zones(&mut self, zones: Vec<ZoneDigest>) {
