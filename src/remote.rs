@@ -169,6 +169,17 @@ pub async fn status(args: RemoteArgs) -> anyhow::Result<ExitCode> {
 /// `/status` as aligned text: per zone, the dynamic records and then every pool's endpoints.
 fn status_table(status: &Status) -> String {
     let mut out = String::new();
+    if let Some(fleet) = &status.fleet {
+        let quorum = if fleet.quorum { "quorum" } else { "NO QUORUM" };
+        let _ = writeln!(
+            out,
+            "node {} hears {} of {} nodes ({quorum}), policy {} (see `switchyard fleet`)",
+            printable(&fleet.node),
+            fleet.heard,
+            fleet.nodes,
+            fleet.policy
+        );
+    }
     for zone in &status.zones {
         let _ = writeln!(out, "zone {} (serial {})", printable(&zone.origin), zone.serial);
         let mut rows = vec![["RECORD".to_string(), "TYPE".into(), "ANSWERING".into(), "STATE".into()]];
@@ -185,10 +196,14 @@ fn status_table(status: &Status) -> String {
             let mut rows =
                 vec![["ENDPOINT".to_string(), "STATE".into(), "FOR".into(), "LATENCY".into(), "REASON".into()]];
             for e in &pool.endpoints {
-                let reason = match &e.forced {
+                let mut reason = match &e.forced {
                     Some(o) => format!("override: {} (checks: {})", printable(&o.reason), e.checked_state),
                     None => e.reason.as_deref().map_or(String::new(), printable),
                 };
+                if !e.votes.is_empty() {
+                    let votes: Vec<String> = e.votes.iter().map(|(node, vote)| format!("{node} {vote}")).collect();
+                    reason += &format!(" [votes: {}]", printable(&votes.join(", ")));
+                }
                 rows.push([
                     printable(&e.endpoint),
                     e.state.clone(),

@@ -253,6 +253,13 @@ async fn nodes_agree_by_majority_whatever_each_one_sees() {
     assert!(out.contains("node ns1: hears 3 of 3 nodes (quorum), deciding by agreement"), "{out}");
     assert!(out.contains("ns3 (config)"), "{out}");
     assert!(out.contains("endpoint 192.0.2.1: ns1 down, ns2 up, ns3 up -> up (majority)"), "{out}");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["status", "--http", &three.http[0].to_string()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&cli.stdout);
+    assert!(out.starts_with("node ns1 hears 3 of 3 nodes (quorum), policy agreed"), "{out}");
+    assert!(out.contains("[votes: ns1 down, ns2 up, ns3 up]"), "{out}");
     let (_, page) = node.http_get("/").await;
     for shown in [
         "hears 3 of 3 nodes (quorum), deciding by agreement",
