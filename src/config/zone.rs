@@ -91,7 +91,7 @@ pub(super) struct RawNode {
     srv: Many<RawSrv>,
     #[serde(rename = "CAA")]
     caa: Many<RawCaa>,
-    dynamic: Option<Spanned<RawDynamic>>,
+    dynamic: Option<Box<Spanned<RawDynamic>>>,
     /// Records of other types in RFC 3597 generic form (`TYPE65400: '\# 4 0a000001'`), under
     /// their `TYPEnnn` or mnemonic keys; filled by [`NodeEntry`].
     #[serde(skip)]
@@ -572,7 +572,10 @@ impl Cx<'_> {
         }
         let mut walk = Walk { nodes, pools, visits: HashMap::new(), path: Vec::new(), loops: Vec::new() };
         let mut targeted = std::collections::HashSet::new();
-        for (name, (node, _)) in nodes {
+        // Only names with an alias start a chain (most names of a big zone have none).
+        let aliases: Vec<(&Name, &(Node, Pos))> =
+            nodes.iter().filter(|(_, (node, _))| node.alias_targets(pools).next().is_some()).collect();
+        for &(name, (node, _)) in &aliases {
             longest(&mut walk, name);
             targeted.extend(node.alias_targets(pools));
         }
@@ -580,7 +583,7 @@ impl Cx<'_> {
             let path: Vec<String> = cycle.iter().chain(cycle.first()).map(ToString::to_string).collect();
             self.problem(nodes[cycle[0]].1, format!("CNAME loop: {}", path.join(" -> ")));
         }
-        for (name, (_, pos)) in nodes {
+        for (name, (_, pos)) in aliases {
             if let Some(Visit::Done(links)) = walk.visits.get(name)
                 && *links > model::MAX_CNAME_CHAIN
                 && !targeted.contains(name)
