@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -126,15 +127,24 @@ def skip_name(message, at):
 class Big(Server):
     """A server under test: `launch` writes its files and returns the command."""
 
-    def rss(self):
+    def rss(self, field="VmRSS:"):
         total = 0
         for pid in self.pids():
             try:
                 with open(f"/proc/{pid}/status") as f:
-                    total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+                    total += next(int(l.split()[1]) for l in f if l.startswith(field))
             except (OSError, StopIteration):
                 pass
         return total / 1024
+
+    def reset_peak(self):
+        """Starts each process's VmHWM (peak RSS) again from its current RSS."""
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass
 
     def run(self, size, mix):
         """(ready seconds, RSS MiB, reload seconds, reload peak MiB)."""
@@ -152,6 +162,7 @@ class Big(Server):
         time.sleep(1)
         rss = self.rss()
         self.files(size, mix, "203.0.113.2")
+        self.reset_peak()
         peak, started = rss, time.time()
         self.reload()
         while answer(self.port, last) != "203.0.113.2":
@@ -161,8 +172,18 @@ class Big(Server):
                 sys.exit(f"{self.name} did not reload; see {self.dir}/server.log")
             time.sleep(0.01)
         reload = time.time() - started
+        # Sampled every 10 ms, and each live process's own high-water mark since the reset.
+        peak = max(peak, self.rss("VmHWM:"))
+        for n in range(self.reloads):
+            address = f"203.0.113.{3 + n % 2}"
+            self.files(size, mix, address)
+            self.reload()
+            while answer(self.port, last) != address:
+                time.sleep(0.01)
+            time.sleep(1)  # as before the first RSS figure: what is freed is given back
+            self.after_reloads.append(self.rss())
         self.stop()
-        return ready, rss, reload, max(peak, self.rss() if self.process.poll() is None else peak)
+        return ready, rss, reload, peak
 
 
 class Switchyard(Big):
@@ -177,8 +198,9 @@ class Switchyard(Big):
         return [os.path.join(ROOT, "target/release/switchyard"), "serve", "--config", "switchyard.yaml"]
 
     def reload(self):
-        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.port + 1}/reload", method="POST"),
-                               timeout=600).read()
+        # Not waited for: the peak is sampled while the reload runs.
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port + 1}/reload", method="POST")
+        threading.Thread(target=lambda: urllib.request.urlopen(request, timeout=600).read(), daemon=True).start()
 
 
 class Nsd(Big):
@@ -251,6 +273,8 @@ def main():
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--servers", default="switchyard,nsd,knot")
     parser.add_argument("--mix", action="store_true", help="CNAME/MX/TXT and 1%% health-checked names")
+    parser.add_argument("--reloads", type=int, default=0,
+                        help="then reload this many times more and print the RSS after each tenth")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     servers = args.servers.split(",")
@@ -259,8 +283,13 @@ def main():
         for size in sizes:
             for n, name in enumerate(servers):
                 server = SERVERS[name](os.path.join(work, str(size)), 15300 + 10 * n)
+                server.reloads, server.after_reloads = args.reloads, []
                 figures[(size, name)] = server.run(size, args.mix)
                 print(f"{size:>9} {name:<11} ready {figures[(size, name)][0]:7.2f} s", file=sys.stderr)
+                if server.after_reloads:
+                    tenths = server.after_reloads[9::10] or server.after_reloads[-1:]
+                    print(f"{size:>9} {name:<11} RSS MiB after reloads 10, 20, ...: "
+                          + ", ".join(f"{r:.0f}" for r in tenths), file=sys.stderr)
     columns = ["ready s", "RSS MiB", "reload s", "reload peak MiB"]
     print(f"\n{'names':>9}  {'server':<11}" + "".join(f"{c:>17}" for c in columns))
     for size in sizes:

@@ -19,6 +19,7 @@ mod fleet;
 mod health;
 mod http;
 pub mod import;
+mod memory;
 mod metrics;
 pub mod model;
 mod overrides;

@@ -219,6 +219,7 @@ pub async fn start(model: Model, settings: &Settings, published: Shared, metrics
     task.metrics.config_reloads.with_label_values(&["success"]).inc();
     task.metrics.last_reload_successful.set(1);
     task.metrics.last_reload_success.set(unix_time::now());
+    release_freed_memory();
     tokio::spawn(task.run());
     Handle { commands: command_tx, published }
 }
@@ -469,6 +470,7 @@ impl Task {
         self.look_up_series();
         self.publish();
         self.schedule_resign();
+        release_freed_memory();
         if staged.resign {
             for (z, signer) in self.control.compiler().signers() {
                 let expire = unix_time::rfc3339(
@@ -580,6 +582,12 @@ impl Task {
         self.published.store(Arc::new(Published { answers: self.answers.clone(), status, transfers, exchange }));
         self.status_due = None;
     }
+}
+
+/// Returns what the load's parse and the previous configuration freed to the system, on a
+/// blocking thread (a trim walks every arena).
+fn release_freed_memory() {
+    tokio::task::spawn_blocking(crate::memory::release_freed);
 }
 
 /// The result of the reload being loaded, when there is one.
