@@ -322,10 +322,16 @@ impl Control {
         let model = self.compiler.model().clone();
         let overrides_sent = overrides.is_some();
         let merged = overrides.is_some_and(|o| self.overrides.merge(&o, wall, |s| subject_exists(&model, s)));
-        let before = (self.agreed.clone(), self.fleet.as_ref().map(View::policy));
+        let (before, policy) = (self.agreed.take(), self.fleet.as_ref().map(View::policy));
         self.agree(now, wall);
-        let changed = before != (self.agreed.clone(), self.fleet.as_ref().map(View::policy));
-        Heard { answers_may_change: merged || changed, overrides_sent }
+        let verdict_changed = match (&before, &self.agreed) {
+            (Some(before), Some(after)) if before.len() == after.len() => {
+                (0..after.len()).filter(|&id| before[id].routable != after[id].routable).collect()
+            }
+            _ => Vec::new(),
+        };
+        let changed = before != self.agreed || policy != self.fleet.as_ref().map(View::policy);
+        Heard { answers_may_change: merged || changed, overrides_sent, verdict_changed }
     }
 
     /// Each zone's digests: of its configuration (the file), and of the answers that follow
@@ -473,6 +479,8 @@ pub struct Heard {
     /// It sent its overrides (they changed there): show them at once, as whoever set one
     /// waits to see it applied.
     pub overrides_sent: bool,
+    /// Probes whose agreed verdict (for routing) the answer turned.
+    pub verdict_changed: Vec<usize>,
 }
 
 /// The outcome of [`Control::decide`].

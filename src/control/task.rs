@@ -306,6 +306,7 @@ impl Task {
                     }
                     Some(Command::Peer(peer, answer)) => {
                         let heard = self.control.peer_report(&peer, answer, Instant::now(), SystemTime::now());
+                        self.log_agreed(&heard.verdict_changed);
                         if heard.answers_may_change {
                             self.publish();
                         } else if heard.overrides_sent {
@@ -367,6 +368,20 @@ impl Task {
             }
         }
         changed.is_some()
+    }
+
+    /// Logs endpoints whose agreed verdict the fleet turned, with every node's vote: a node
+    /// whose own probes still pass says why its answers moved.
+    fn log_agreed(&self, probes: &[usize]) {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        for &id in probes {
+            let Some((agreed, votes)) = self.control.fleet_verdict(id, now, wall) else { continue };
+            let votes: Vec<String> = votes.iter().map(|(node, vote)| format!("{node} {vote}")).collect();
+            let (to, votes) = (if agreed.routable { "up" } else { "down" }, votes.join(", "));
+            for [zone, pool, endpoint] in self.control.users(id) {
+                tracing::warn!(zone, pool, endpoint, to, votes, "the fleet agreed on a new state for the endpoint");
+            }
+        }
     }
 
     fn set_override(&mut self, request: OverrideRequest) -> Result<Applied, Refusal> {
