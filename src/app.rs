@@ -71,19 +71,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         dns::tcp_listener(settings.http).with_context(|| format!("cannot bind HTTP on {}", settings.http))?;
     let http_addr = http_listener.local_addr()?;
     let admin = Admin { token: admin_token(settings)?, loopback_only: http_addr.ip().is_loopback() };
-    let peers = settings.fleet.as_ref().map(|fleet| {
-        let nodes = fleet.peers.iter().map(|(name, _)| name.clone()).collect();
-        Arc::new(crate::fleet::exchange::Askers { secret: crate::fleet::auth::Secret::new(&fleet.secret), nodes })
-    });
-    let exchange_interval = settings.fleet.as_ref().map_or(std::time::Duration::from_secs(1), |f| f.interval);
-    let http_state = HttpState {
-        metrics: metrics.clone(),
-        ready: ready.clone(),
-        control: control_cell.clone(),
-        admin,
-        peers,
-        exchange_interval,
-    };
+    let peers = settings.fleet.as_ref().map(|fleet| Arc::new(crate::fleet::exchange::Askers::new(fleet)));
+    let http_state =
+        HttpState { metrics: metrics.clone(), ready: ready.clone(), control: control_cell.clone(), admin, peers };
     tokio::spawn(http::serve(http_listener, http_state, stop_rx.clone()));
 
     let (zones, probes) = (model.zones.len(), model.probes.len());
@@ -91,7 +81,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let _ = control_cell.set(control.clone());
     if let Some(fleet) = &settings.fleet {
         // Answers agree from the first query: DNS waits (briefly) until the peers are heard.
-        crate::fleet::exchange::start(fleet, control.clone());
+        crate::fleet::exchange::start(&settings.node, fleet, control.clone());
         let bound = fleet.stale_after.min(FLEET_START);
         if !control.until_quorum(bound).await {
             tracing::warn!(?bound, "serving before a quorum of the fleet is heard: deciding by this node's probes");

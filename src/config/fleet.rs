@@ -25,11 +25,9 @@ pub struct RawPeers {
     hold: Option<Spanned<yaml::Duration>>,
 }
 
-/// This node and the others it agrees with.
+/// The other nodes this one agrees with (this node's name is `Settings::node`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fleet {
-    /// This node's name (`node:`, default the host name).
-    pub node: String,
     /// The shared secret every node's peer requests and answers are authenticated with.
     pub secret: Arc<[u8]>,
     /// The other nodes: name and HTTP address.
@@ -58,7 +56,7 @@ pub fn name_problem(name: &str) -> Option<String> {
 }
 
 /// The `peers:` section of `file`, for the node called `node`.
-pub fn fleet(file: &Path, node: String, raw: &RawPeers) -> Result<Fleet, Problem> {
+pub fn fleet(file: &Path, node: &str, raw: &RawPeers) -> Result<Fleet, Problem> {
     let problem = |pos: Pos, message: String| Problem::new(file, pos, message);
     if let Some(tls) = &raw.tls {
         let message = "mutual TLS between peers is not supported yet: use `secret_file` (an HMAC-SHA256 \
@@ -105,5 +103,5 @@ pub fn fleet(file: &Path, node: String, raw: &RawPeers) -> Result<Fleet, Problem
         let at = raw.stale_after.as_ref().or(raw.interval.as_ref()).map_or(Pos::of(&raw.nodes), Pos::of);
         return Err(problem(at, "stale_after must be at least the exchange interval".into()));
     }
-    Ok(Fleet { node, secret: secret.as_bytes().into(), peers, interval, stale_after, hold })
+    Ok(Fleet { secret: secret.as_bytes().into(), peers, interval, stale_after, hold })
 }

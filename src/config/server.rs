@@ -218,8 +218,7 @@ impl Settings {
                 }
                 settings.node = node.value;
             }
-            settings.fleet =
-                raw.peers.map(|peers| super::fleet::fleet(file, settings.node.clone(), &peers)).transpose()?;
+            settings.fleet = raw.peers.map(|peers| super::fleet::fleet(file, &settings.node, &peers)).transpose()?;
             settings.probe_source = raw.probe_source;
         }
         if !flags.listen.is_empty() {

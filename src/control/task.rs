@@ -185,7 +185,10 @@ pub async fn start(model: Model, settings: &Settings, published: Shared, metrics
     let probes = model.probes.clone();
     let compiler = tokio::task::spawn_blocking(move || Compiler::new(Arc::new(model))).await.expect("compiles");
     let (mut control, dropped) = Control::new(compiler, saved, Instant::now());
-    control.join(settings.node.clone(), settings.fleet.clone().map(|fleet| View::new(fleet, fastrand::u64(1..))));
+    control.join(
+        settings.node.clone(),
+        settings.fleet.clone().map(|fleet| View::new(settings.node.clone(), fleet, fastrand::u64(1..))),
+    );
     dropped.iter().for_each(|subject| tracing::warn!(%subject, "dropped an override for something no longer served"));
     let mut task = Task {
         control,

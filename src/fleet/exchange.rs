@@ -16,8 +16,8 @@ use crate::control::Handle;
 /// Largest answer read from a peer: a full report of 10,000 endpoints is about 1 MiB.
 pub const MAX_ANSWER: usize = 32 * 1024 * 1024;
 
-/// Starts asking every peer of `fleet`; answers go to the control task.
-pub fn start(fleet: &Fleet, handle: Handle) {
+/// Starts asking every peer of `fleet`, as the node `node`; answers go to the control task.
+pub fn start(node: &str, fleet: &Fleet, handle: Handle) {
     let client = reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(fleet.stale_after / 2)
@@ -27,7 +27,7 @@ pub fn start(fleet: &Fleet, handle: Handle) {
         .expect("a plain HTTP client builds");
     let secret = Secret::new(&fleet.secret);
     for (peer, address) in &fleet.peers {
-        let asker = Asker { node: fleet.node.clone(), peer: peer.clone(), address: *address, secret: secret.clone() };
+        let asker = Asker { node: node.to_string(), peer: peer.clone(), address: *address, secret: secret.clone() };
         tokio::spawn(asker.run(client.clone(), fleet.interval, handle.clone()));
     }
 }
@@ -103,10 +103,18 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Who may ask: the shared secret and the peers' names.
+/// Who may ask: the shared secret and the peers' names; and how often they do.
 pub struct Askers {
     pub secret: Secret,
     pub nodes: Vec<String>,
+    pub interval: Duration,
+}
+
+impl Askers {
+    pub fn new(fleet: &Fleet) -> Askers {
+        let nodes = fleet.peers.iter().map(|(name, _)| name.clone()).collect();
+        Askers { secret: Secret::new(&fleet.secret), nodes, interval: fleet.interval }
+    }
 }
 
 /// Why a request was refused: 401 for credentials, 403 for an unknown node, 400 for the rest.

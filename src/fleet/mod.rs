@@ -191,6 +191,8 @@ impl Policy {
 /// last agreed verdicts, and its own export. Pure: time comes in as arguments.
 #[derive(Debug)]
 pub struct View {
+    /// This node's name.
+    node: String,
     settings: Fleet,
     peers: Vec<Peer>,
     policy: Policy,
@@ -200,7 +202,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(settings: Fleet, epoch: u64) -> View {
+    pub fn new(node: String, settings: Fleet, epoch: u64) -> View {
         let peers = settings
             .peers
             .iter()
@@ -215,8 +217,8 @@ impl View {
                 bytes: 0,
             })
             .collect();
-        let export = Arc::new(Export { node: settings.node.clone(), epoch, generation: 1, ..Export::default() });
-        View { settings, peers, policy: Policy::Agreed, agreed: HashMap::new(), export }
+        let export = Arc::new(Export { node: node.clone(), epoch, generation: 1, ..Export::default() });
+        View { node, settings, peers, policy: Policy::Agreed, agreed: HashMap::new(), export }
     }
 
     pub fn settings(&self) -> &Fleet {
@@ -319,12 +321,11 @@ impl View {
     /// overrides. Only what changed moves to a new generation; when nothing did, the
     /// published export is left as it is (not copied).
     pub fn publish<'a>(&mut self, own: impl Iterator<Item = (&'a str, Vote, SystemTime)>, overrides: &Overrides) {
-        let own: Vec<(&str, Vote, SystemTime)> = own.collect();
         let export = &self.export;
         // A probe that shares its identity with an earlier one (another interval, say) is
         // the earlier one's: the first vote counts.
-        let mut seen = std::collections::HashSet::with_capacity(own.len());
-        let own: Vec<_> = own.into_iter().filter(|(key, _, _)| seen.insert(*key)).collect();
+        let mut seen = std::collections::HashSet::with_capacity(export.votes.len());
+        let own: Vec<_> = own.filter(|(key, _, _)| seen.insert(*key)).collect();
         let moved = |(key, vote, _): &(&str, Vote, SystemTime)| export.votes.get(*key).is_none_or(|e| e.0 != *vote);
         let gone = export.votes.iter().any(|(key, e)| e.0 != Vote::Unknown && !seen.contains(key.as_str()));
         if !own.iter().any(moved) && !gone && export.overrides == *overrides {
@@ -369,7 +370,7 @@ impl View {
                 (p.name.clone(), if self.fresh(p, now) { vote.label() } else { "stale" }.to_string())
             })
             .collect();
-        votes.insert(self.settings.node.clone(), own.label().into());
+        votes.insert(self.node.clone(), own.label().into());
         votes
     }
 
@@ -420,7 +421,7 @@ impl View {
             .collect();
         let heard = 1 + peers.iter().filter(|p| p.up).count();
         FleetStatus {
-            node: self.settings.node.clone(),
+            node: self.node.clone(),
             nodes: self.settings.peers.len() + 1,
             heard,
             quorum: heard >= self.settings.quorum(),

@@ -7,7 +7,6 @@ use crate::model::Check;
 
 fn settings(peers: &[&str]) -> Fleet {
     Fleet {
-        node: "ns1".into(),
         secret: Arc::from(&b"0123456789abcdef"[..]),
         peers: peers
             .iter()
@@ -57,7 +56,7 @@ fn agreement_rules_count_the_votes() {
 #[test]
 fn a_node_without_quorum_holds_then_goes_by_its_own_view_and_rejoins() {
     let t = Instant::now();
-    let mut view = View::new(settings(&["ns2", "ns3"]), 1);
+    let mut view = View::new("ns1".into(), settings(&["ns2", "ns3"]), 1);
     let probes = [probe(Agreement::Majority)];
     let keys = [probe_key(&probes[0])];
     let key = keys[0].as_str();
@@ -88,7 +87,7 @@ fn a_node_without_quorum_holds_then_goes_by_its_own_view_and_rejoins() {
 #[test]
 fn unknown_peers_and_failures_change_nothing_and_votes_merge_by_delta() {
     let t = Instant::now();
-    let mut view = View::new(settings(&["ns2"]), 1);
+    let mut view = View::new("ns1".into(), settings(&["ns2"]), 1);
     assert!(view.received("ns9", report("ns9", &[], true), t).is_none());
     view.received("ns2", Err("timeout".into()), t);
     assert_eq!(view.status(t).peers[0].error.as_deref(), Some("timeout"));
@@ -102,7 +101,7 @@ fn unknown_peers_and_failures_change_nothing_and_votes_merge_by_delta() {
 
 #[test]
 fn the_export_sends_only_what_changed_since_the_askers_generation() {
-    let mut view = View::new(settings(&["ns2"]), 42);
+    let mut view = View::new("ns1".into(), settings(&["ns2"]), 42);
     let now = SystemTime::now();
     let overrides = Overrides::default();
     let votes = |list: &[(&'static str, Vote)]| list.iter().map(|&(k, v)| (k, v, now)).collect::<Vec<_>>().into_iter();
@@ -124,7 +123,7 @@ fn the_export_sends_only_what_changed_since_the_askers_generation() {
 
 #[test]
 fn the_exchange_of_ten_thousand_endpoints_stays_small() {
-    let mut view = View::new(settings(&["ns2"]), 42);
+    let mut view = View::new("ns1".into(), settings(&["ns2"]), 42);
     let now = SystemTime::now();
     let probes: Vec<Probe> = (0..10_000u32)
         .map(|i| Probe {

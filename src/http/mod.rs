@@ -36,10 +36,8 @@ pub struct HttpState {
     /// The control task, once started.
     pub control: Arc<OnceCell<Handle>>,
     pub admin: Admin,
-    /// Who may ask for this node's verdicts (`GET /fleet/exchange`), in a fleet; and how
-    /// long an override waits to be seen applied by the peers.
+    /// Who may ask for this node's verdicts (`GET /fleet/exchange`), in a fleet.
     pub peers: Option<Arc<Askers>>,
-    pub exchange_interval: Duration,
 }
 
 /// Who may use the mutating endpoints: with a token configured, only requests carrying it
@@ -229,8 +227,8 @@ async fn set_override(
     let request = OverrideRequest { zone, pool, endpoint, state: forced, reason: body.reason, duration };
     match handle.set_override(request).await {
         Ok(applied) => {
-            let nodes = match state.peers {
-                Some(_) => Some(applied_on(handle, &applied, state.exchange_interval).await),
+            let nodes = match &state.peers {
+                Some(peers) => Some(applied_on(handle, &applied, peers.interval).await),
                 None => None,
             };
             Json(json!({"ok": true, "applied": applied, "nodes": nodes})).into_response()

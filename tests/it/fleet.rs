@@ -144,7 +144,6 @@ impl Three {
             s.probe_source = Some(format!("127.0.0.{}", i + 1).parse().unwrap());
             s.state_file = Some(state);
             s.fleet = Some(Fleet {
-                node: format!("ns{}", i + 1),
                 secret: SECRET.as_bytes().into(),
                 peers,
                 interval: INTERVAL,
@@ -371,7 +370,6 @@ async fn peers_must_sign_and_bad_peers_cannot_hurt_a_node() {
     let node = Server::start_with(&[("fleet.test.yaml", zone.as_str())], |s| {
         s.node = "ns1".into();
         s.fleet = Some(Fleet {
-            node: "ns1".into(),
             secret: SECRET.as_bytes().into(),
             peers: vec![("garbage".into(), garbage), ("huge".into(), huge), ("silent".into(), silent)],
             interval: INTERVAL,

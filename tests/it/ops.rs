@@ -52,7 +52,6 @@ async fn every_documented_metric_family_is_there_from_the_start() {
     // A fleet member (whose one peer never answers) has the fleet families.
     let s = Server::start_with(&[("z.yaml", &zone(&primary, &dr)), ("x.yaml", &transferable)], |s| {
         s.fleet = Some(switchyard::config::fleet::Fleet {
-            node: "ns1".into(),
             secret: b"0123456789abcdef"[..].into(),
             peers: vec![("ns2".into(), "127.0.0.1:1".parse().unwrap())],
             interval: Duration::from_millis(500),
