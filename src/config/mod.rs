@@ -3,6 +3,7 @@
 
 mod dnssec;
 pub mod fleet;
+mod flow;
 mod records;
 mod server;
 mod signals;
@@ -179,7 +180,7 @@ fn zone_from_text(
     probes: &mut zone::ProbeSet,
     context: &ZoneContext,
 ) -> Result<(Zone, Pos), Vec<Problem>> {
-    let raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;
+    let raw = parse_zone(file, text).map_err(|problem| vec![problem])?;
     let origin_pos = Pos::of(&raw.origin);
     let fingerprint = {
         let mut hasher = std::hash::DefaultHasher::new();
@@ -187,6 +188,18 @@ fn zone_from_text(
         hasher.finish()
     };
     zone::convert(file, raw, default_serial, fingerprint, probes, context).map(|zone| (zone, origin_pos))
+}
+
+/// A zone file's YAML: records written a name per line are read by [`flow`], the rest (and
+/// any line it leaves) by the YAML library; a key written twice is the library's to report.
+fn parse_zone(file: &Path, text: &str) -> Result<zone::RawZone, Problem> {
+    if let Some(split) = flow::split(text, "records") {
+        let mut raw: zone::RawZone = yaml::parse(file, &split.rest)?;
+        if raw.add_records(split.entries) {
+            return Ok(raw);
+        }
+    }
+    yaml::parse(file, text)
 }
 
 fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
-pub use serde_saphyr::Spanned;
-
 /// A line and column in a source file (1-based; 0 when unknown).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Pos {
@@ -20,12 +18,64 @@ pub struct Pos {
 
 impl Pos {
     pub fn of<T>(value: &Spanned<T>) -> Pos {
-        Pos { line: value.referenced.line() as u32, column: value.referenced.column() as u32 }
+        value.pos
     }
 
     /// This position, or `fallback` when the YAML library could not locate the value.
     pub fn or(self, fallback: Pos) -> Pos {
         if self.line == 0 { fallback } else { self }
+    }
+}
+
+/// A value and where it is written. (The library's own `Spanned` keeps two full locations,
+/// 80 bytes beside every value: a million-name zone holds millions of them.)
+#[derive(Debug)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+/// The newtype name under which serde-saphyr hands a value over together with its location,
+/// as a map of `value`, `referenced` (where it is used) and `defined` (where an anchor is).
+/// [`super::flow`] answers to it the same way.
+pub(super) const SPANNED: &str = "__yaml_spanned";
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Wrapper<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Wrapper<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a located value")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+                deserializer.deserialize_any(Located(PhantomData))
+            }
+        }
+        struct Located<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Located<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a located value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let (mut value, mut referenced, mut defined) = (None, None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "value" => value = Some(map.next_value()?),
+                        "referenced" => referenced = Some(map.next_value::<serde_saphyr::Location>()?),
+                        "defined" => defined = Some(map.next_value::<serde_saphyr::Location>()?),
+                        _ => drop(map.next_value::<de::IgnoredAny>()?),
+                    }
+                }
+                let value = value.ok_or_else(|| de::Error::missing_field("value"))?;
+                let pos = |loc: Option<serde_saphyr::Location>| {
+                    loc.map(|loc| Pos { line: loc.line() as u32, column: loc.column() as u32 }).unwrap_or_default()
+                };
+                Ok(Spanned { value, pos: pos(referenced).or(pos(defined)) })
+            }
+        }
+        deserializer.deserialize_newtype_struct(SPANNED, Wrapper(PhantomData))
     }
 }
 
@@ -122,7 +172,7 @@ pub fn items<T>(field: &Many<T>) -> impl Iterator<Item = (&T, Pos)> {
 }
 
 fn unlocated<T>(value: T) -> Spanned<T> {
-    Spanned::new(value, serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
+    Spanned { value, pos: Pos::default() }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {

@@ -35,6 +35,32 @@ pub struct RawZone {
     dnssec: Option<Spanned<super::dnssec::RawDnssec>>,
 }
 
+impl RawZone {
+    /// Adds records read elsewhere (in file order) among those the library read, keeping
+    /// the file's order; false when a key is written twice.
+    pub(super) fn add_records(&mut self, read: Vec<(Spanned<String>, Spanned<NodeEntry>)>) -> bool {
+        let mut keys = std::collections::HashSet::with_capacity(read.len() + self.records.0.len());
+        if !read.iter().chain(&self.records.0).all(|(key, _)| keys.insert(key.value.as_str())) {
+            return false;
+        }
+        drop(keys);
+        let library = std::mem::take(&mut self.records.0);
+        let mut merged = Vec::with_capacity(read.len() + library.len());
+        let (mut read, mut library) = (read.into_iter().peekable(), library.into_iter().peekable());
+        loop {
+            let next = match (read.peek(), library.peek()) {
+                (Some(a), Some(b)) if a.0.pos.line < b.0.pos.line => read.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => library.next(),
+                (Some(_), None) => read.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        self.records.0 = merged;
+        true
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSoa {
