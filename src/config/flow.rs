@@ -10,80 +10,133 @@
 //! which the lines read here are blanked, so every line and column stays where it was and
 //! every error is the library's own. A records section that is not entirely such lines (block
 //! style, a collection spanning lines) is left to the library whole.
+//!
+//! Read a line at a time, each entry can be converted into the model as soon as it is read,
+//! so the raw form of a million names never exists at once.
 
 use std::fmt;
+use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
 };
 
-use super::yaml::{Pos, SPANNED, Spanned};
+use super::yaml::{self, Entries, Pos, Problem, SPANNED, Spanned};
 
-/// The records section read line by line, and the file without those lines.
-pub(super) struct Split<V> {
-    /// The whole text with every line read here made empty (and `records:` given an empty
-    /// mapping when no line is left to it), for the YAML library.
-    pub rest: String,
-    /// The entries read here, in file order.
-    pub entries: Vec<(Spanned<String>, Spanned<V>)>,
+/// A `records:` section written a name per line, read a line at a time.
+pub(super) struct Lines<'a> {
+    lines: Vec<&'a str>,
+    /// The `records:` line and the lines of its entries (blank and comment lines among them).
+    header: usize,
+    body: std::ops::Range<usize>,
+    /// Where the lines not read here are (indexes into `lines`).
+    declined: Vec<usize>,
 }
 
-/// Reads the lines of the top-level `section:` mapping that are flow lines; `None` when the
-/// section is missing, not written a name per line, or when no line could be read here.
-pub(super) fn split<V: DeserializeOwned>(text: &str, section: &str) -> Option<Split<V>> {
-    let lines: Vec<&str> = text.split('\n').collect();
-    let header = lines.iter().position(|line| is_section_header(line, section))?;
-    // Lines before the section must each be complete, so that none of them leaves a
-    // collection or a quoted scalar open into it.
-    if !lines[..header].iter().all(|line| closes_on_its_line(line)) {
-        return None;
-    }
-    let body = header + 1;
-    let end = body
-        + lines[body..]
-            .iter()
-            .position(|line| !is_blank_or_comment(line) && !line.starts_with(' '))
-            .unwrap_or(lines.len() - body);
-    let indent = lines[body..end].iter().find(|line| !is_blank_or_comment(line)).map(|line| indentation(line))?;
-    let mut entries = Vec::new();
-    let mut read_here = vec![false; end - body];
-    let mut left = 0;
-    for (n, line) in lines[body..end].iter().enumerate() {
-        if is_blank_or_comment(line) {
-            continue;
-        }
-        if indentation(line) != indent || !closes_on_its_line(line) {
+/// One entry of the section: the name as written and its records.
+pub(super) type Entry<V> = (Spanned<String>, Spanned<V>);
+
+impl<'a> Lines<'a> {
+    /// The top-level `records:` section of `text` when it is written a name per line: every
+    /// entry on one line at one indentation, nothing in it or before it left open.
+    pub(super) fn find(text: &'a str) -> Option<Lines<'a>> {
+        let lines: Vec<&str> = text.split('\n').collect();
+        let header = lines.iter().position(|line| is_section_header(line))?;
+        // A line before the section left open (a collection, a quoted scalar) would run into it.
+        if !lines[..header].iter().all(|line| closes_on_its_line(line)) {
             return None;
         }
-        match read_entry(line, (body + n + 1) as u32) {
-            Some(entry) => {
-                entries.push(entry);
-                read_here[n] = true;
+        let start = header + 1;
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|line| !is_blank_or_comment(line) && !line.starts_with(' '))
+                .unwrap_or(lines.len() - start);
+        let indent = lines[start..end].iter().find(|line| !is_blank_or_comment(line)).map(|line| indentation(line))?;
+        let entries_only = lines[start..end]
+            .iter()
+            .all(|line| is_blank_or_comment(line) || (indentation(line) == indent && closes_on_its_line(line)));
+        entries_only.then_some(Lines { lines, header, body: start..end, declined: Vec::new() })
+    }
+
+    /// The file with the section emptied (`records: {}`), lines and columns where they were:
+    /// what the YAML library reads first.
+    pub(super) fn outside(&self) -> String {
+        self.text(|n| !self.body.contains(&n), Some("{}"))
+    }
+
+    /// Every entry of the section, in file order except that the lines this reader leaves
+    /// come last, read by the YAML library (`file` names them in its errors); after an error
+    /// (the library's, for such a line) nothing more.
+    pub(super) fn entries<V: DeserializeOwned + 'static>(
+        &mut self,
+        file: &Path,
+    ) -> impl Iterator<Item = Result<Entry<V>, Problem>> + '_ {
+        let mut next = self.body.start;
+        let mut left: Option<std::vec::IntoIter<Entry<V>>> = None;
+        let file = file.to_path_buf();
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(left) = &mut left {
+                    return left.next().map(Ok);
+                }
+                if next < self.body.end {
+                    let n = next;
+                    next += 1;
+                    if is_blank_or_comment(self.lines[n]) {
+                        continue;
+                    }
+                    match read_entry(self.lines[n], n as u32 + 1) {
+                        Some(entry) => return Some(Ok(entry)),
+                        None => self.declined.push(n),
+                    }
+                    continue;
+                }
+                if self.declined.is_empty() {
+                    return None;
+                }
+                // The section with only the lines left, each where it was.
+                let text = self.text(|n| n == self.header || self.declined.binary_search(&n).is_ok(), None);
+                self.declined.clear();
+                match yaml::parse::<Section<V>>(&file, &text) {
+                    Ok(section) => left = Some(section.records.0.into_iter()),
+                    Err(problem) => return Some(Err(problem)),
+                }
             }
-            None => left += 1,
-        }
+        })
     }
-    if entries.is_empty() {
-        return None;
-    }
-    let mut rest = String::with_capacity(text.len() - text.len() / 2);
-    for (n, line) in lines.iter().enumerate() {
-        if n == header && left == 0 {
-            rest.push_str(&format!("{section}: {{}}{}", &line[section.len() + 1..]));
-        } else if !(body..end).contains(&n) || !read_here[n - body] {
-            rest.push_str(line);
+
+    /// The lines `keep` keeps, the others empty; `header_value` after `records:`.
+    fn text(&self, keep: impl Fn(usize) -> bool, header_value: Option<&str>) -> String {
+        let mut text = String::new();
+        for (n, line) in self.lines.iter().enumerate() {
+            if n > 0 {
+                text.push('\n');
+            }
+            match header_value {
+                Some(value) if n == self.header => {
+                    text.push_str(&format!("records: {value}{}", &line[SECTION.len() + 1..]))
+                }
+                _ if keep(n) => text.push_str(line),
+                _ => {}
+            }
         }
-        if n + 1 < lines.len() {
-            rest.push('\n');
-        }
+        text
     }
-    Some(Split { rest, entries })
 }
 
-/// `section:` at the start of a line, nothing after it but spaces and a comment.
-fn is_section_header(line: &str, section: &str) -> bool {
-    line.strip_prefix(section).and_then(|rest| rest.strip_prefix(':')).is_some_and(is_blank_or_comment)
+const SECTION: &str = "records";
+
+/// The lines of the section the reader left, as the library reads them.
+#[derive(serde::Deserialize)]
+struct Section<V> {
+    records: Entries<Spanned<V>>,
+}
+
+/// `records:` at the start of a line, nothing after it but spaces and a comment.
+fn is_section_header(line: &str) -> bool {
+    line.strip_prefix(SECTION).and_then(|rest| rest.strip_prefix(':')).is_some_and(is_blank_or_comment)
 }
 
 fn is_blank_or_comment(line: &str) -> bool {
@@ -544,5 +597,87 @@ impl<'de> MapAccess<'de> for LocatedEntries<'_, '_> {
         let Pos { line, column } = self.located.pos;
         let location = [("line", line), ("column", column)];
         seed.deserialize(de::value::MapDeserializer::new(location.into_iter()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::zone::NodeEntry;
+
+    /// Record lines read by the fast path (`flow`) and by the YAML library give the same raw
+    /// records, positions included, and the same errors; lines the fast path is not sure of are
+    /// left to the library. Each case: the line, whether the fast path reads it.
+    #[test]
+    fn records_read_line_by_line_are_read_as_the_yaml_library_reads_them() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Doc {
+            #[serde(default)]
+            records: yaml::Entries<yaml::Spanned<NodeEntry>>,
+        }
+        let cases: &[(&str, bool)] = &[
+            ("h0: {A: [192.0.2.1], AAAA: [\"2001:db8::0:0\"]}", true),
+            ("h1: {A: 192.0.2.1, AAAA: 2001:db8::1, ttl: 60}", true),
+            ("\"@\": {NS: [ns1, ns2.example.net.], MX: [{preference: 10, exchange: mx}]}", true),
+            ("'*.wild': {TXT: ['it''s', \"say \\\"hi\\\" \\\\o/\", hello world], CNAME: x}", true),
+            ("_sip._tcp: {SRV: [{priority: 1, weight: 5, port: 5060, target: sip}]}   # a comment", true),
+            ("caa: {CAA: [{flags: 0, tag: issue, value: letsencrypt.org}], ttls: {CAA: 30}}", true),
+            ("4.3.2: {PTR: host.example.}", true),
+            ("v6: {AAAA: [\"2001:db8::1\", 2001:db8::2]}", true),
+            ("a#b: {TXT: a#b}", true),
+            ("svc: {HTTPS: [{priority: 1, target: svc, params: {alpn: [h2, h3], port: 443}}]}", true),
+            ("gen: {TYPE65400: '\\# 4 0a000001', SPF: \"v=spf1 -all\"}", true),
+            ("d: {dynamic: {failover: [primary, dr]}}", true),
+            ("d2: {dynamic: {pool: primary, answers: 2}}", true),
+            ("t: {TXT: [\"a: b\", 'x, y', 1.2.3, e, x.1e5], ttl: 3600}", true),
+            ("t2: {TXT: 10}", true),
+            ("\"q:k\": {A: 192.0.2.1}  #c", true),
+            // Left to the library: typed scalars, escapes, anchors, nulls, floats, duplicates.
+            ("n1: {TXT: [yes, 'a']}", false),
+            ("n2: {TXT: [1.5]}", false),
+            ("n3: {TXT: [0x1f]}", false),
+            ("n4: {TXT: null}", false),
+            ("n5: {TXT: \"tab\\there\"}", false),
+            ("n6: {A: &x 192.0.2.1}", false),
+            ("n7: {A: 1.2.3.4, A: 1.2.3.5}", false),
+            ("n8: {ttl: 010}", false),
+            ("10: {A: 192.0.2.1}", false),
+            ("n9: {ttl: \"60\"}", false),
+            ("n10: {dynamic: {pool: primary, select: all}}", false),
+            ("n11: {A: [192.0.2.1, ]}", false),
+            ("n12: {A: 192.0.2.1}#c", false),
+            ("n13: {TXT: a: b}", false),
+            ("n15: {TXT: [10, -5]}", false),
+            ("n14: {TXT: [.5, +1, -0, 1_000, 1:30, .inf]}", false),
+            // Mistakes: the same errors either way.
+            ("e1: {B: x}", false),
+            ("e2: {ttl: -1}", false),
+            ("e3: {MX: [{preference: 10}]}", false),
+            ("e4: {A: [192.0.2.1]", false),
+            ("e5: {A: 300.1.2.3}", true),
+        ];
+        let mut wrong = Vec::new();
+        for (line, fast) in cases {
+            let text = format!("# a zone\nrecords:\n  ok: {{A: 192.0.2.9}}\n  {line}\n\n  last: {{A: 192.0.2.8}}\n");
+            let library = yaml::parse::<Doc>(std::path::Path::new("z.yaml"), &text);
+            let read_here = read_entry::<NodeEntry>(&format!("  {line}"), 4).is_some();
+            // None: the section is not all flow lines, and the library reads the whole file.
+            let lines = match Lines::find(&text) {
+                None => yaml::parse::<Doc>(std::path::Path::new("z.yaml"), &text),
+                Some(mut lines) => {
+                    yaml::parse::<Doc>(std::path::Path::new("z.yaml"), &lines.outside()).and_then(|doc| {
+                        assert!(doc.records.0.is_empty());
+                        let mut entries =
+                            lines.entries(std::path::Path::new("z.yaml")).collect::<Result<Vec<_>, _>>()?;
+                        entries.sort_by_key(|(key, _)| key.pos);
+                        Ok(Doc { records: yaml::Entries(entries) })
+                    })
+                }
+            };
+            if format!("{library:?}") != format!("{lines:?}") || read_here != *fast {
+                wrong.push(format!("{line}\n  fast path: {read_here}\n  library: {library:?}\n  lines:   {lines:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 }

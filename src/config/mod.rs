@@ -173,6 +173,9 @@ pub fn load_zone_text(file: &Path, text: &str) -> Result<(Zone, Vec<std::sync::A
 }
 
 /// Parses and converts one zone file; returns the zone and where its origin is written.
+/// Records written a name per line are read and converted a line at a time ([`flow`]); the
+/// rest of the file, and any line that reader leaves, is read by the YAML library. When the
+/// library finds the rest broken it reads the whole file, so the first error is the file's first.
 fn zone_from_text(
     file: &Path,
     text: &str,
@@ -180,26 +183,24 @@ fn zone_from_text(
     probes: &mut zone::ProbeSet,
     context: &ZoneContext,
 ) -> Result<(Zone, Pos), Vec<Problem>> {
-    let raw = parse_zone(file, text).map_err(|problem| vec![problem])?;
-    let origin_pos = Pos::of(&raw.origin);
     let fingerprint = {
         let mut hasher = std::hash::DefaultHasher::new();
         text.hash(&mut hasher);
         hasher.finish()
     };
-    zone::convert(file, raw, default_serial, fingerprint, probes, context).map(|zone| (zone, origin_pos))
-}
-
-/// A zone file's YAML: records written a name per line are read by [`flow`], the rest (and
-/// any line it leaves) by the YAML library; a key written twice is the library's to report.
-fn parse_zone(file: &Path, text: &str) -> Result<zone::RawZone, Problem> {
-    if let Some(split) = flow::split(text, "records") {
-        let mut raw: zone::RawZone = yaml::parse(file, &split.rest)?;
-        if raw.add_records(split.entries) {
-            return Ok(raw);
-        }
+    let convert = |mut raw: zone::RawZone, records: &mut dyn Iterator<Item = _>, probes: &mut zone::ProbeSet| {
+        let origin_pos = Pos::of(&raw.origin);
+        let read = raw.take_records();
+        let records = read.into_iter().map(Ok).chain(records);
+        zone::convert(file, raw, records, default_serial, fingerprint, probes, context).map(|zone| (zone, origin_pos))
+    };
+    if let Some(mut lines) = flow::Lines::find(text)
+        && let Ok(raw) = yaml::parse(file, &lines.outside())
+    {
+        return convert(raw, &mut lines.entries(file), probes);
     }
-    yaml::parse(file, text)
+    let raw = yaml::parse(file, text).map_err(|problem| vec![problem])?;
+    convert(raw, &mut std::iter::empty(), probes)
 }
 
 fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

@@ -36,28 +36,9 @@ pub struct RawZone {
 }
 
 impl RawZone {
-    /// Adds records read elsewhere (in file order) among those the library read, keeping
-    /// the file's order; false when a key is written twice.
-    pub(super) fn add_records(&mut self, read: Vec<(Spanned<String>, Spanned<NodeEntry>)>) -> bool {
-        let mut keys = std::collections::HashSet::with_capacity(read.len() + self.records.0.len());
-        if !read.iter().chain(&self.records.0).all(|(key, _)| keys.insert(key.value.as_str())) {
-            return false;
-        }
-        drop(keys);
-        let library = std::mem::take(&mut self.records.0);
-        let mut merged = Vec::with_capacity(read.len() + library.len());
-        let (mut read, mut library) = (read.into_iter().peekable(), library.into_iter().peekable());
-        loop {
-            let next = match (read.peek(), library.peek()) {
-                (Some(a), Some(b)) if a.0.pos.line < b.0.pos.line => read.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => library.next(),
-                (Some(_), None) => read.next(),
-                (None, None) => break,
-            };
-            merged.extend(next);
-        }
-        self.records.0 = merged;
-        true
+    /// The records as the YAML library read them (all of them, when it read the whole file).
+    pub(super) fn take_records(&mut self) -> Vec<(Spanned<String>, Spanned<NodeEntry>)> {
+        std::mem::take(&mut self.records.0)
     }
 }
 
@@ -453,6 +434,7 @@ const DEFAULT_FLAP_HOLD: StdDuration = StdDuration::from_secs(10);
 pub fn convert(
     file: &Path,
     raw: RawZone,
+    records: impl Iterator<Item = Result<(Spanned<String>, Spanned<NodeEntry>), Problem>>,
     default_serial: u32,
     fingerprint: u64,
     probes: &mut ProbeSet,
@@ -505,15 +487,24 @@ pub fn convert(
     }
 
     let mut nodes = Nodes::new();
-    for (key, raw_node) in &raw.records.0 {
-        let Some(owner) = cx.owner(key, &origin) else { continue };
+    // Each entry is converted as it is read: the raw form of a big zone never exists whole.
+    for entry in records {
+        let (key, raw_node) = entry.map_err(|problem| vec![problem])?;
+        let Some(owner) = cx.owner(&key, &origin) else { continue };
         let order = order_key(&owner);
-        if nodes.contains_key(&order) {
-            cx.problem(Pos::of(key), format!("{owner} is defined twice (an earlier key names the same owner)"));
-            continue;
+        // Entries may come out of file order (see `flow`): the later one is defined twice.
+        let pos = Pos::of(&key);
+        let twice = format!("{owner} is defined twice (an earlier key names the same owner)");
+        match nodes.get(&order).map(|(_, at)| *at) {
+            Some(earlier) if earlier < pos => {
+                cx.problem(pos, twice);
+                continue;
+            }
+            Some(later) => cx.problem(later, twice),
+            None => {}
         }
-        let node = cx.node(owner, Pos::of(key), &raw_node.value.0, &origin, zone_ttl, &pools, &raw.pools);
-        nodes.insert(order, (node, Pos::of(key)));
+        let node = cx.node(owner, pos, &raw_node.value.0, &origin, zone_ttl, &pools, &raw.pools);
+        nodes.insert(order, (node, pos));
     }
     cx.cname_chains(&nodes, &pools);
     let apex_pos = Pos::of(&raw.origin);
@@ -535,6 +526,7 @@ pub fn convert(
         apex.rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
     }
     if !cx.problems.is_empty() {
+        cx.problems.sort_by_key(|problem| problem.pos);
         return Err(cx.problems);
     }
     Ok(model::Zone {
