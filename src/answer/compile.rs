@@ -2,7 +2,7 @@
 //! reload; answers that depend on health (dynamic records, and CNAMEs and wildcards that
 //! lead to them) get a slot that is compiled again for every health state.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,14 +26,19 @@ pub type Routes = HashMap<RouteKey, Route>;
 /// A zone's RRsets that follow health, by node index and type (see [`Compiler::live_rrsets`]).
 pub type LiveRrsets = BTreeMap<(usize, u16), RrSet>;
 
+/// A dynamic slot: zone, owner node (the wildcard node for synthesised answers), and the
+/// question name its templates are encoded after.
+type DynamicSlot = (usize, Name, Name);
+
+/// Table entries by wire key, and the dynamic slots they refer to.
+type Entries = (Vec<(Box<[u8]>, Entry)>, Vec<DynamicSlot>);
+
 /// A model prepared for compilation: indexes, static answers, and the dynamic slots.
 pub struct Compiler {
     model: Arc<Model>,
     zones: Vec<ZoneIndex>,
     statics: Arc<StaticTable>,
-    /// Per dynamic slot: zone, owner node (the wildcard node for synthesised answers), and
-    /// the question name its templates are encoded after.
-    slots: Vec<(usize, Name, Name)>,
+    slots: Vec<DynamicSlot>,
     /// Zone and node of each NSEC whose type bitmap follows health ([`Link::Dynamic`]).
     dynamic_links: Vec<(usize, usize)>,
 }
@@ -53,6 +58,8 @@ struct ZoneIndex {
     nsec_answer: Option<Arc<Template>>,
     /// Record types present in the zone: the types a CNAME chase is compiled for.
     types: Vec<RecordType>,
+    /// Whether any name's answers follow health (a dynamic record in the zone).
+    follows_health: bool,
     /// Signs the zone's answers; `None` for an unsigned zone.
     signer: Option<Arc<ZoneSigner>>,
     /// In a signed zone, the nodes owning NSEC records in canonical order, and each one's
@@ -92,8 +99,10 @@ impl Compiler {
         let mut names = HashMap::default();
         let mut slots = Vec::new();
         let no_previous = Routes::new();
-        let mut pass = Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new() };
+        let mut pass =
+            Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new(), shared: Default::default() };
         let origins: Vec<Name> = model.zones.iter().map(|z| z.origin.clone()).collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         for (z, zone) in model.zones.iter().enumerate() {
             let index = &compiler.zones[z];
             // Names that a more specific zone we also serve owns are left to that zone.
@@ -107,25 +116,27 @@ impl Compiler {
                     == Some(z)
             };
             let all_names = zone.nodes.iter().map(|n| &n.name).chain(index.empty_non_terminals.iter());
-            for name in all_names.filter(|n| ours(n)) {
-                let delegated = index.cut_above(name).is_some();
-                let answers = if compiler.depends_on_health(z, name) {
-                    slots.push((z, name.clone(), name.clone()));
-                    Slot::Dynamic(slots.len() - 1)
-                } else {
-                    Slot::Static(compiler.answer_set(z, name, name, &mut pass))
-                };
-                let wildcard = wildcard_of(name).filter(|w| !delegated && index.nodes.contains_key(w)).map(|w| {
-                    if compiler.depends_on_health(z, &w) {
-                        slots.push((z, w, name.clone()));
-                        Slot::Dynamic(slots.len() - 1)
-                    } else {
-                        Slot::Static(compiler.answer_set(z, &w, name, &mut pass))
+            let zone_names: Vec<&Name> = all_names.filter(|n| ours(n)).collect();
+            // Each name's answers are their own work: a big zone's are made on every core.
+            let parts: Vec<Entries> = std::thread::scope(|scope| {
+                let compiler = &compiler;
+                let workers: Vec<_> = zone_names
+                    .chunks(zone_names.len().div_ceil(threads).max(1))
+                    .map(|part| scope.spawn(move || compiler.entries(z, part)))
+                    .collect();
+                workers.into_iter().map(|w| w.join().expect("compiling answers does not panic")).collect()
+            });
+            for (entries, part_slots) in parts {
+                let offset = slots.len();
+                slots.extend(part_slots);
+                for (key, mut entry) in entries {
+                    for slot in std::iter::once(&mut entry.answers).chain(entry.wildcard.as_mut()) {
+                        if let Slot::Dynamic(i) = slot {
+                            *i += offset;
+                        }
                     }
-                });
-                let nxdomain = Answer::single(index.nxdomain.clone());
-                let entry = Entry { answers, wildcard, delegated, nxdomain };
-                names.insert(template::wire_key(name), entry);
+                    names.insert(key, entry);
+                }
             }
         }
         // Each signed zone's NSEC chain; names whose types follow health get theirs per table.
@@ -151,6 +162,39 @@ impl Compiler {
         compiler.dynamic_links = dynamic_links;
         compiler.sign_ahead();
         compiler
+    }
+
+    /// The table entries of `names` (in zone `z`) and the dynamic slots they refer to,
+    /// numbered from 0.
+    fn entries(&self, z: usize, names: &[&Name]) -> Entries {
+        let index = &self.zones[z];
+        let no_previous = Routes::new();
+        let mut pass =
+            Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new(), shared: Default::default() };
+        let mut slots = Vec::new();
+        let entries = names
+            .iter()
+            .map(|&name| {
+                let delegated = index.cut_above(name).is_some();
+                let answers = if self.depends_on_health(z, name) {
+                    slots.push((z, name.clone(), name.clone()));
+                    Slot::Dynamic(slots.len() - 1)
+                } else {
+                    Slot::Static(self.answer_set(z, name, name, &mut pass))
+                };
+                let wildcard = wildcard_of(name).filter(|w| !delegated && index.nodes.contains_key(w)).map(|w| {
+                    if self.depends_on_health(z, &w) {
+                        slots.push((z, w, name.clone()));
+                        Slot::Dynamic(slots.len() - 1)
+                    } else {
+                        Slot::Static(self.answer_set(z, &w, name, &mut pass))
+                    }
+                });
+                let nxdomain = Answer::single(index.nxdomain.clone());
+                (template::wire_key(name), Entry { answers, wildcard, delegated, nxdomain })
+            })
+            .collect();
+        (entries, slots)
     }
 
     /// Signs ahead, here (off the writer), the answers of whole-pool health states: each
@@ -193,7 +237,7 @@ impl Compiler {
     /// The table for a health state. `previous` holds the routes of the table being
     /// replaced (failover memory for damped failback).
     pub fn table(&self, health: &impl Health, previous: &Routes) -> (AnswerTable, Routes) {
-        let mut pass = Pass { health, previous, routes: Routes::new() };
+        let mut pass = Pass { health, previous, routes: Routes::new(), shared: Default::default() };
         // Route every dynamic record, so routes exist even for families no answer asks for
         // (status and metrics report them all).
         for (z, zone) in self.model.zones.iter().enumerate() {
@@ -224,6 +268,9 @@ impl Compiler {
     fn depends_on_health(&self, z: usize, name: &Name) -> bool {
         let zone = &self.model.zones[z];
         let index = &self.zones[z];
+        if !index.follows_health {
+            return false;
+        }
         let mut name = name.clone();
         for _ in 0..MAX_CHAIN {
             let Some(node) = index.nodes.get(&name).map(|&i| &zone.nodes[i]) else { return false };
@@ -307,7 +354,8 @@ impl Compiler {
             let set = RrSet { rtype: RecordType::HINFO, ttl: zone.soa_ttl, rdatas: vec![template::any_answer()] };
             let record = ChainRecord { owner: None, source: node.name.clone(), set };
             let chain = Chain { records: vec![record], end: End::Done };
-            Answer::single(Arc::new(self.template(z, question, &chain, wildcard, pass)))
+            let template = self.template(z, question, &chain, wildcard, pass);
+            Answer::single(pass.share(template))
         };
         by_type.push((RecordType::ANY.into(), any));
         AnswerSet { by_type: by_type.into(), otherwise }
@@ -342,7 +390,8 @@ impl Compiler {
             if variants.last().is_some_and(|(prev, _)| *prev == bound) {
                 continue; // a zero-probability alternative
             }
-            variants.push((bound, Arc::new(self.template(z, question, chain, is_wildcard(&node.name), pass))));
+            let template = self.template(z, question, chain, is_wildcard(&node.name), pass);
+            variants.push((bound, pass.share(template)));
         }
         if let Some(last) = variants.last_mut() {
             last.0 = Answer::TOTAL;
@@ -502,7 +551,7 @@ impl Compiler {
     /// their hints.
     pub fn live_rrsets(&self, routes: &Routes, zones: impl Fn(&Zone) -> bool) -> HashMap<usize, LiveRrsets> {
         // Every route is decided already: the pass finds them, it decides none.
-        let mut pass = Pass { health: &NoHealth, previous: routes, routes: routes.clone() };
+        let mut pass = Pass { health: &NoHealth, previous: routes, routes: routes.clone(), shared: Default::default() };
         let wanted = self.model.zones.iter().enumerate().filter(|(_, zone)| zones(zone));
         wanted.map(|(z, _)| (z, self.zone_live_rrsets(z, &mut pass))).collect()
     }
@@ -807,6 +856,20 @@ struct Pass<'a, H> {
     health: &'a H,
     previous: &'a Routes,
     routes: Routes,
+    /// The templates made in this pass, each once.
+    shared: HashSet<Arc<Template>, foldhash::fast::RandomState>,
+}
+
+impl<H> Pass<'_, H> {
+    /// `template`, or the equal one made before it.
+    fn share(&mut self, template: Template) -> Arc<Template> {
+        if let Some(same) = self.shared.get(&template) {
+            return same.clone();
+        }
+        let template = Arc::new(template);
+        self.shared.insert(template.clone());
+        template
+    }
 }
 
 /// What a name inside a zone leads to (see [`Compiler::locate`]).
@@ -845,9 +908,9 @@ impl ZoneIndex {
         let cut_nodes: Vec<usize> = (0..zone.nodes.len())
             .filter(|&i| zone.nodes[i].name != zone.origin && zone.nodes[i].rrset(RecordType::NS).is_some())
             .collect();
-        let mut types: Vec<RecordType> = zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| s.rtype)).collect();
-        types.sort_by_key(|t| u16::from(*t));
-        types.dedup();
+        let types: BTreeSet<u16> =
+            zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| u16::from(s.rtype))).collect();
+        let types = types.into_iter().map(RecordType::from).collect();
         let placeholder = Arc::new(TemplateBuilder::new(&zone.origin, z).finish(Rcode::ServFail, false, false));
         let mut index = ZoneIndex {
             origin: zone.origin.clone(),
@@ -859,6 +922,7 @@ impl ZoneIndex {
             wildcard_nodata: placeholder,
             nsec_answer: None,
             types,
+            follows_health: zone.nodes.iter().any(|n| n.dynamic.is_some()),
             signer,
             chain: Arc::default(),
             chain_at: HashMap::new(),
@@ -969,6 +1033,9 @@ impl ZoneIndex {
 
     /// The delegation point at or above `name` (a name in this zone), with its referral.
     fn cut_above(&self, name: &Name) -> Option<(&Name, &Arc<Template>)> {
+        if self.cuts.is_empty() {
+            return None; // most zones delegate nothing: no name to walk up
+        }
         let mut name = name.clone();
         while name.num_labels() > self.origin.num_labels() {
             if let Some(cut) = self.cuts.get_key_value(&name) {

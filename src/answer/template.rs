@@ -17,7 +17,7 @@ use crate::model::{HEADER_LEN, MAX_MESSAGE, Name, OPT_ROOM, Rdata, RecordType, w
 /// Compression pointers can only reach the first 16 KiB of a message (less the longest shift).
 const POINTER_LIMIT: usize = 0x3F00; // room for a query name longer than the question
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Rcode {
     NoError = 0,
     FormErr = 1,
@@ -65,7 +65,7 @@ pub enum Owner<'a> {
 
 /// The NSEC records a signed negative or wildcard answer needs that depend on the query name
 /// (found in the zone's chain when the answer is sent, see [`crate::dnssec::denial`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Denial {
     None,
     /// The NSEC at or before the query name: its own (NODATA), or the one covering it (a
@@ -87,7 +87,9 @@ pub struct Serial {
     pub signatures: Box<[(u32, Box<[u8]>)]>,
 }
 
-#[derive(Debug)]
+/// Equal templates are one (see `Pass::share` in compile): the answers of a million names
+/// are a few thousand distinct bodies where the data repeats (an address, a NODATA).
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Template {
     /// Index of the zone this answer comes from (for per-zone metrics).
     pub zone: u16,

@@ -161,7 +161,11 @@ fn every_record_data_mistake_is_located() {
             "  www.example.net.: {A: 192.0.2.9}",
             "z.yaml:6:3: www.example.net. is outside the zone example.test.",
         ),
-        ("  www: {CNAME: ns1}", "  www: {CNAME: ns1}\n  www: {A: 192.0.2.2}", "z.yaml:7:3: www.example.test. is defined twice (an earlier key names the same owner)"),
+        (
+            "  www: {CNAME: ns1}",
+            "  www: {CNAME: ns1}\n  www: {A: 192.0.2.2}",
+            "z.yaml:7:3: www.example.test. is defined twice (an earlier key names the same owner)",
+        ),
         (
             "  \"@\": {NS: [ns1]}",
             "  \"@\": {MX: [{preference: 1, exchange: ns1}]}",
