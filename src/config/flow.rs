@@ -30,12 +30,58 @@ pub(super) struct Lines<'a> {
     /// The `records:` line and the lines of its entries (blank and comment lines among them).
     header: usize,
     body: std::ops::Range<usize>,
-    /// Where the lines not read here are (indexes into `lines`).
-    declined: Vec<usize>,
 }
 
 /// One entry of the section: the name as written and its records.
 pub(super) type Entry<V> = (Spanned<String>, Spanned<V>);
+
+/// Consecutive lines of the section: each entry in turn, in file order except that the lines
+/// this reader leaves come last, read by the YAML library; after an error (the library's, for
+/// such a line) nothing more.
+pub(super) struct Part<'a, V> {
+    lines: &'a Lines<'a>,
+    file: &'a Path,
+    next: usize,
+    end: usize,
+    /// The lines left to the library (indexes into `lines`).
+    declined: Vec<usize>,
+    left: Option<std::vec::IntoIter<Entry<V>>>,
+}
+
+impl<V: DeserializeOwned> Iterator for Part<'_, V> {
+    type Item = Result<Entry<V>, Problem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(left) = &mut self.left {
+                return left.next().map(Ok);
+            }
+            if self.next < self.end {
+                let n = self.next;
+                self.next += 1;
+                let line = self.lines.lines[n];
+                if is_blank_or_comment(line) {
+                    continue;
+                }
+                match read_entry(line, n as u32 + 1) {
+                    Some(entry) => return Some(Ok(entry)),
+                    None => self.declined.push(n),
+                }
+                continue;
+            }
+            if self.declined.is_empty() {
+                return None;
+            }
+            // The section with only the lines left, each where it was.
+            let (header, declined) = (self.lines.header, std::mem::take(&mut self.declined));
+            let text = self.lines.text(|n| n == header || declined.binary_search(&n).is_ok(), None);
+            match yaml::parse::<Section<V>>(self.file, &text) {
+                Ok(section) => self.left = Some(section.records.0.into_iter()),
+                Err(problem) => return Some(Err(problem)),
+            }
+        }
+    }
+}
 
 impl<'a> Lines<'a> {
     /// The top-level `records:` section of `text` when it is written a name per line: every
@@ -57,7 +103,7 @@ impl<'a> Lines<'a> {
         let entries_only = lines[start..end]
             .iter()
             .all(|line| is_blank_or_comment(line) || (indentation(line) == indent && closes_on_its_line(line)));
-        entries_only.then_some(Lines { lines, header, body: start..end, declined: Vec::new() })
+        entries_only.then_some(Lines { lines, header, body: start..end })
     }
 
     /// The file with the section emptied (`records: {}`), lines and columns where they were:
@@ -66,45 +112,20 @@ impl<'a> Lines<'a> {
         self.text(|n| !self.body.contains(&n), Some("{}"))
     }
 
-    /// Every entry of the section, in file order except that the lines this reader leaves
-    /// come last, read by the YAML library (`file` names them in its errors); after an error
-    /// (the library's, for such a line) nothing more.
-    pub(super) fn entries<V: DeserializeOwned + 'static>(
-        &mut self,
-        file: &Path,
-    ) -> impl Iterator<Item = Result<Entry<V>, Problem>> + '_ {
-        let mut next = self.body.start;
-        let mut left: Option<std::vec::IntoIter<Entry<V>>> = None;
-        let file = file.to_path_buf();
-        std::iter::from_fn(move || {
-            loop {
-                if let Some(left) = &mut left {
-                    return left.next().map(Ok);
-                }
-                if next < self.body.end {
-                    let n = next;
-                    next += 1;
-                    if is_blank_or_comment(self.lines[n]) {
-                        continue;
-                    }
-                    match read_entry(self.lines[n], n as u32 + 1) {
-                        Some(entry) => return Some(Ok(entry)),
-                        None => self.declined.push(n),
-                    }
-                    continue;
-                }
-                if self.declined.is_empty() {
-                    return None;
-                }
-                // The section with only the lines left, each where it was.
-                let text = self.text(|n| n == self.header || self.declined.binary_search(&n).is_ok(), None);
-                self.declined.clear();
-                match yaml::parse::<Section<V>>(&file, &text) {
-                    Ok(section) => left = Some(section.records.0.into_iter()),
-                    Err(problem) => return Some(Err(problem)),
-                }
-            }
-        })
+    /// The section's entries in at most `n` parts of consecutive lines, to be read side by
+    /// side (`file` names the lines in the library's errors).
+    pub(super) fn parts<V>(&'a self, file: &'a Path, n: usize) -> Vec<Part<'a, V>> {
+        let size = self.body.len().div_ceil(n.max(1)).max(1);
+        let starts = self.body.clone().step_by(size);
+        let part = |start: usize| Part {
+            lines: self,
+            file,
+            next: start,
+            end: (start + size).min(self.body.end),
+            declined: Vec::new(),
+            left: None,
+        };
+        starts.map(part).collect()
     }
 
     /// The lines `keep` keeps, the others empty; `header_value` after `records:`.
@@ -664,11 +685,12 @@ mod tests {
             // None: the section is not all flow lines, and the library reads the whole file.
             let lines = match Lines::find(&text) {
                 None => yaml::parse::<Doc>(std::path::Path::new("z.yaml"), &text),
-                Some(mut lines) => {
+                Some(lines) => {
                     yaml::parse::<Doc>(std::path::Path::new("z.yaml"), &lines.outside()).and_then(|doc| {
                         assert!(doc.records.0.is_empty());
-                        let mut entries =
-                            lines.entries(std::path::Path::new("z.yaml")).collect::<Result<Vec<_>, _>>()?;
+                        // In two parts, as on two cores: each part's lines left come after it.
+                        let parts = lines.parts(std::path::Path::new("z.yaml"), 2);
+                        let mut entries = parts.into_iter().flatten().collect::<Result<Vec<_>, _>>()?;
                         entries.sort_by_key(|(key, _)| key.pos);
                         Ok(Doc { records: yaml::Entries(entries) })
                     })

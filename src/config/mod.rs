@@ -188,19 +188,20 @@ fn zone_from_text(
         text.hash(&mut hasher);
         hasher.finish()
     };
-    let convert = |mut raw: zone::RawZone, records: &mut dyn Iterator<Item = _>, probes: &mut zone::ProbeSet| {
+    let convert = |raw: zone::RawZone, records: Vec<zone::Records<'_>>, probes: &mut zone::ProbeSet| {
         let origin_pos = Pos::of(&raw.origin);
-        let read = raw.take_records();
-        let records = read.into_iter().map(Ok).chain(records);
         zone::convert(file, raw, records, default_serial, fingerprint, probes, context).map(|zone| (zone, origin_pos))
     };
-    if let Some(mut lines) = flow::Lines::find(text)
+    if let Some(lines) = flow::Lines::find(text)
         && let Ok(raw) = yaml::parse(file, &lines.outside())
     {
-        return convert(raw, &mut lines.entries(file), probes);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let parts = lines.parts(file, threads).into_iter().map(|part| Box::new(part) as zone::Records<'_>);
+        return convert(raw, parts.collect(), probes);
     }
-    let raw = yaml::parse(file, text).map_err(|problem| vec![problem])?;
-    convert(raw, &mut std::iter::empty(), probes)
+    let mut raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;
+    let records = raw.take_records().into_iter().map(Ok);
+    convert(raw, vec![Box::new(records)], probes)
 }
 
 fn zone_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

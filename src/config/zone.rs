@@ -434,7 +434,7 @@ const DEFAULT_FLAP_HOLD: StdDuration = StdDuration::from_secs(10);
 pub fn convert(
     file: &Path,
     raw: RawZone,
-    records: impl Iterator<Item = Result<(Spanned<String>, Spanned<NodeEntry>), Problem>>,
+    records: Vec<Records<'_>>,
     default_serial: u32,
     fingerprint: u64,
     probes: &mut ProbeSet,
@@ -486,25 +486,45 @@ pub fn convert(
         pools.push(cx.pool(key, raw_pool, &monitors, probes, &origin));
     }
 
-    let mut nodes = Nodes::new();
-    // Each entry is converted as it is read: the raw form of a big zone never exists whole.
-    for entry in records {
-        let (key, raw_node) = entry.map_err(|problem| vec![problem])?;
-        let Some(owner) = cx.owner(&key, &origin) else { continue };
-        let order = order_key(&owner);
-        // Entries may come out of file order (see `flow`): the later one is defined twice.
-        let pos = Pos::of(&key);
-        let twice = format!("{owner} is defined twice (an earlier key names the same owner)");
-        match nodes.get(&order).map(|(_, at)| *at) {
-            Some(earlier) if earlier < pos => {
-                cx.problem(pos, twice);
-                continue;
+    // Each entry is converted as it is read (the raw form of a big zone never exists whole),
+    // the parts side by side.
+    let converted: Vec<Result<Converted, Problem>> = std::thread::scope(|scope| {
+        let (origin, pools, raw_pools) = (&origin, &pools, &raw.pools);
+        let convert_part = move |part: Records<'_>| {
+            let mut cx = Cx { file, problems: Vec::new() };
+            let mut nodes = Vec::new();
+            for entry in part {
+                let (key, raw_node) = entry?;
+                let Some(owner) = cx.owner(&key, origin) else { continue };
+                let order = order_key(&owner);
+                let node = cx.node(owner, Pos::of(&key), &raw_node.value.0, origin, zone_ttl, pools, raw_pools);
+                nodes.push((order, node, Pos::of(&key)));
             }
-            Some(later) => cx.problem(later, twice),
-            None => {}
+            Ok((nodes, cx.problems))
+        };
+        let workers: Vec<_> = records.into_iter().map(|part| scope.spawn(move || convert_part(part))).collect();
+        workers.into_iter().map(|worker| worker.join().expect("converting records does not panic")).collect()
+    });
+    // A line the YAML library could not read: its first error, as for a whole file.
+    if let Some(first) = converted.iter().filter_map(|part| part.as_ref().err()).min_by_key(|problem| problem.pos) {
+        return Err(vec![first.clone()]);
+    }
+    let mut nodes = Nodes::new();
+    for (converted, mut problems) in converted.into_iter().flatten() {
+        cx.problems.append(&mut problems);
+        for (order, node, pos) in converted {
+            // Entries come out of file order (see `flow`): the later one is defined twice.
+            let twice = format!("{} is defined twice (an earlier key names the same owner)", node.name);
+            match nodes.get(&order).map(|(_, at)| *at) {
+                Some(earlier) if earlier < pos => {
+                    cx.problem(pos, twice);
+                    continue;
+                }
+                Some(later) => cx.problem(later, twice),
+                None => {}
+            }
+            nodes.insert(order, (node, pos));
         }
-        let node = cx.node(owner, pos, &raw_node.value.0, &origin, zone_ttl, &pools, &raw.pools);
-        nodes.insert(order, (node, pos));
     }
     cx.cname_chains(&nodes, &pools);
     let apex_pos = Pos::of(&raw.origin);
@@ -542,6 +562,12 @@ pub fn convert(
         dnssec,
     })
 }
+
+/// Consecutive records of a zone file, as read, to be converted side by side with the others.
+pub type Records<'a> = Box<dyn Iterator<Item = Result<(Spanned<String>, Spanned<NodeEntry>), Problem>> + Send + 'a>;
+
+/// Converted records: each node with its order key and where it is written, and the problems.
+type Converted = (Vec<(Box<[u8]>, Node, Pos)>, Vec<Problem>);
 
 /// A zone's nodes by [`order_key`]: in canonical order, and compared with `memcmp` (a
 /// million names sorted by comparing `Name`s label by label took seconds).
