@@ -93,7 +93,8 @@ pub struct Soa {
 pub struct Node {
     pub name: Name,
     pub rrsets: Vec<RrSet>,
-    pub dynamic: Option<Dynamic>,
+    /// Boxed: one name in a hundred has one, and a million names are otherwise 80 MB larger.
+    pub dynamic: Option<Box<Dynamic>>,
 }
 
 /// Longest CNAME chain (in links) inside one zone: longer ones are refused when loaded, and
@@ -146,12 +147,13 @@ pub enum Rdata {
         tag: String,
         value: Vec<u8>,
     },
-    Soa(Soa),
+    /// Boxed, like SVCB: the two big variants would make every address record their size.
+    Soa(Box<Soa>),
     Hinfo {
         cpu: Vec<u8>,
         os: Vec<u8>,
     },
-    Svcb(Svcb),
+    Svcb(Box<Svcb>),
     /// Any other type, encoded when loaded (names uncompressed).
     Opaque {
         rtype: RecordType,

@@ -130,7 +130,7 @@ impl Compiler {
                 let offset = slots.len();
                 slots.extend(part_slots);
                 for (key, mut entry) in entries {
-                    for slot in std::iter::once(&mut entry.answers).chain(entry.wildcard.as_mut()) {
+                    for slot in std::iter::once(&mut entry.answers).chain(entry.wildcard.as_deref_mut()) {
                         if let Slot::Dynamic(i) = slot {
                             *i += offset;
                         }
@@ -157,7 +157,8 @@ impl Compiler {
             })
             .collect();
         let zones = origins.iter().map(|o| o.to_string()).collect();
-        compiler.statics = Arc::new(StaticTable { zones, names, chains });
+        let nxdomains = compiler.zones.iter().map(|index| Answer::single(index.nxdomain.clone())).collect();
+        compiler.statics = Arc::new(StaticTable { zones, names, nxdomains, chains });
         compiler.slots = slots;
         compiler.dynamic_links = dynamic_links;
         compiler.sign_ahead();
@@ -190,8 +191,8 @@ impl Compiler {
                         Slot::Static(self.answer_set(z, &w, name, &mut pass))
                     }
                 });
-                let nxdomain = Answer::single(index.nxdomain.clone());
-                (template::wire_key(name), Entry { answers, wildcard, delegated, nxdomain })
+                let zone = u16::try_from(z).expect("at most u16::MAX zones load");
+                (template::wire_key(name), Entry { answers, wildcard: wildcard.map(Box::new), zone, delegated })
             })
             .collect();
         (entries, slots)
@@ -716,7 +717,7 @@ impl Compiler {
     pub fn serial(&self, z: usize, value: u32) -> Serial {
         let zone = &self.model.zones[z];
         let Some(signer) = &self.zones[z].signer else { return Serial { value, signatures: Box::default() } };
-        let soa = Rdata::Soa(Soa { serial: value, ..zone.soa.clone() });
+        let soa = Rdata::Soa(Box::new(Soa { serial: value, ..zone.soa.clone() }));
         let mut ttls = vec![zone.soa_ttl, zone.soa_ttl.min(zone.soa.minimum)];
         ttls.dedup();
         let signatures = ttls.into_iter().filter_map(|ttl| {
@@ -791,7 +792,7 @@ fn wildcard_of(name: &Name) -> Option<Name> {
 /// when `secure` gives the zone's signer.
 fn negative_soa(builder: &mut TemplateBuilder, zone: &Zone, secure: Option<&ZoneIndex>) {
     let ttl = zone.soa_ttl.min(zone.soa.minimum);
-    let soa = RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![Rdata::Soa(zone.soa.clone())] };
+    let soa = RrSet { rtype: RecordType::SOA, ttl, rdatas: vec![Rdata::Soa(Box::new(zone.soa.clone()))] };
     builder.rrset(Section::Authority, Owner::Name(&zone.origin), ttl, &soa.rdatas);
     if let Some(index) = secure {
         builder.rrset(Section::Authority, Owner::Name(&zone.origin), ttl, &index.signatures(&zone.origin, &soa));

@@ -69,15 +69,16 @@ pub(super) enum Slot {
     Dynamic(usize),
 }
 
+/// A name of the table. Small: a big zone has a million.
 #[derive(Debug)]
 pub(super) struct Entry {
     pub(super) answers: Slot,
-    /// Answers for names synthesised from `*.<this name>`.
-    pub(super) wildcard: Option<Slot>,
+    /// Answers for names synthesised from `*.<this name>` (few names have a wildcard child).
+    pub(super) wildcard: Option<Box<Slot>>,
+    /// The zone the name is in: names under it that do not exist get its NXDOMAIN.
+    pub(super) zone: u16,
     /// At or below a zone cut: names under it get the referral in `answers.otherwise`.
     pub(super) delegated: bool,
-    /// The zone's NXDOMAIN answer, for names under this one that do not exist.
-    pub(super) nxdomain: Answer,
 }
 
 /// The part of a table that only a reload changes.
@@ -86,6 +87,8 @@ pub struct StaticTable {
     /// Zone origins, indexed by [`Template::zone`].
     pub(super) zones: Arc<[String]>,
     pub(super) names: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    /// Per zone, its NXDOMAIN answer.
+    pub(super) nxdomains: Box<[Answer]>,
     /// Per zone, its NSEC chain (empty for an unsigned zone).
     pub(super) chains: Box<[Chain]>,
 }
@@ -132,7 +135,7 @@ impl AnswerTable {
                 } else if let Some(wildcard) = &entry.wildcard {
                     self.slot(wildcard).get(qtype)
                 } else {
-                    &entry.nxdomain
+                    &self.statics.nxdomains[usize::from(entry.zone)]
                 };
                 return Some((answer, qname.len() - rest.len()));
             }

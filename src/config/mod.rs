@@ -123,7 +123,7 @@ fn catalog_zone(catalog: &Catalog, members: &[Zone]) -> Zone {
     let apex = Node {
         name: origin.clone(),
         rrsets: vec![
-            set(RecordType::SOA, vec![Rdata::Soa(soa.clone())]),
+            set(RecordType::SOA, vec![Rdata::Soa(Box::new(soa.clone()))]),
             set(RecordType::NS, vec![Rdata::Ns(invalid)]),
         ],
         dynamic: None,

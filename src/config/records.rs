@@ -187,7 +187,7 @@ impl Cx<'_> {
         }
         for (rtype, field) in [(RecordType::SVCB, &raw.svcb), (RecordType::HTTPS, &raw.https)] {
             for (svcb, pos) in items(field) {
-                out.extend(self.svcb(rtype, svcb, pos, origin).map(|svcb| (Rdata::Svcb(svcb), pos)));
+                out.extend(self.svcb(rtype, svcb, pos, origin).map(|svcb| (Rdata::Svcb(Box::new(svcb)), pos)));
             }
         }
         for (tlsa, pos) in items(&raw.tlsa) {

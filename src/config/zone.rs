@@ -531,7 +531,9 @@ pub fn convert(
     let apex = nodes
         .entry(order_key(&origin))
         .or_insert_with(|| (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos));
-    apex.0.rrsets.insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(soa.clone())] });
+    apex.0
+        .rrsets
+        .insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(Box::new(soa.clone()))] });
     if apex.0.rrset(RecordType::NS).is_none() {
         cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
     }
@@ -785,6 +787,9 @@ impl Cx<'_> {
                 None => rrsets.push(RrSet { rtype: rdata.rtype(), ttl, rdatas: vec![rdata] }),
             }
         }
+        // Kept for as long as the zone is served: no room to grow.
+        rrsets.iter_mut().for_each(|set| set.rdatas.shrink_to_fit());
+        rrsets.shrink_to_fit();
         for (key, Ttl(set_ttl)) in &raw.ttls.0 {
             let rtype = model::type_code(&key.value).map(RecordType::from);
             match rrsets.iter_mut().find(|s| Some(s.rtype) == rtype) {
@@ -865,7 +870,7 @@ impl Cx<'_> {
                 format!("`{hint}: dynamic` needs a dynamic record at {owner} with {} endpoints", family.rtype()),
             );
         }
-        Node { name: owner, rrsets, dynamic }
+        Node { name: owner, rrsets, dynamic: dynamic.map(Box::new) }
     }
 
     /// Adds `rdata` unless it is longer than RDATA can be (65,535 bytes).

@@ -82,7 +82,7 @@ impl Version {
         let zone = self.data();
         let mut soa = zone.soa.clone();
         soa.serial = self.serial;
-        (zone.soa_ttl, Rdata::Soa(soa))
+        (zone.soa_ttl, Rdata::Soa(Box::new(soa)))
     }
 
     /// Every RRset but the SOA, in the zone's canonical name order; in a signed zone then the
