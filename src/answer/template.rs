@@ -188,8 +188,11 @@ pub struct TemplateBuilder {
     zone: u16,
     body_start: usize,
     qname_len: usize,
-    /// Names written so far (lower-case wire form of each suffix) and where.
-    dictionary: Vec<(Vec<u8>, u16)>,
+    /// Names written so far: each suffix's lower-case wire form (as a range of `suffixes`)
+    /// and where it is in the message.
+    dictionary: Vec<(std::ops::Range<usize>, u16)>,
+    /// The suffixes of `dictionary`, one after another (one buffer, not one per suffix).
+    suffixes: Vec<u8>,
     relocs: Vec<usize>,
     counts: [u16; 3],
     section: Section,
@@ -205,11 +208,12 @@ pub struct TemplateBuilder {
 impl TemplateBuilder {
     pub fn new(question: &Name, zone: usize) -> TemplateBuilder {
         let mut builder = TemplateBuilder {
-            buf: vec![0; HEADER_LEN],
+            buf: Vec::with_capacity(128),
             zone: u16::try_from(zone).unwrap_or(u16::MAX), // at most u16::MAX zones load
             body_start: 0,
             qname_len: 0,
-            dictionary: Vec::new(),
+            dictionary: Vec::with_capacity(8),
+            suffixes: Vec::with_capacity(64),
             relocs: Vec::new(),
             counts: [0; 3],
             section: Section::Answer,
@@ -219,6 +223,7 @@ impl TemplateBuilder {
             soa_signature_at: None,
             compress: true,
         };
+        builder.buf.resize(HEADER_LEN, 0);
         builder.name(question, false);
         builder.relocs.clear();
         builder.qname_len = builder.buf.len() - HEADER_LEN;
@@ -385,7 +390,8 @@ impl TemplateBuilder {
         // target: a pointer would be longer).
         while wire[at] != 0 {
             let suffix = &wire[at..];
-            if compress && let Some(&(_, target)) = self.dictionary.iter().find(|(n, _)| n == suffix) {
+            let known = |(range, _): &&(std::ops::Range<usize>, u16)| &self.suffixes[range.clone()] == suffix;
+            if compress && let Some(&(_, target)) = self.dictionary.iter().find(known) {
                 self.relocs.push(self.buf.len());
                 self.buf.extend_from_slice(&(0xC000 | target).to_be_bytes());
                 return;
@@ -393,7 +399,9 @@ impl TemplateBuilder {
             if let Ok(here) = u16::try_from(self.buf.len())
                 && self.buf.len() < POINTER_LIMIT
             {
-                self.dictionary.push((suffix.to_vec(), here));
+                let start = self.suffixes.len();
+                self.suffixes.extend_from_slice(suffix);
+                self.dictionary.push((start..self.suffixes.len(), here));
             }
             let end = at + 1 + usize::from(wire[at]);
             self.buf.extend_from_slice(&wire[at..end]);
