@@ -126,6 +126,7 @@ impl Compiler {
                     .collect();
                 workers.into_iter().map(|w| w.join().expect("compiling answers does not panic")).collect()
             });
+            names.reserve(zone_names.len());
             for (entries, part_slots) in parts {
                 let offset = slots.len();
                 slots.extend(part_slots);

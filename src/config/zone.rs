@@ -500,6 +500,7 @@ pub fn convert(
                 let node = cx.node(owner, Pos::of(&key), &raw_node.value.0, origin, zone_ttl, pools, raw_pools);
                 nodes.push((order, node, Pos::of(&key)));
             }
+            nodes.sort_by(|a, b| a.0.cmp(&b.0));
             Ok((nodes, cx.problems))
         };
         let workers: Vec<_> = records.into_iter().map(|part| scope.spawn(move || convert_part(part))).collect();
@@ -509,43 +510,55 @@ pub fn convert(
     if let Some(first) = converted.iter().filter_map(|part| part.as_ref().err()).min_by_key(|problem| problem.pos) {
         return Err(vec![first.clone()]);
     }
-    let mut nodes = Nodes::new();
-    for (converted, mut problems) in converted.into_iter().flatten() {
+    let mut sorted = Vec::new();
+    for (mut converted, mut problems) in converted.into_iter().flatten() {
         cx.problems.append(&mut problems);
-        for (order, node, pos) in converted {
-            // Entries come out of file order (see `flow`): the later one is defined twice.
-            let twice = format!("{} is defined twice (an earlier key names the same owner)", node.name);
-            match nodes.get(&order).map(|(_, at)| *at) {
-                Some(earlier) if earlier < pos => {
+        sorted.append(&mut converted);
+    }
+    // Each part is sorted: the stable sort merges them. A name defined twice is then side by
+    // side, the part of the earlier line first unless the parts came out of file order.
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut nodes = Nodes(Vec::with_capacity(sorted.len()));
+    for (order, node, pos) in sorted {
+        match nodes.0.last_mut() {
+            Some(last) if last.0 == order => {
+                let twice = format!("{} is defined twice (an earlier key names the same owner)", node.name);
+                if pos < last.2 {
+                    cx.problem(last.2, twice);
+                    *last = (order, node, pos);
+                } else {
                     cx.problem(pos, twice);
-                    continue;
                 }
-                Some(later) => cx.problem(later, twice),
-                None => {}
             }
-            nodes.insert(order, (node, pos));
+            _ => nodes.0.push((order, node, pos)),
         }
     }
     cx.cname_chains(&nodes, &pools);
     let apex_pos = Pos::of(&raw.origin);
-    let apex = nodes
-        .entry(order_key(&origin))
-        .or_insert_with(|| (Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None }, apex_pos));
-    apex.0
+    let apex_key = order_key(&origin);
+    let apex = match nodes.0.binary_search_by(|(key, ..)| key.cmp(&apex_key)) {
+        Ok(at) => &mut nodes.0[at],
+        Err(at) => {
+            let node = Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None };
+            nodes.0.insert(at, (apex_key.clone(), node, apex_pos));
+            &mut nodes.0[at]
+        }
+    };
+    apex.1
         .rrsets
         .insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(Box::new(soa.clone()))] });
-    if apex.0.rrset(RecordType::NS).is_none() {
-        cx.problem(apex.1, format!("the zone apex {origin} has no NS records"));
+    if apex.1.rrset(RecordType::NS).is_none() {
+        cx.problem(apex.2, format!("the zone apex {origin} has no NS records"));
     }
     if let Some(signing) = &dnssec {
-        for (node, pos) in nodes.values() {
+        for (_, node, pos) in &nodes.0 {
             if let Some(set) = node.rrsets.iter().find(|s| crate::dnssec::generated(s.rtype)) {
                 let rtype = model::type_name(set.rtype.into());
                 cx.problem(*pos, format!("{rtype} records of a signed zone are made by switchyard, not written"));
             }
         }
-        let apex = &mut nodes.get_mut(&order_key(&origin)).expect("inserted above").0;
-        apex.rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
+        let apex = nodes.0.iter_mut().find(|(key, ..)| *key == apex_key).expect("inserted above");
+        apex.1.rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
     }
     if !cx.problems.is_empty() {
         cx.problems.sort_by_key(|problem| problem.pos);
@@ -558,7 +571,7 @@ pub fn convert(
         serial_auto,
         fingerprint,
         soa_ttl,
-        nodes: nodes.into_values().map(|(node, _)| node).collect(),
+        nodes: nodes.0.into_iter().map(|(_, node, _)| node).collect(),
         pools,
         transfer,
         dnssec,
@@ -573,7 +586,14 @@ type Converted = (Vec<(Box<[u8]>, Node, Pos)>, Vec<Problem>);
 
 /// A zone's nodes by [`order_key`]: in canonical order, and compared with `memcmp` (a
 /// million names sorted by comparing `Name`s label by label took seconds).
-type Nodes = BTreeMap<Box<[u8]>, (Node, Pos)>;
+struct Nodes(Vec<(Box<[u8]>, Node, Pos)>);
+
+impl Nodes {
+    fn get(&self, name: &Name) -> Option<&(Box<[u8]>, Node, Pos)> {
+        let key = order_key(name);
+        self.0.binary_search_by(|(at, ..)| at.cmp(&key)).ok().map(|at| &self.0[at])
+    }
+}
 
 /// A byte string whose plain order is the canonical order of `name` (RFC 4034 6.1).
 fn order_key(name: &Name) -> Box<[u8]> {
@@ -617,7 +637,7 @@ impl Cx<'_> {
                 }
                 None => {}
             }
-            let Some((node, _)) = walk.nodes.get(&order_key(name)) else { return 0 };
+            let Some((_, node, _)) = walk.nodes.get(name) else { return 0 };
             walk.visits.insert(name, Visit::OnPath);
             walk.path.push(name);
             let mut links = 0;
@@ -631,15 +651,20 @@ impl Cx<'_> {
         let mut walk = Walk { nodes, pools, visits: HashMap::new(), path: Vec::new(), loops: Vec::new() };
         let mut targeted = std::collections::HashSet::new();
         // Only names with an alias start a chain (most names of a big zone have none).
-        let aliases: Vec<&(Node, Pos)> =
-            nodes.values().filter(|(node, _)| node.alias_targets(pools).next().is_some()).collect();
+        let aliases: Vec<(&Node, Pos)> = nodes
+            .0
+            .iter()
+            .filter(|(_, node, _)| node.alias_targets(pools).next().is_some())
+            .map(|(_, node, pos)| (node, *pos))
+            .collect();
         for (node, _) in &aliases {
             longest(&mut walk, &node.name);
             targeted.extend(node.alias_targets(pools));
         }
         for cycle in std::mem::take(&mut walk.loops) {
             let path: Vec<String> = cycle.iter().chain(cycle.first()).map(ToString::to_string).collect();
-            self.problem(nodes[&order_key(cycle[0])].1, format!("CNAME loop: {}", path.join(" -> ")));
+            let at = nodes.get(cycle[0]).map_or(Pos::default(), |(.., pos)| *pos);
+            self.problem(at, format!("CNAME loop: {}", path.join(" -> ")));
         }
         for (node, pos) in aliases {
             let name = &node.name;
@@ -648,10 +673,7 @@ impl Cx<'_> {
                 && !targeted.contains(name)
             {
                 let max = model::MAX_CNAME_CHAIN;
-                self.problem(
-                    *pos,
-                    format!("the CNAME chain from {name} has {links} links; at most {max} are followed"),
-                );
+                self.problem(pos, format!("the CNAME chain from {name} has {links} links; at most {max} are followed"));
             }
         }
     }
