@@ -45,9 +45,9 @@ pub struct Compiler {
 
 struct ZoneIndex {
     origin: Name,
-    nodes: HashMap<Name, usize>,
+    nodes: HashMap<Name, usize, foldhash::fast::RandomState>,
     /// Names that exist only because something below them does.
-    empty_non_terminals: HashSet<Name>,
+    empty_non_terminals: HashSet<Name, foldhash::fast::RandomState>,
     /// Delegation points (NS below the apex), each with its referral.
     cuts: HashMap<Name, Arc<Template>>,
     nodata: Arc<Template>,
@@ -106,15 +106,8 @@ impl Compiler {
         for (z, zone) in model.zones.iter().enumerate() {
             let index = &compiler.zones[z];
             // Names that a more specific zone we also serve owns are left to that zone.
-            let ours = |name: &Name| {
-                origins
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| o.zone_of(name))
-                    .max_by_key(|(_, o)| o.num_labels())
-                    .map(|(i, _)| i)
-                    == Some(z)
-            };
+            let nested: Vec<&Name> = origins.iter().filter(|o| *o != &zone.origin && zone.origin.zone_of(o)).collect();
+            let ours = |name: &Name| !nested.iter().any(|o| o.zone_of(name));
             let all_names = zone.nodes.iter().map(|n| &n.name).chain(index.empty_non_terminals.iter());
             let zone_names: Vec<&Name> = all_names.filter(|n| ours(n)).collect();
             // Each name's answers are their own work: a big zone's are made on every core.
@@ -898,9 +891,13 @@ enum Resolved {
 
 impl ZoneIndex {
     fn new(z: usize, zone: &Zone, signer: Option<Arc<ZoneSigner>>) -> ZoneIndex {
-        let nodes: HashMap<Name, usize> = zone.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
-        let mut empty_non_terminals = HashSet::new();
+        let nodes: HashMap<Name, usize, _> = zone.nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let mut empty_non_terminals = HashSet::default();
         for node in &zone.nodes {
+            // The apex, or right under it: nothing between (`num_labels` leaves out a `*`).
+            if node.name.iter().len() <= zone.origin.iter().len() + 1 {
+                continue;
+            }
             let mut name = node.name.base_name();
             while zone.origin.zone_of(&name) && !nodes.contains_key(&name) {
                 empty_non_terminals.insert(name.clone());

@@ -500,7 +500,7 @@ pub fn convert(
                 let node = cx.node(owner, Pos::of(&key), &raw_node.value.0, origin, zone_ttl, pools, raw_pools);
                 nodes.push((order, node, Pos::of(&key)));
             }
-            nodes.sort_by(|a, b| a.0.cmp(&b.0));
+            nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
             Ok((nodes, cx.problems))
         };
         let workers: Vec<_> = records.into_iter().map(|part| scope.spawn(move || convert_part(part))).collect();
@@ -510,55 +510,58 @@ pub fn convert(
     if let Some(first) = converted.iter().filter_map(|part| part.as_ref().err()).min_by_key(|problem| problem.pos) {
         return Err(vec![first.clone()]);
     }
-    let mut sorted = Vec::new();
-    for (mut converted, mut problems) in converted.into_iter().flatten() {
+    let mut parts = Vec::new();
+    for (converted, mut problems) in converted.into_iter().flatten() {
         cx.problems.append(&mut problems);
-        sorted.append(&mut converted);
+        parts.push(converted.into_iter().peekable());
     }
-    // Each part is sorted: the stable sort merges them. A name defined twice is then side by
-    // side, the part of the earlier line first unless the parts came out of file order.
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut nodes = Nodes(Vec::with_capacity(sorted.len()));
-    for (order, node, pos) in sorted {
-        match nodes.0.last_mut() {
-            Some(last) if last.0 == order => {
-                let twice = format!("{} is defined twice (an earlier key names the same owner)", node.name);
-                if pos < last.2 {
-                    cx.problem(last.2, twice);
-                    *last = (order, node, pos);
-                } else {
-                    cx.problem(pos, twice);
-                }
-            }
-            _ => nodes.0.push((order, node, pos)),
+    let mut nodes = Nodes::default();
+    // Each part is sorted: merged here, a name defined twice comes side by side (the part
+    // of the earlier line first, unless the reader left the earlier line to the library).
+    loop {
+        let smallest = parts.iter_mut().enumerate().filter_map(|(i, part)| Some((i, &part.peek()?.0)));
+        let Some(i) = smallest.min_by(|a, b| a.1.cmp(b.1)).map(|(i, _)| i) else { break };
+        let (order, node, pos) = parts[i].next().expect("peeked");
+        if nodes.keys.last() != Some(&order) {
+            nodes.keys.push(order);
+            nodes.nodes.push(node);
+            nodes.positions.push(pos);
+            continue;
+        }
+        let twice = format!("{} is defined twice (an earlier key names the same owner)", node.name);
+        let (kept, kept_pos) = (nodes.nodes.last_mut().expect("a key"), nodes.positions.last_mut().expect("a key"));
+        if pos < *kept_pos {
+            cx.problem(*kept_pos, twice);
+            (*kept, *kept_pos) = (node, pos);
+        } else {
+            cx.problem(pos, twice);
         }
     }
     cx.cname_chains(&nodes, &pools);
     let apex_pos = Pos::of(&raw.origin);
     let apex_key = order_key(&origin);
-    let apex = match nodes.0.binary_search_by(|(key, ..)| key.cmp(&apex_key)) {
-        Ok(at) => &mut nodes.0[at],
+    let apex = match nodes.keys.binary_search(&apex_key) {
+        Ok(at) => at,
         Err(at) => {
-            let node = Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None };
-            nodes.0.insert(at, (apex_key.clone(), node, apex_pos));
-            &mut nodes.0[at]
+            nodes.keys.insert(at, apex_key);
+            nodes.nodes.insert(at, Node { name: origin.clone(), rrsets: Vec::new(), dynamic: None });
+            nodes.positions.insert(at, apex_pos);
+            at
         }
     };
-    apex.1
-        .rrsets
-        .insert(0, RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(Box::new(soa.clone()))] });
-    if apex.1.rrset(RecordType::NS).is_none() {
-        cx.problem(apex.2, format!("the zone apex {origin} has no NS records"));
+    let soa_set = RrSet { rtype: RecordType::SOA, ttl: soa_ttl, rdatas: vec![Rdata::Soa(Box::new(soa.clone()))] };
+    nodes.nodes[apex].rrsets.insert(0, soa_set);
+    if nodes.nodes[apex].rrset(RecordType::NS).is_none() {
+        cx.problem(nodes.positions[apex], format!("the zone apex {origin} has no NS records"));
     }
     if let Some(signing) = &dnssec {
-        for (_, node, pos) in &nodes.0 {
+        for (node, pos) in nodes.nodes.iter().zip(&nodes.positions) {
             if let Some(set) = node.rrsets.iter().find(|s| crate::dnssec::generated(s.rtype)) {
                 let rtype = model::type_name(set.rtype.into());
                 cx.problem(*pos, format!("{rtype} records of a signed zone are made by switchyard, not written"));
             }
         }
-        let apex = nodes.0.iter_mut().find(|(key, ..)| *key == apex_key).expect("inserted above");
-        apex.1.rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
+        nodes.nodes[apex].rrsets.extend(crate::dnssec::apex_rrsets(&origin, signing, soa_ttl));
     }
     if !cx.problems.is_empty() {
         cx.problems.sort_by_key(|problem| problem.pos);
@@ -571,7 +574,7 @@ pub fn convert(
         serial_auto,
         fingerprint,
         soa_ttl,
-        nodes: nodes.0.into_iter().map(|(_, node, _)| node).collect(),
+        nodes: nodes.nodes,
         pools,
         transfer,
         dnssec,
@@ -586,12 +589,18 @@ type Converted = (Vec<(Box<[u8]>, Node, Pos)>, Vec<Problem>);
 
 /// A zone's nodes by [`order_key`]: in canonical order, and compared with `memcmp` (a
 /// million names sorted by comparing `Name`s label by label took seconds).
-struct Nodes(Vec<(Box<[u8]>, Node, Pos)>);
+#[derive(Default)]
+struct Nodes {
+    keys: Vec<Box<[u8]>>,
+    nodes: Vec<Node>,
+    /// Where each is written.
+    positions: Vec<Pos>,
+}
 
 impl Nodes {
-    fn get(&self, name: &Name) -> Option<&(Box<[u8]>, Node, Pos)> {
-        let key = order_key(name);
-        self.0.binary_search_by(|(at, ..)| at.cmp(&key)).ok().map(|at| &self.0[at])
+    fn get(&self, name: &Name) -> Option<(&Node, Pos)> {
+        let at = self.keys.binary_search(&order_key(name)).ok()?;
+        Some((&self.nodes[at], self.positions[at]))
     }
 }
 
@@ -637,7 +646,7 @@ impl Cx<'_> {
                 }
                 None => {}
             }
-            let Some((_, node, _)) = walk.nodes.get(name) else { return 0 };
+            let Some((node, _)) = walk.nodes.get(name) else { return 0 };
             walk.visits.insert(name, Visit::OnPath);
             walk.path.push(name);
             let mut links = 0;
@@ -652,10 +661,10 @@ impl Cx<'_> {
         let mut targeted = std::collections::HashSet::new();
         // Only names with an alias start a chain (most names of a big zone have none).
         let aliases: Vec<(&Node, Pos)> = nodes
-            .0
+            .nodes
             .iter()
-            .filter(|(_, node, _)| node.alias_targets(pools).next().is_some())
-            .map(|(_, node, pos)| (node, *pos))
+            .zip(nodes.positions.iter().copied())
+            .filter(|(node, _)| node.alias_targets(pools).next().is_some())
             .collect();
         for (node, _) in &aliases {
             longest(&mut walk, &node.name);
@@ -663,7 +672,7 @@ impl Cx<'_> {
         }
         for cycle in std::mem::take(&mut walk.loops) {
             let path: Vec<String> = cycle.iter().chain(cycle.first()).map(ToString::to_string).collect();
-            let at = nodes.get(cycle[0]).map_or(Pos::default(), |(.., pos)| *pos);
+            let at = nodes.get(cycle[0]).map_or(Pos::default(), |(_, pos)| pos);
             self.problem(at, format!("CNAME loop: {}", path.join(" -> ")));
         }
         for (node, pos) in aliases {
