@@ -1,7 +1,8 @@
-//! Zone YAML written from imported records: one node per owner (in the order the zone file
-//! first names them, the apex first), one line per record, TTLs as `ttl` (zone and node) and
-//! `ttls` (single RRsets) wherever they differ. Each output line remembers the zone-file line
-//! it came from, so problems found when the YAML is loaded point into the zone file.
+//! Zone YAML written from imported records: one line per owner (in the order the zone file
+//! first names them, the apex first), its records a flow mapping, TTLs as `ttl` (zone and
+//! node) and `ttls` (single RRsets) wherever they differ. Each output line remembers the
+//! zone-file line of the owner's first record, so problems found when the YAML is loaded
+//! point into the zone file.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -52,12 +53,14 @@ pub fn zone(origin: &Name, soa: (&Yaml, u32, &Source), nodes: &[Node], from: &st
     }
     out.line(&format!("soa: {}", flow(&soa_yaml, origin)), Some(soa.2));
     out.line("records:", None);
+    // A name per line, its records a flow mapping: the shape big zones load fastest in (see
+    // `config::flow`). The line remembers where the name's first record was written.
     for node in nodes {
         let first = node.sets.iter().flat_map(|s| s.records.first()).map(|(_, at)| at).next();
-        out.line(&format!("  {}:", plain_or_quoted(&name_text(&node.owner, origin))), first);
+        let mut fields = Vec::new();
         let node_ttl = most_common(node.sets.iter().map(|s| s.ttl), Some(zone_ttl));
         if node_ttl != zone_ttl {
-            out.line(&format!("    ttl: {node_ttl}"), first);
+            fields.push(format!("ttl: {node_ttl}"));
         }
         let own: Vec<String> = node
             .sets
@@ -66,7 +69,7 @@ pub fn zone(origin: &Name, soa: (&Yaml, u32, &Source), nodes: &[Node], from: &st
             .map(|s| format!("{}: {}", model::type_name(s.code), s.ttl))
             .collect();
         if !own.is_empty() {
-            out.line(&format!("    ttls: {{{}}}", own.join(", ")), first);
+            fields.push(format!("ttls: {{{}}}", own.join(", ")));
         }
         for set in &node.sets {
             // Typed data under the type's own key; generic data under its mnemonic, or
@@ -82,18 +85,18 @@ pub fn zone(origin: &Name, soa: (&Yaml, u32, &Source), nodes: &[Node], from: &st
                 match records.as_slice() {
                     [] => {}
                     // A lone list would read as a list of records (TXT: [a, b] is two).
-                    [(data, at)] if !matches!(data, Data::Typed(Yaml::List(_))) => {
-                        out.line(&format!("    {key}: {}", value(data, origin)), Some(at));
+                    [(data, _)] if !matches!(data, Data::Typed(Yaml::List(_))) => {
+                        fields.push(format!("{key}: {}", value(data, origin)));
                     }
                     many => {
-                        out.line(&format!("    {key}:"), Some(&many[0].1));
-                        for (data, at) in many {
-                            out.line(&format!("      - {}", value(data, origin)), Some(at));
-                        }
+                        let values: Vec<String> = many.iter().map(|(data, _)| value(data, origin)).collect();
+                        fields.push(format!("{key}: [{}]", values.join(", ")));
                     }
                 }
             }
         }
+        let owner = plain_or_quoted(&name_text(&node.owner, origin));
+        out.line(&format!("  {owner}: {{{}}}", fields.join(", ")), first);
     }
     out
 }
