@@ -2,7 +2,7 @@
 //! reload; answers that depend on health (dynamic records, and CNAMEs and wildcards that
 //! lead to them) get a slot that is compiled again for every health state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -907,8 +907,14 @@ impl ZoneIndex {
         let cut_nodes: Vec<usize> = (0..zone.nodes.len())
             .filter(|&i| zone.nodes[i].name != zone.origin && zone.nodes[i].rrset(RecordType::NS).is_some())
             .collect();
-        let types: BTreeSet<u16> =
-            zone.nodes.iter().flat_map(|n| n.rrsets.iter().map(|s| u16::from(s.rtype))).collect();
+        // A zone has a few types among millions of RRsets: a short list, searched.
+        let mut types: Vec<u16> = Vec::new();
+        for set in zone.nodes.iter().flat_map(|n| &n.rrsets) {
+            if !types.contains(&set.rtype.into()) {
+                types.push(set.rtype.into());
+            }
+        }
+        types.sort_unstable();
         let types = types.into_iter().map(RecordType::from).collect();
         let placeholder = Arc::new(TemplateBuilder::new(&zone.origin, z).finish(Rcode::ServFail, false, false));
         let mut index = ZoneIndex {
