@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod control;
+mod cores;
 pub mod dns;
 pub mod dnssec;
 mod fleet;

@@ -30,6 +30,9 @@ pub type LiveRrsets = BTreeMap<(usize, u16), RrSet>;
 /// question name its templates are encoded after.
 type DynamicSlot = (usize, Name, Name);
 
+/// Names whose answers are worth a thread of their own.
+const PART_NAMES: usize = 10_000;
+
 /// Table entries by wire key, and the dynamic slots they refer to.
 type Entries = (Vec<(Box<[u8]>, Entry)>, Vec<DynamicSlot>);
 
@@ -102,7 +105,6 @@ impl Compiler {
         let mut pass =
             Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new(), shared: Default::default() };
         let origins: Vec<Name> = model.zones.iter().map(|z| z.origin.clone()).collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         for (z, zone) in model.zones.iter().enumerate() {
             let index = &compiler.zones[z];
             // Names that a more specific zone we also serve owns are left to that zone.
@@ -111,14 +113,8 @@ impl Compiler {
             let all_names = zone.nodes.iter().map(|n| &n.name).chain(index.empty_non_terminals.iter());
             let zone_names: Vec<&Name> = all_names.filter(|n| ours(n)).collect();
             // Each name's answers are their own work: a big zone's are made on every core.
-            let parts: Vec<Entries> = std::thread::scope(|scope| {
-                let compiler = &compiler;
-                let workers: Vec<_> = zone_names
-                    .chunks(zone_names.len().div_ceil(threads).max(1))
-                    .map(|part| scope.spawn(move || compiler.entries(z, part)))
-                    .collect();
-                workers.into_iter().map(|w| w.join().expect("compiling answers does not panic")).collect()
-            });
+            let parts = zone_names.chunks(crate::cores::part_len(zone_names.len(), PART_NAMES)).collect();
+            let parts = crate::cores::each(parts, |part| compiler.entries(z, part));
             names.reserve(zone_names.len());
             for (entries, part_slots) in parts {
                 let offset = slots.len();

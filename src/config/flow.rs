@@ -112,10 +112,10 @@ impl<'a> Lines<'a> {
         self.text(|n| !self.body.contains(&n), Some("{}"))
     }
 
-    /// The section's entries in at most `n` parts of consecutive lines, to be read side by
-    /// side (`file` names the lines in the library's errors).
-    pub(super) fn parts<V>(&'a self, file: &'a Path, n: usize) -> Vec<Part<'a, V>> {
-        let size = self.body.len().div_ceil(n.max(1)).max(1);
+    /// The section's entries in parts of consecutive lines, one per core but none under
+    /// `min_lines`, to be read side by side (`file` names the lines in the library's errors).
+    pub(super) fn parts<V>(&'a self, file: &'a Path, min_lines: usize) -> Vec<Part<'a, V>> {
+        let size = crate::cores::part_len(self.body.len(), min_lines);
         let starts = self.body.clone().step_by(size);
         let part = |start: usize| Part {
             lines: self,

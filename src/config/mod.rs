@@ -195,8 +195,8 @@ fn zone_from_text(
     if let Some(lines) = flow::Lines::find(text)
         && let Ok(raw) = yaml::parse(file, &lines.outside())
     {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let parts = lines.parts(file, threads).into_iter().map(|part| Box::new(part) as zone::Records<'_>);
+        // Lines enough to be worth a thread of their own.
+        let parts = lines.parts(file, 10_000).into_iter().map(|part| Box::new(part) as zone::Records<'_>);
         return convert(raw, parts.collect(), probes);
     }
     let mut raw: zone::RawZone = yaml::parse(file, text).map_err(|problem| vec![problem])?;

@@ -488,24 +488,20 @@ pub fn convert(
 
     // Each entry is converted as it is read (the raw form of a big zone never exists whole),
     // the parts side by side.
-    let converted: Vec<Result<Converted, Problem>> = std::thread::scope(|scope| {
-        let (origin, pools, raw_pools) = (&origin, &pools, &raw.pools);
-        let convert_part = move |part: Records<'_>| {
-            let mut cx = Cx { file, problems: Vec::new() };
-            let mut nodes = Vec::new();
-            for entry in part {
-                let (key, raw_node) = entry?;
-                let Some(owner) = cx.owner(&key, origin) else { continue };
-                let order = order_key(&owner);
-                let node = cx.node(owner, Pos::of(&key), &raw_node.value.0, origin, zone_ttl, pools, raw_pools);
-                nodes.push((order, node, Pos::of(&key)));
-            }
-            nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-            Ok((nodes, cx.problems))
-        };
-        let workers: Vec<_> = records.into_iter().map(|part| scope.spawn(move || convert_part(part))).collect();
-        workers.into_iter().map(|worker| worker.join().expect("converting records does not panic")).collect()
-    });
+    let convert_part = |part: Records<'_>| -> Result<Converted, Problem> {
+        let mut cx = Cx { file, problems: Vec::new() };
+        let mut nodes = Vec::new();
+        for entry in part {
+            let (key, raw_node) = entry?;
+            let Some(owner) = cx.owner(&key, &origin) else { continue };
+            let order = order_key(&owner);
+            let node = cx.node(owner, Pos::of(&key), &raw_node.value.0, &origin, zone_ttl, &pools, &raw.pools);
+            nodes.push((order, node, Pos::of(&key)));
+        }
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+        Ok((nodes, cx.problems))
+    };
+    let converted = crate::cores::each(records, convert_part);
     // A line the YAML library could not read: its first error, as for a whole file.
     if let Some(first) = converted.iter().filter_map(|part| part.as_ref().err()).min_by_key(|problem| problem.pos) {
         return Err(vec![first.clone()]);
@@ -516,8 +512,8 @@ pub fn convert(
         parts.push(converted.into_iter().peekable());
     }
     let mut nodes = Nodes::default();
-    // Each part is sorted: merged here, a name defined twice comes side by side (the part
-    // of the earlier line first, unless the reader left the earlier line to the library).
+    // Each part is sorted (by key, then where written): merged here, a name defined twice
+    // comes side by side, and the one written first is kept.
     loop {
         let smallest = parts.iter_mut().enumerate().filter_map(|(i, part)| Some((i, &part.peek()?.0)));
         let Some(i) = smallest.min_by(|a, b| a.1.cmp(b.1)).map(|(i, _)| i) else { break };

@@ -126,13 +126,8 @@ impl ZoneSigner {
 
     /// Signs `sets` (owner, RRset) on every core, so that compiling finds them signed.
     pub fn sign_all(&self, sets: &[(&Name, &RrSet)]) {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = sets.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            for part in sets.chunks(chunk) {
-                scope.spawn(move || part.iter().for_each(|(owner, set)| drop(self.sign(owner, set))));
-            }
-        });
+        let parts = sets.chunks(crate::cores::part_len(sets.len(), 1)).collect();
+        crate::cores::each(parts, |part| part.iter().for_each(|(owner, set)| drop(self.sign(owner, set))));
     }
 
     /// RFC 4034 section 3: the RRSIG RDATA over `set`, with the signed data of section 3.1.8.1.
