@@ -160,8 +160,9 @@ impl Compiler {
     fn entries(&self, z: usize, names: &[&Name]) -> Entries {
         let index = &self.zones[z];
         let no_previous = Routes::new();
-        let mut pass =
-            Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new(), shared: Default::default() };
+        // Sized for the templates of these names: growing it rehashes every body.
+        let shared = HashSet::with_capacity_and_hasher(names.len(), Default::default());
+        let mut pass = Pass { health: &NoHealth, previous: &no_previous, routes: Routes::new(), shared };
         let mut slots = Vec::new();
         let entries = names
             .iter()

@@ -488,23 +488,15 @@ impl<'de> Deserializer<'de> for &mut Reader<'_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Decline> {
-        if self.peek() != Some(b'[') {
-            return Err(Decline);
-        }
-        self.at += 1;
-        let mut items = Collection { reader: self, first: true, done: false, keys: Vec::new() };
+        let mut items = self.enter(b'[')?;
         let value = visitor.visit_seq(&mut items)?;
-        if items.done { Ok(value) } else { Err(Decline) }
+        items.finished(value)
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Decline> {
-        if self.peek() != Some(b'{') {
-            return Err(Decline);
-        }
-        self.at += 1;
-        let mut entries = Collection { reader: self, first: true, done: false, keys: Vec::new() };
+        let mut entries = self.enter(b'{')?;
         let value = visitor.visit_map(&mut entries)?;
-        if entries.done { Ok(value) } else { Err(Decline) }
+        entries.finished(value)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -523,6 +515,24 @@ impl<'de> Deserializer<'de> for &mut Reader<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u128 f32 f64 char bytes byte_buf unit unit_struct tuple
         tuple_struct enum
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// The collection that `open` (`{` or `[`) starts at the cursor.
+    fn enter(&mut self, open: u8) -> Result<Collection<'_, 'a>, Decline> {
+        if self.peek() != Some(open) {
+            return Err(Decline);
+        }
+        self.at += 1;
+        Ok(Collection { reader: self, first: true, done: false, keys: Vec::new() })
+    }
+}
+
+impl Collection<'_, '_> {
+    /// `value`, when the visitor read the collection to its end.
+    fn finished<T>(&self, value: T) -> Result<T, Decline> {
+        if self.done { Ok(value) } else { Err(Decline) }
     }
 }
 
