@@ -87,8 +87,8 @@ pub struct Serial {
     pub signatures: Box<[(u32, Box<[u8]>)]>,
 }
 
-/// Equal templates are one (see `Pass::share` in compile): the answers of a million names
-/// are a few thousand distinct bodies where the data repeats (an address, a NODATA).
+/// Equal templates are stored once (see `Pass::share` in compile): names whose answers are
+/// the same bytes (the same address, the RFC 8482 answer to ANY) share one.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Template {
     /// Index of the zone this answer comes from (for per-zone metrics).

@@ -363,27 +363,6 @@ impl Reader<'_> {
             Scalar::Quoted(_) => Err(Decline),
         }
     }
-
-    /// The next key of a collection being read (after `{` or `,`), or `None` at `}`.
-    fn next_entry(&mut self, close: u8, first: &mut bool) -> Result<bool, Decline> {
-        self.skip_spaces();
-        if self.peek() == Some(close) {
-            self.at += 1;
-            return Ok(false);
-        }
-        if !*first {
-            if self.peek() != Some(b',') {
-                return Err(Decline);
-            }
-            self.at += 1;
-            self.skip_spaces();
-            if matches!(self.peek(), Some(b',' | b']' | b'}') | None) {
-                return Err(Decline);
-            }
-        }
-        *first = false;
-        Ok(true)
-    }
 }
 
 /// How the library types a plain scalar: text, a whole number, or (`None`) something this
@@ -525,11 +504,38 @@ impl<'a> Reader<'a> {
             return Err(Decline);
         }
         self.at += 1;
-        Ok(Collection { reader: self, first: true, done: false, keys: Vec::new() })
+        let close = if open == b'{' { b'}' } else { b']' };
+        Ok(Collection { reader: self, close, first: true, done: false, keys: Vec::new() })
     }
 }
 
 impl Collection<'_, '_> {
+    /// Whether another entry or item follows (its `,` read), or the collection is closed.
+    fn more(&mut self) -> Result<bool, Decline> {
+        if self.done {
+            return Ok(false);
+        }
+        let reader = &mut *self.reader;
+        reader.skip_spaces();
+        if reader.peek() == Some(self.close) {
+            reader.at += 1;
+            self.done = true;
+            return Ok(false);
+        }
+        if !self.first {
+            if reader.peek() != Some(b',') {
+                return Err(Decline);
+            }
+            reader.at += 1;
+            reader.skip_spaces();
+            if matches!(reader.peek(), Some(b',' | b']' | b'}') | None) {
+                return Err(Decline);
+            }
+        }
+        self.first = false;
+        Ok(true)
+    }
+
     /// `value`, when the visitor read the collection to its end.
     fn finished<T>(&self, value: T) -> Result<T, Decline> {
         if self.done { Ok(value) } else { Err(Decline) }
@@ -539,6 +545,8 @@ impl Collection<'_, '_> {
 /// The entries of a `{…}` or the items of a `[…]` being read.
 struct Collection<'r, 'a> {
     reader: &'r mut Reader<'a>,
+    /// `}` or `]`.
+    close: u8,
     first: bool,
     done: bool,
     /// The keys read so far: one written twice is the library's error to report.
@@ -549,8 +557,7 @@ impl<'de> SeqAccess<'de> for &mut Collection<'_, '_> {
     type Error = Decline;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Decline> {
-        if self.done || !self.reader.next_entry(b']', &mut self.first)? {
-            self.done = true;
+        if !self.more()? {
             return Ok(None);
         }
         seed.deserialize(&mut *self.reader).map(Some)
@@ -561,8 +568,7 @@ impl<'de> MapAccess<'de> for &mut Collection<'_, '_> {
     type Error = Decline;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Decline> {
-        if self.done || !self.reader.next_entry(b'}', &mut self.first)? {
-            self.done = true;
+        if !self.more()? {
             return Ok(None);
         }
         let start = self.reader.at;
